@@ -1,0 +1,30 @@
+/* Shared by main.c and the verb-*.c files. */
+#pragma once
+
+#include <stdio.h>
+
+/* Exit statuses, as documented in docs/cli.md. */
+enum {
+        EXIT_OK = 0,
+        EXIT_RUNTIME = 1, /* the operation failed; the message names it */
+        EXIT_USAGE = 2, /* bad flags, values or arguments */
+};
+
+struct verb {
+        const char *name;
+        const char *summary;
+        /* argv[0] is the verb name; getopt state is reset before the call. */
+        int (*run)(int argc, char **argv);
+};
+
+int verb_flows(int argc, char **argv);
+
+/* Prints "netdep: error: MESSAGE" and a hint to --help; returns EXIT_USAGE. */
+int usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Options every verb takes: -v/--verbose, -q/--quiet, -h/--help. */
+#define COMMON_LONG_OPTIONS                                                    \
+        { "help", no_argument, NULL, 'h' },                                    \
+        { "verbose", no_argument, NULL, 'v' },                                 \
+        { "quiet", no_argument, NULL, 'q' }
+#define COMMON_SHORT_OPTIONS "hvq"

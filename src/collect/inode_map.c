@@ -84,14 +84,32 @@ int nd_inode_map_add(struct nd_inode_map *m, uint32_t key, uint32_t value)
         return 1;
 }
 
-bool nd_inode_map_get(const struct nd_inode_map *m, uint32_t key, uint32_t *ret)
+static uint32_t *find_value(const struct nd_inode_map *m, uint32_t key)
 {
         if (!m->keys || key == 0)
-                return false;
+                return NULL;
         for (size_t i = slot_of(key, m->mask); m->keys[i]; i = (i + 1) & m->mask)
-                if (m->keys[i] == key) {
-                        *ret = m->values[i];
-                        return true;
-                }
-        return false;
+                if (m->keys[i] == key)
+                        return &m->values[i];
+        return NULL;
+}
+
+int nd_inode_map_replace(struct nd_inode_map *m, uint32_t key, uint32_t value)
+{
+        uint32_t *v = find_value(m, key);
+
+        if (!v)
+                return -ENOENT;
+        *v = value;
+        return 0;
+}
+
+bool nd_inode_map_get(const struct nd_inode_map *m, uint32_t key, uint32_t *ret)
+{
+        const uint32_t *v = find_value(m, key);
+
+        if (!v)
+                return false;
+        *ret = *v;
+        return true;
 }

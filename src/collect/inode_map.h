@@ -23,4 +23,6 @@ void nd_inode_map_clear(struct nd_inode_map *m);
 /* Inserts key -> value. An existing key keeps its value and 0 is returned;
  * 1 when inserted; -ENOMEM or -EINVAL (key 0). */
 int nd_inode_map_add(struct nd_inode_map *m, uint32_t key, uint32_t value);
+/* Overwrites the value of an existing key; -ENOENT if it is absent. */
+int nd_inode_map_replace(struct nd_inode_map *m, uint32_t key, uint32_t value);
 bool nd_inode_map_get(const struct nd_inode_map *m, uint32_t key, uint32_t *ret);

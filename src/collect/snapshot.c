@@ -24,7 +24,7 @@ int nd_snapshot_fold_socket(const struct nd_sock *s, uint64_t netns,
         const struct nd_listener *listener;
         struct nd_connection c;
 
-        if (!nd_sock_is_flow_state(s))
+        if (!nd_sock_is_flow_state(s) || nd_sock_is_orphan(s))
                 return 0;
 
         listener = nd_listen_set_find(listeners, &s->local, s->local_port);

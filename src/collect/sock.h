@@ -48,6 +48,16 @@ static inline bool nd_sock_is_flow_state(const struct nd_sock *s)
         return s->state < 32 && (ND_TCPF(s->state) & ND_TCPF_FLOW_STATES);
 }
 
+/* A socket its application has closed, now only finishing the TCP teardown
+ * in the kernel (no inode: no file refers to it any more). It is no longer
+ * anybody's connection and is not counted. */
+static inline bool nd_sock_is_orphan(const struct nd_sock *s)
+{
+        return s->inode == 0 &&
+               (s->state == ND_TCP_FIN_WAIT1 || s->state == ND_TCP_FIN_WAIT2 ||
+                s->state == ND_TCP_CLOSING || s->state == ND_TCP_LAST_ACK);
+}
+
 /* Called once per decoded socket; a negative return stops the walk and is
  * passed back to the caller. */
 typedef int (*nd_sock_fn)(const struct nd_sock *s, void *userdata);

@@ -24,7 +24,7 @@ struct nd_sockdiag {
         /* Set when a dump stopped before its end: unread messages may be
          * queued, so the socket is replaced before the next request. */
         bool stale;
-        uint8_t buf[SOCKDIAG_RECV_BUFFER];
+        uint8_t buf[SOCKDIAG_RECV_BUFFER] __attribute__((aligned(NLMSG_ALIGNTO)));
 };
 
 static void decode_tcp_info(const struct nlattr *attr, struct nd_sock *s)

@@ -176,6 +176,13 @@ static int scan_process(struct nd_socket_owners *o, int proc_fd, const char *pid
                 r = nd_inode_map_add(&o->sockets, inode, index);
                 if (r < 0)
                         return r;
+                if (r == 0) {
+                        /* Shared across fork: the lowest pid keeps it, so the
+                         * answer does not depend on directory order. */
+                        uint32_t other;
+                        if (nd_inode_map_get(&o->sockets, inode, &other) && o->procs[other].pid > pid)
+                                (void)nd_inode_map_replace(&o->sockets, inode, index);
+                }
         }
         if (errno != 0 && errno != ENOENT) {
                 /* The process exited while we read its fds: keep what we saw. */
@@ -217,8 +224,6 @@ int nd_socket_owners_scan(struct nd_socket_owners *o, const char *proc_root)
         if (!proc)
                 return -errno;
 
-        /* /proc lists thread-group leaders in ascending pid order, and the
-         * first owner seen keeps a shared socket. */
         while ((errno = 0, de = readdir(proc))) {
                 pid_t pid;
 

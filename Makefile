@@ -1,0 +1,41 @@
+# Thin wrapper: installs what the build needs, then hands over to Meson.
+#   make run    build, then run the main job on this host
+#   make test   build with ASan+UBSan and run every test (needs root for
+#               the network-namespace scenarios)
+#   make bench  build the benchmarks (see docs/BENCHMARKS.md)
+
+DEBIAN_PACKAGES := gcc make meson ninja-build pkg-config libmnl-dev libjansson-dev \
+                   libcmocka-dev iproute2 jq util-linux procps
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all deps build run test bench clean
+
+all: build
+
+deps:
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; \
+	done); \
+	if [ -n "$$missing" ]; then \
+		echo "Installing Debian packages:" $$missing; \
+		$(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+build: deps
+	@[ -f build/build.ninja ] || meson setup build --buildtype=release
+	ninja -C build
+
+run: build
+	$(SUDO) ./build/netdep flows
+
+test: deps
+	@[ -f build-test/build.ninja ] || meson setup build-test -Db_sanitize=address,undefined -Dwerror=true
+	ninja -C build-test
+	$(SUDO) meson test -C build-test --print-errorlogs
+
+bench: build
+	@echo "run: $(SUDO) ./build/bench/flows-bench   (figures: docs/BENCHMARKS.md)"
+
+clean:
+	rm -rf build build-test

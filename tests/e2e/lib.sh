@@ -1,0 +1,74 @@
+# Shared by the end-to-end scenarios: test hosts as network namespaces.
+# Sourced; expects NETDEP and TCP_HOLD in the environment (meson sets them).
+
+set -euo pipefail
+
+if [ "$(id -u)" != 0 ]; then
+        echo "SKIP: network namespaces need root" >&2
+        exit 77
+fi
+for tool in ip jq; do
+        command -v "$tool" >/dev/null || { echo "missing $tool (make test installs it)" >&2; exit 1; }
+done
+
+: "${NETDEP:?}" "${TCP_HOLD:?}"
+E2E_TAG="nde$$"
+E2E_NAMESPACES=()
+E2E_TMP=$(mktemp -d)
+
+e2e_cleanup() {
+        local ns
+        for ns in "${E2E_NAMESPACES[@]}"; do
+                ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null || true
+        done
+        sleep 0.2
+        for ns in "${E2E_NAMESPACES[@]}"; do
+                ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
+                ip netns del "$ns" 2>/dev/null || true
+        done
+        rm -rf "$E2E_TMP"
+}
+trap e2e_cleanup EXIT
+
+fail() {
+        echo "FAIL: $*" >&2
+        exit 1
+}
+
+# make_host NAME VAR: a namespace with loopback up; its full name goes into
+# the variable VAR (not a subshell: the cleanup must know it).
+make_host() {
+        local ns="$E2E_TAG-$1"
+        printf -v "$2" '%s' "$ns"
+        ip netns add "$ns"
+        E2E_NAMESPACES+=("$ns")
+        ip -n "$ns" link set lo up
+}
+
+# link_hosts NS_A ADDR4_A ADDR6_A NS_B ADDR4_B ADDR6_B: a veth pair between
+# them, with a /24 and a /64 (no DAD, so IPv6 is usable at once).
+link_hosts() {
+        local a=$1 a4=$2 a6=$3 b=$4 b4=$5 b6=$6
+        local va="v${E2E_TAG}a${#E2E_NAMESPACES[@]}" vb="v${E2E_TAG}b${#E2E_NAMESPACES[@]}"
+        ip link add "$va" netns "$a" type veth peer name "$vb" netns "$b"
+        ip -n "$a" addr add "$a4/24" dev "$va"
+        ip -n "$a" addr add "$a6/64" dev "$va" nodad
+        ip -n "$b" addr add "$b4/24" dev "$vb"
+        ip -n "$b" addr add "$b6/64" dev "$vb" nodad
+        ip -n "$a" link set "$va" up
+        ip -n "$b" link set "$vb" up
+}
+
+netns_inode() {
+        stat -L -c %i "/run/netns/$1"
+}
+
+# wait_for SECONDS COMMAND...: retries until the command succeeds.
+wait_for() {
+        local deadline=$((SECONDS + $1))
+        shift
+        until "$@"; do
+                [ "$SECONDS" -lt "$deadline" ] || return 1
+                sleep 0.1
+        done
+}

@@ -1,0 +1,284 @@
+/* The store contract, run against whichever back end $ND_TEST_STORE names
+ * (meson runs it once on SQLite and once on a real PostgreSQL): both must
+ * behave the same. The store must be empty (no schema) at the start. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "store/store.h"
+
+static const char *store_uri(void)
+{
+        const char *uri = getenv("ND_TEST_STORE");
+
+        if (!uri)
+                fail_msg("ND_TEST_STORE is not set");
+        return uri;
+}
+
+static struct nd_store *open_store(unsigned flags)
+{
+        struct nd_store *s = NULL;
+        char err[512];
+        int r = nd_store_open(store_uri(), flags, &s, err, sizeof(err));
+
+        if (r < 0)
+                fail_msg("open %s: %s", store_uri(), err);
+        return s;
+}
+
+static struct nd_edge_observation obs(enum nd_edge_side side, const char *caddr, const char *cproc,
+                                      const char *saddr, uint16_t port, const char *sproc, uint32_t conns)
+{
+        struct nd_edge_observation o = { .side = side, .connections = conns, .rtt_us = 100 };
+
+        snprintf(o.client.addr, sizeof(o.client.addr), "%s", caddr);
+        snprintf(o.client.process, sizeof(o.client.process), "%s", cproc);
+        o.client.pgid = 10;
+        snprintf(o.server.addr, sizeof(o.server.addr), "%s", saddr);
+        o.server.port = port;
+        snprintf(o.server.process, sizeof(o.server.process), "%s", sproc);
+        o.server.pgid = 20;
+        return o;
+}
+
+static void ingest(struct nd_store *s, int64_t ts, const char *host, const char *addr,
+                   const struct nd_edge_observation *rows, size_t n)
+{
+        const char *addrs[] = { addr };
+        struct nd_ingest in = {
+                .hostname = host, .host_addrs = addrs, .n_host_addrs = 1,
+                .ts = ts, .first_ts = ts - 10, .rows = rows, .n_rows = n,
+        };
+        int r = nd_store_ingest(s, &in);
+
+        if (r < 0)
+                fail_msg("ingest: %s", nd_store_last_error(s));
+}
+
+static void query(struct nd_store *s, enum nd_edge_match m, const char *addr, int64_t since, int64_t until,
+                  struct nd_edge_list *out)
+{
+        const char *addrs[] = { addr };
+        struct nd_edge_query q = { .match = m, .addrs = addrs, .n_addrs = 1, .range = { since, until } };
+
+        *out = (struct nd_edge_list){};
+        if (nd_store_edges(s, &q, out) < 0)
+                fail_msg("edges: %s", nd_store_last_error(s));
+}
+
+static const struct nd_edge *find(const struct nd_edge_list *l, const char *caddr, const char *cproc,
+                                  const char *saddr, uint16_t port)
+{
+        for (size_t i = 0; i < l->n; i++)
+                if (!strcmp(l->items[i].client.addr, caddr) && !strcmp(l->items[i].client.process, cproc) &&
+                    !strcmp(l->items[i].server.addr, saddr) && l->items[i].server.port == port)
+                        return &l->items[i];
+        return NULL;
+}
+
+/* Runs first: the empty store, then migrations. */
+static void test_schema_lifecycle(void **state)
+{
+        struct nd_store *s = open_store(ND_STORE_CREATE);
+        int version = -1;
+
+        assert_int_equal(s->ops->schema_version(s, &version), 0);
+        assert_int_equal(version, 0);
+        assert_int_equal(nd_store_check_schema(s), -ENOMEDIUM);
+        assert_non_null(strstr(nd_store_last_error(s), "netdep db migrate"));
+
+        assert_int_equal(s->ops->migrate(s), 0);
+        assert_int_equal(s->ops->migrate(s), 0); /* idempotent */
+        assert_int_equal(s->ops->schema_version(s, &version), 0);
+        assert_int_equal(version, ND_SCHEMA_VERSION);
+        assert_int_equal(nd_store_check_schema(s), 0);
+        nd_store_close(s);
+}
+
+static void test_ingest_and_merge(void **state)
+{
+        struct nd_store *s = open_store(0);
+        struct nd_edge_list l;
+        const struct nd_edge *e;
+        const int64_t t = 1800000000;
+
+        /* The client's agent: app on 10.0.0.2 uses 10.0.0.1:5432. */
+        struct nd_edge_observation client_rows[] = {
+                obs(ND_SIDE_CLIENT, "10.0.0.2", "app", "10.0.0.1", 5432, "", 4),
+                obs(ND_SIDE_CLIENT, "10.0.0.2", "cron", "10.0.0.1", 5432, "", 1),
+        };
+        /* The server's agent: postgres on 10.0.0.1:5432, used by 10.0.0.2
+         * (process unknown to it) and by 10.0.0.3, which runs no agent. */
+        struct nd_edge_observation server_rows[] = {
+                obs(ND_SIDE_SERVER, "10.0.0.2", "", "10.0.0.1", 5432, "postgres", 5),
+                obs(ND_SIDE_SERVER, "10.0.0.3", "", "10.0.0.1", 5432, "postgres", 2),
+        };
+        ingest(s, t, "cli", "10.0.0.2", client_rows, 2);
+        ingest(s, t, "db", "10.0.0.1", server_rows, 2);
+
+        query(s, ND_MATCH_SERVER_ADDR, "10.0.0.1", INT64_MIN, INT64_MAX, &l);
+        assert_int_equal(l.n, 4);
+        e = find(&l, "10.0.0.2", "app", "10.0.0.1", 5432);
+        assert_non_null(e);
+        assert_int_equal(e->connections, 4);
+        /* The server's process comes from the server's own agent. */
+        assert_string_equal(e->server.process, "postgres");
+        assert_int_equal(e->server.pgid, 20);
+        assert_int_equal(e->client.pgid, 10);
+        assert_int_equal(e->sides, ND_SIDE_CLIENT);
+        assert_int_equal(e->first_seen, t - 10);
+        assert_int_equal(e->last_seen, t);
+        e = find(&l, "10.0.0.3", "", "10.0.0.1", 5432);
+        assert_non_null(e);
+        assert_int_equal(e->connections, 2);
+        assert_int_equal(e->sides, ND_SIDE_SERVER);
+        assert_non_null(find(&l, "10.0.0.2", "", "10.0.0.1", 5432));
+        nd_edge_list_done(&l);
+
+        /* The same edges from the client's point of view. */
+        query(s, ND_MATCH_CLIENT_ADDR, "10.0.0.2", INT64_MIN, INT64_MAX, &l);
+        assert_int_equal(l.n, 3);
+        nd_edge_list_done(&l);
+
+        /* A later flush updates counts and last_seen, keeps first_seen. */
+        client_rows[0].connections = 7;
+        ingest(s, t + 120, "cli", "10.0.0.2", client_rows, 1);
+        query(s, ND_MATCH_CLIENT_ADDR, "10.0.0.2", INT64_MIN, INT64_MAX, &l);
+        e = find(&l, "10.0.0.2", "app", "10.0.0.1", 5432);
+        assert_non_null(e);
+        assert_int_equal(e->connections, 7);
+        assert_int_equal(e->first_seen, t - 10);
+        assert_int_equal(e->last_seen, t + 120);
+        nd_edge_list_done(&l);
+
+        /* A late, older flush does not move last_seen or the count back. */
+        client_rows[0].connections = 1;
+        ingest(s, t + 60, "cli", "10.0.0.2", client_rows, 1);
+        query(s, ND_MATCH_CLIENT_ADDR, "10.0.0.2", INT64_MIN, INT64_MAX, &l);
+        e = find(&l, "10.0.0.2", "app", "10.0.0.1", 5432);
+        assert_int_equal(e->connections, 7);
+        assert_int_equal(e->last_seen, t + 120);
+        nd_edge_list_done(&l);
+        nd_store_close(s);
+}
+
+static void test_time_ranges(void **state)
+{
+        struct nd_store *s = open_store(0);
+        struct nd_edge_list l;
+        const int64_t t = 1800100000; /* a multiple of 60 plus 40 */
+        struct nd_edge_observation early = obs(ND_SIDE_CLIENT, "10.1.0.2", "old", "10.1.0.1", 80, "", 3);
+        struct nd_edge_observation late = obs(ND_SIDE_CLIENT, "10.1.0.2", "new", "10.1.0.1", 80, "", 5);
+
+        ingest(s, t, "h", "10.1.0.2", &early, 1);
+        early.connections = 9;
+        ingest(s, t + 30, "h", "10.1.0.2", &early, 1);
+        ingest(s, t + 3600, "h", "10.1.0.2", &late, 1);
+
+        /* Only the first hour: the edge that existed only then. */
+        query(s, ND_MATCH_CLIENT_ADDR, "10.1.0.2", t - 60, t + 600, &l);
+        assert_int_equal(l.n, 1);
+        assert_string_equal(l.items[0].client.process, "old");
+        assert_int_equal(l.items[0].connections, 9); /* the most seen in range */
+        nd_edge_list_done(&l);
+
+        /* Only the later range. */
+        query(s, ND_MATCH_CLIENT_ADDR, "10.1.0.2", t + 3000, t + 4000, &l);
+        assert_int_equal(l.n, 1);
+        assert_string_equal(l.items[0].client.process, "new");
+        nd_edge_list_done(&l);
+
+        /* A range between them has nothing; a range covering both has both. */
+        query(s, ND_MATCH_CLIENT_ADDR, "10.1.0.2", t + 600, t + 1200, &l);
+        assert_int_equal(l.n, 0);
+        nd_edge_list_done(&l);
+        query(s, ND_MATCH_CLIENT_ADDR, "10.1.0.2", t - 100, t + 5000, &l);
+        assert_int_equal(l.n, 2);
+        nd_edge_list_done(&l);
+
+        /* Retention: drop what is older than t + 1800. */
+        assert_true(s->ops->prune(s, t + 1800) >= 1);
+        query(s, ND_MATCH_CLIENT_ADDR, "10.1.0.2", INT64_MIN, INT64_MAX, &l);
+        assert_int_equal(l.n, 1);
+        assert_string_equal(l.items[0].client.process, "new");
+        nd_edge_list_done(&l);
+        nd_store_close(s);
+}
+
+static void test_many_addresses_one_query(void **state)
+{
+        struct nd_store *s = open_store(0);
+        struct nd_edge_observation rows[200];
+        const char *addrs[200];
+        char names[200][32];
+        struct nd_edge_list l = {};
+
+        for (int i = 0; i < 200; i++) {
+                snprintf(names[i], sizeof(names[i]), "10.2.%d.%d", i / 100, i % 100);
+                rows[i] = obs(ND_SIDE_SERVER, "10.3.0.1", "", names[i], 443, "nginx", 1);
+                addrs[i] = names[i];
+        }
+        ingest(s, 1800200000, "lb", "10.3.0.1", rows, 200);
+        struct nd_edge_query q = { ND_MATCH_SERVER_ADDR, addrs, 200, { INT64_MIN, INT64_MAX } };
+        assert_int_equal(nd_store_edges(s, &q, &l), 0);
+        assert_int_equal(l.n, 200);
+        nd_edge_list_done(&l);
+        nd_store_close(s);
+}
+
+static void test_hosts_and_roles(void **state)
+{
+        struct nd_store *s = open_store(0);
+        struct nd_host_list hosts = {};
+        struct nd_role_rules rules = {}, loaded = {};
+        struct nd_role_rule rule;
+        char why[256];
+        bool found = false;
+
+        assert_int_equal(s->ops->hosts(s, &hosts), 0);
+        /* "db" (10.0.0.1) was last seen before the retention cut above. */
+        for (size_t i = 0; i < hosts.n; i++) {
+                assert_string_not_equal(hosts.items[i].addr, "10.0.0.1");
+                if (!strcmp(hosts.items[i].addr, "10.3.0.1"))
+                        found = !strcmp(hosts.items[i].hostname, "lb");
+        }
+        assert_true(found);
+        nd_host_list_done(&hosts);
+
+        assert_int_equal(nd_role_rule_make("10.0.0.0/24", "blog:db", "tokyo1", "primary", &rule, why, sizeof(why)), 0);
+        assert_int_equal(nd_role_rules_push(&rules, &rule), 0);
+        assert_int_equal(nd_role_rule_make("web-*", "blog:web", "", "", &rule, why, sizeof(why)), 0);
+        assert_int_equal(nd_role_rules_push(&rules, &rule), 0);
+        assert_int_equal(s->ops->roles_replace(s, &rules), 0);
+        assert_int_equal(s->ops->roles_replace(s, &rules), 0); /* replaces, not appends */
+        assert_int_equal(s->ops->roles_load(s, &loaded), 0);
+        assert_int_equal(loaded.n, 2);
+        assert_string_equal(loaded.items[0].match, "10.0.0.0/24");
+        assert_string_equal(loaded.items[0].datacenter, "tokyo1");
+        assert_string_equal(loaded.items[0].name, "primary");
+        assert_string_equal(loaded.items[1].service, "blog");
+        assert_string_equal(loaded.items[1].role, "web");
+        nd_role_rules_done(&rules);
+        nd_role_rules_done(&loaded);
+        nd_store_close(s);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_schema_lifecycle),
+                cmocka_unit_test(test_ingest_and_merge),
+                cmocka_unit_test(test_time_ranges),
+                cmocka_unit_test(test_many_addresses_one_query),
+                cmocka_unit_test(test_hosts_and_roles),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

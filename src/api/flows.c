@@ -27,7 +27,7 @@ static int collect_here(const struct nd_flows_options *o, uint64_t netns,
         int r = -EPROTONOSUPPORT;
 
         if (o->source != ND_SOURCE_PROCFS) {
-                r = nd_sock_source_open_sockdiag(&src);
+                r = nd_sock_source_open_sockdiag(o->tcp_info, &src);
                 if (r >= 0) {
                         report->source = src.ops->name;
                         r = nd_snapshot_collect(&src, netns, owners, listeners, flows, &counts);

@@ -21,6 +21,7 @@ enum nd_source_choice {
 struct nd_flows_options {
         bool all_netns;
         bool processes; /* attribute sockets to processes */
+        bool tcp_info; /* ask the kernel for RTT, retransmits and bytes */
         bool no_loopback;
         enum nd_peer_filter peer_filter;
         enum nd_source_choice source;

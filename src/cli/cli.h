@@ -18,6 +18,11 @@ struct verb {
 };
 
 int verb_flows(int argc, char **argv);
+int verb_agent(int argc, char **argv);
+int verb_look(int argc, char **argv);
+int verb_diff(int argc, char **argv);
+int verb_roles(int argc, char **argv);
+int verb_db(int argc, char **argv);
 
 /* Prints "netdep: error: MESSAGE" and a hint to --help; returns EXIT_USAGE. */
 int usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -203,6 +203,9 @@ int verb_flows(int argc, char **argv)
         if (r != 0)
                 return r < 0 ? EXIT_OK : r;
 
+        /* Only the JSON carries RTT and byte counts: the table need not pay
+         * for them. */
+        a.collect.tcp_info = a.json;
         r = nd_flows_collect(&a.collect, &flows, &report);
         if (r == -EPERM && a.collect.all_netns) {
                 log_error_errno(r, "Failed to enter other network namespaces: %m (--all-netns needs root)");

@@ -10,11 +10,17 @@
 #include "collect/sockdiag.h"
 #include "shared/cleanup.h"
 
+struct sockdiag_source {
+        struct nd_sockdiag *sd;
+        bool with_tcp_info;
+};
+
 static int sockdiag_dump(void *ctx, int family, uint32_t states, nd_sock_fn fn, void *userdata)
 {
-        /* tcp_info costs little in the kernel and only matters for flows. */
-        bool with_info = (states & ~ND_TCPF(ND_TCP_LISTEN)) != 0;
-        int r = nd_sockdiag_dump(ctx, family, states, with_info, fn, userdata);
+        struct sockdiag_source *src = ctx;
+        /* Listeners have no tcp_info worth reading. */
+        bool with_info = src->with_tcp_info && (states & ~ND_TCPF(ND_TCP_LISTEN)) != 0;
+        int r = nd_sockdiag_dump(src->sd, family, states, with_info, fn, userdata);
 
         /* A kernel without IPv6 (or without tcp_diag for it) has no such
          * sockets to report. */
@@ -25,7 +31,10 @@ static int sockdiag_dump(void *ctx, int family, uint32_t states, nd_sock_fn fn, 
 
 static void sockdiag_free(void *ctx)
 {
-        nd_sockdiag_free(ctx);
+        struct sockdiag_source *src = ctx;
+
+        nd_sockdiag_free(src->sd);
+        free(src);
 }
 
 static const struct nd_sock_source_ops sockdiag_ops = {
@@ -35,14 +44,20 @@ static const struct nd_sock_source_ops sockdiag_ops = {
         .free = sockdiag_free,
 };
 
-int nd_sock_source_open_sockdiag(struct nd_sock_source *ret)
+int nd_sock_source_open_sockdiag(bool with_tcp_info, struct nd_sock_source *ret)
 {
-        struct nd_sockdiag *sd;
-        int r = nd_sockdiag_open(&sd);
+        struct sockdiag_source *src = calloc(1, sizeof(*src));
+        int r;
 
-        if (r < 0)
+        if (!src)
+                return -ENOMEM;
+        r = nd_sockdiag_open(&src->sd);
+        if (r < 0) {
+                free(src);
                 return r;
-        *ret = (struct nd_sock_source){ &sockdiag_ops, sd };
+        }
+        src->with_tcp_info = with_tcp_info;
+        *ret = (struct nd_sock_source){ &sockdiag_ops, src };
         return 0;
 }
 

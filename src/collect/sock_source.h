@@ -20,8 +20,10 @@ struct nd_sock_source {
         void *ctx;
 };
 
-/* Both open in, and later dump, the calling thread's network namespace. */
-int nd_sock_source_open_sockdiag(struct nd_sock_source *ret);
+/* Both open in, and later dump, the calling thread's network namespace.
+ * with_tcp_info: have the kernel fill tcp_info for connections (it costs
+ * about a sixth of the dump; leave it out when nobody reads it). */
+int nd_sock_source_open_sockdiag(bool with_tcp_info, struct nd_sock_source *ret);
 /* proc_net_dir is normally "/proc/thread-self/net". */
 int nd_sock_source_open_procnet(const char *proc_net_dir, struct nd_sock_source *ret);
 

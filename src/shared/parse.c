@@ -4,6 +4,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <stdio.h>
 
 int parse_duration_ms(const char *s, uint64_t *ret)
 {
@@ -56,4 +58,66 @@ int parse_choice(const char *s, const char *const *names)
                 if (strcmp(s, names[i]) == 0)
                         return i;
         return -EINVAL;
+}
+
+static int parse_rfc3339(const char *s, int64_t *ret)
+{
+        struct tm tm = {};
+        const char *p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+        int64_t t, offset = 0;
+
+        if (!p)
+                p = strptime(s, "%Y-%m-%d %H:%M:%S", &tm);
+        if (!p)
+                return -EINVAL;
+        if (*p == '.') /* fractional seconds: ignored */
+                for (p++; *p >= '0' && *p <= '9'; p++)
+                        ;
+        if (*p == 'Z' || *p == 'z')
+                p++;
+        else if (*p == '+' || *p == '-') {
+                int sign = *p == '-' ? -1 : 1, hh, mm;
+                if (sscanf(p + 1, "%2d:%2d", &hh, &mm) != 2 || strlen(p) != 6 || hh > 23 || mm > 59)
+                        return -EINVAL;
+                offset = sign * (hh * 3600 + mm * 60);
+                p += 6;
+        } else
+                return -EINVAL; /* RFC 3339 requires a zone */
+        if (*p)
+                return -EINVAL;
+        t = (int64_t)timegm(&tm);
+        *ret = t - offset;
+        return 0;
+}
+
+int parse_time_point(const char *s, int64_t now, int64_t *ret)
+{
+        uint64_t ms;
+
+        if (parse_duration_ms(s, &ms) == 0) {
+                if (ms / 1000 > (uint64_t)INT64_MAX / 2)
+                        return -ERANGE;
+                *ret = now - (int64_t)(ms / 1000);
+                return 0;
+        }
+        return parse_rfc3339(s, ret);
+}
+
+int parse_time_range(const char *s, int64_t now, int64_t *ret_since, int64_t *ret_until)
+{
+        const char *dots = strstr(s, "..");
+        char first[128];
+        int64_t since, until;
+
+        if (!dots || (size_t)(dots - s) >= sizeof(first))
+                return -EINVAL;
+        memcpy(first, s, (size_t)(dots - s));
+        first[dots - s] = 0;
+        if (parse_time_point(first, now, &since) < 0 || parse_time_point(dots + 2, now, &until) < 0)
+                return -EINVAL;
+        if (since > until)
+                return -ERANGE;
+        *ret_since = since;
+        *ret_until = until;
+        return 0;
 }

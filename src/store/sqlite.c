@@ -467,6 +467,23 @@ static int sqlite_hosts(struct nd_store *base, struct nd_host_list *out)
         return r;
 }
 
+static int sqlite_endpoint_addrs(struct nd_store *base, struct nd_host_list *out)
+{
+        struct sqlite_store *s = to_sqlite(base);
+        sqlite3_stmt *st;
+        int rc, r = 0;
+
+        rc = sqlite3_prepare_v2(s->db, "SELECT DISTINCT addr FROM endpoints ORDER BY addr", -1, &st, NULL);
+        if (rc != SQLITE_OK)
+                return fail(s, rc, "read endpoint addresses");
+        while (r >= 0 && (rc = sqlite3_step(st)) == SQLITE_ROW)
+                r = nd_host_list_push(out, (const char *)sqlite3_column_text(st, 0), "");
+        if (r >= 0 && rc != SQLITE_DONE)
+                r = fail(s, rc, "read endpoint addresses");
+        sqlite3_finalize(st);
+        return r;
+}
+
 static int sqlite_roles_replace(struct nd_store *base, const struct nd_role_rules *rules)
 {
         struct sqlite_store *s = to_sqlite(base);
@@ -546,6 +563,7 @@ const struct nd_store_ops nd_store_sqlite_ops = {
         .prune = sqlite_prune,
         .edges = sqlite_edges,
         .hosts = sqlite_hosts,
+        .endpoint_addrs = sqlite_endpoint_addrs,
         .roles_replace = sqlite_roles_replace,
         .roles_load = sqlite_roles_load,
 };

@@ -92,6 +92,9 @@ struct nd_store_ops {
         int (*prune)(struct nd_store *s, int64_t before);
         int (*edges)(struct nd_store *s, const struct nd_edge_query *q, struct nd_edge_list *out);
         int (*hosts)(struct nd_store *s, struct nd_host_list *out);
+        /* Every distinct endpoint address (hostname ""), for role membership
+         * of hosts that run no agent. */
+        int (*endpoint_addrs)(struct nd_store *s, struct nd_host_list *out);
         int (*roles_replace)(struct nd_store *s, const struct nd_role_rules *rules);
         int (*roles_load)(struct nd_store *s, struct nd_role_rules *out);
 };

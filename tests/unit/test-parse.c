@@ -48,11 +48,41 @@ static void test_ints_and_choices(void **state)
         assert_int_equal(parse_choice("Private", names), -EINVAL);
 }
 
+static void test_time_points(void **state)
+{
+        const int64_t now = 1800000000;
+        int64_t t, since, until;
+
+        assert_int_equal(parse_time_point("90s", now, &t), 0);
+        assert_int_equal(t, now - 90);
+        assert_int_equal(parse_time_point("7d", now, &t), 0);
+        assert_int_equal(t, now - 7 * 86400);
+        assert_int_equal(parse_time_point("2027-01-15T08:00:00Z", now, &t), 0);
+        assert_int_equal(t, 1800000000);
+        assert_int_equal(parse_time_point("1970-01-01T00:00:00Z", now, &t), 0);
+        assert_int_equal(t, 0);
+        assert_int_equal(parse_time_point("1970-01-01T09:00:00+09:00", now, &t), 0);
+        assert_int_equal(t, 0);
+        assert_int_equal(parse_time_point("1970-01-01T00:00:10.250Z", now, &t), 0);
+        assert_int_equal(t, 10);
+        assert_int_equal(parse_time_point("1970-01-01T00:00:00", now, &t), -EINVAL); /* no zone */
+        assert_int_equal(parse_time_point("yesterday", now, &t), -EINVAL);
+        assert_int_equal(parse_time_point("2026-13-01T00:00:00Z", now, &t), -EINVAL);
+
+        assert_int_equal(parse_time_range("2h..1h", now, &since, &until), 0);
+        assert_int_equal(since, now - 7200);
+        assert_int_equal(until, now - 3600);
+        assert_int_equal(parse_time_range("1h..2h", now, &since, &until), -ERANGE);
+        assert_int_equal(parse_time_range("1h", now, &since, &until), -EINVAL);
+        assert_int_equal(parse_time_range("1h..soon", now, &since, &until), -EINVAL);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_durations),
                 cmocka_unit_test(test_ints_and_choices),
+                cmocka_unit_test(test_time_points),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,232 @@
+#include "agent/agent.h"
+
+#include <errno.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent/writer.h"
+#include "model/edge_batch.h"
+#include "shared/cleanup.h"
+#include "shared/log.h"
+
+#define FINAL_FLUSH_TIMEOUT_MS 10000
+
+static uint64_t now_ms(clockid_t clock)
+{
+        struct timespec ts;
+
+        clock_gettime(clock, &ts);
+        return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* This host's own non-loopback addresses, which the store maps to its
+ * hostname. */
+static int host_addresses(char ***ret, size_t *ret_n)
+{
+        struct ifaddrs *ifa_list, *ifa;
+        char **addrs = NULL;
+        size_t n = 0;
+
+        if (getifaddrs(&ifa_list) < 0)
+                return -errno;
+        for (ifa = ifa_list; ifa; ifa = ifa->ifa_next) {
+                struct nd_addr a;
+                char buf[ND_ADDR_STRLEN];
+
+                if (!ifa->ifa_addr || (ifa->ifa_flags & IFF_LOOPBACK))
+                        continue;
+                if (ifa->ifa_addr->sa_family == AF_INET)
+                        nd_addr_from_ipv4(&a, &((struct sockaddr_in *)ifa->ifa_addr)->sin_addr);
+                else if (ifa->ifa_addr->sa_family == AF_INET6)
+                        nd_addr_from_ipv6(&a, &((struct sockaddr_in6 *)ifa->ifa_addr)->sin6_addr);
+                else
+                        continue;
+                char **p = reallocarray(addrs, n + 1, sizeof(*p));
+                if (!p)
+                        break;
+                addrs = p;
+                if (!(addrs[n] = strdup(nd_addr_format(&a, buf))))
+                        break;
+                n++;
+        }
+        freeifaddrs(ifa_list);
+        *ret = addrs;
+        *ret_n = n;
+        return 0;
+}
+
+/* Turns the batch into a flush the writer owns; the batch is emptied. */
+static int make_flush(const struct nd_agent_options *o, struct nd_edge_batch *b, struct nd_flush **ret)
+{
+        struct nd_flush *f = calloc(1, sizeof(*f));
+        char hostname[256];
+
+        if (!f)
+                return -ENOMEM;
+        if (o->hostname)
+                snprintf(hostname, sizeof(hostname), "%s", o->hostname);
+        else if (gethostname(hostname, sizeof(hostname)) < 0)
+                strcpy(hostname, "unknown");
+        f->hostname = strdup(hostname);
+        f->ts = b->last_ts;
+        f->first_ts = b->first_ts;
+        f->n_rows = b->n;
+        f->rows = malloc((b->n ? b->n : 1) * sizeof(*f->rows));
+        if (!f->hostname || !f->rows) {
+                nd_flush_free(f);
+                return -ENOMEM;
+        }
+        memcpy(f->rows, b->rows, b->n * sizeof(*f->rows));
+        (void)host_addresses(&f->host_addrs, &f->n_host_addrs);
+        nd_edge_batch_clear(b);
+        *ret = f;
+        return 0;
+}
+
+static int take_snapshot(const struct nd_agent_options *o, struct nd_edge_batch *b)
+{
+        struct nd_flow_set flows;
+        struct nd_flows_report report;
+        uint64_t start = now_ms(CLOCK_MONOTONIC);
+        int r;
+
+        r = nd_flows_collect(&o->collect, &flows, &report);
+        if (r < 0)
+                return r;
+        r = nd_edge_batch_add_snapshot(b, &flows, (int64_t)(now_ms(CLOCK_REALTIME) / 1000), o->keep_loopback);
+        log_debug("snapshot: %lu connections, %zu flows, %zu edges pending, %llu ms", report.sockets, flows.n,
+                  b->n, (unsigned long long)(now_ms(CLOCK_MONOTONIC) - start));
+        nd_flow_set_done(&flows);
+        return r;
+}
+
+/* --once: one snapshot, one flush, written directly. */
+static int run_once(const struct nd_agent_options *o)
+{
+        struct nd_edge_batch b;
+        struct nd_flush *f = NULL;
+        struct nd_writer *w;
+        int r;
+
+        nd_edge_batch_init(&b);
+        r = take_snapshot(o, &b);
+        if (r < 0) {
+                nd_edge_batch_done(&b);
+                return log_error_errno(r, "Failed to collect TCP sockets: %m");
+        }
+        r = make_flush(o, &b, &f);
+        nd_edge_batch_done(&b);
+        if (r < 0)
+                return log_error_errno(r, "Failed to prepare the flush: %m");
+        r = nd_writer_start(o->store_uri, 1, o->retention_s, &w);
+        if (r < 0) {
+                nd_flush_free(f);
+                return log_error_errno(r, "Failed to start the writer: %m");
+        }
+        nd_writer_submit(w, f);
+        /* The writer says why, if the store refuses. */
+        if (nd_writer_stop(w, FINAL_FLUSH_TIMEOUT_MS) > 0)
+                return -EIO;
+        return 0;
+}
+
+static int open_signalfd(sigset_t *ret_old)
+{
+        sigset_t mask;
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        if (sigprocmask(SIG_BLOCK, &mask, ret_old) < 0)
+                return -errno;
+        int fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+        return fd < 0 ? -errno : fd;
+}
+
+int nd_agent_run(const struct nd_agent_options *o)
+{
+        struct nd_edge_batch batch;
+        struct nd_writer *w = NULL;
+        struct nd_writer_stats stats;
+        sigset_t old_mask;
+        _cleanup_close_ int sfd = -EBADF;
+        uint64_t next_scan, next_flush;
+        size_t max_queued, unwritten;
+        int r = 0;
+
+        if (o->once)
+                return run_once(o);
+
+        sfd = open_signalfd(&old_mask);
+        if (sfd < 0)
+                return log_error_errno(sfd, "Failed to set up signal handling: %m");
+        max_queued = (size_t)(o->queue_ms / (o->flush_interval_ms ? o->flush_interval_ms : 1));
+        if (max_queued < 1)
+                max_queued = 1;
+        r = nd_writer_start(o->store_uri, max_queued, o->retention_s, &w);
+        if (r < 0)
+                return log_error_errno(r, "Failed to start the writer: %m");
+
+        nd_edge_batch_init(&batch);
+        next_scan = now_ms(CLOCK_MONOTONIC);
+        next_flush = next_scan + o->flush_interval_ms;
+        log_info("agent: a snapshot every %llu ms, a flush every %llu ms, up to %zu flushes queued",
+                 (unsigned long long)o->interval_ms, (unsigned long long)o->flush_interval_ms, max_queued);
+
+        for (;;) {
+                uint64_t now = now_ms(CLOCK_MONOTONIC);
+                struct pollfd pfd = { .fd = sfd, .events = POLLIN };
+                int timeout = next_scan > now ? (int)(next_scan - now) : 0;
+
+                if (poll(&pfd, 1, timeout) > 0) {
+                        struct signalfd_siginfo si;
+                        if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+                                log_info("agent: signal %u, writing a final flush", si.ssi_signo);
+                                break;
+                        }
+                }
+                if (now_ms(CLOCK_MONOTONIC) < next_scan)
+                        continue;
+
+                r = take_snapshot(o, &batch);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to take a snapshot: %m");
+                /* A scan never overlaps the previous one: ticks missed while it
+                 * ran are skipped, not queued up. */
+                now = now_ms(CLOCK_MONOTONIC);
+                next_scan += o->interval_ms;
+                if (next_scan <= now)
+                        next_scan = now + o->interval_ms;
+
+                if (now >= next_flush && batch.seq > 0) {
+                        struct nd_flush *f;
+                        if (make_flush(o, &batch, &f) >= 0)
+                                nd_writer_submit(w, f);
+                        next_flush += o->flush_interval_ms;
+                        if (next_flush <= now)
+                                next_flush = now + o->flush_interval_ms;
+                }
+        }
+
+        if (batch.seq > 0) {
+                struct nd_flush *f;
+                if (make_flush(o, &batch, &f) >= 0)
+                        nd_writer_submit(w, f);
+        }
+        nd_writer_get_stats(w, &stats);
+        unwritten = nd_writer_stop(w, FINAL_FLUSH_TIMEOUT_MS);
+        if (unwritten > 0)
+                log_warning("agent: %zu flushes could not be written before exit", unwritten);
+        log_info("agent: %llu flushes written, %llu dropped", (unsigned long long)stats.written,
+                 (unsigned long long)stats.dropped);
+        nd_edge_batch_done(&batch);
+        sigprocmask(SIG_SETMASK, &old_mask, NULL);
+        return 0;
+}

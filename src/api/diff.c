@@ -1,0 +1,108 @@
+#include "api/diff.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void key_of(const struct nd_labeled_edge *e, char *buf, size_t size)
+{
+        snprintf(buf, size, "%s|%s|%s|%u", e->client, e->client_process, e->server, e->port);
+}
+
+/* Both directions of the start in one range, each edge once. */
+static int edges_in(struct nd_graph *g, const struct strmap *start, const struct nd_time_range *range,
+                    struct nd_labeled_edges *out)
+{
+        const char **addrs = calloc(start->n ? start->n : 1, sizeof(*addrs));
+        struct nd_labeled_edges all = {};
+        struct strmap seen;
+        size_t n = 0;
+        int r;
+
+        if (!addrs)
+                return -ENOMEM;
+        for (size_t i = 0; start->slots && i <= start->mask; i++)
+                if (start->slots[i].key)
+                        addrs[n++] = start->slots[i].key;
+        r = nd_graph_edges(g, ND_MATCH_SERVER_ADDR, addrs, n, range, &all);
+        if (r >= 0)
+                r = nd_graph_edges(g, ND_MATCH_CLIENT_ADDR, addrs, n, range, &all);
+        free(addrs);
+
+        strmap_init(&seen);
+        for (size_t i = 0; r >= 0 && i < all.n; i++) {
+                char key[512];
+
+                key_of(&all.items[i], key, sizeof(key));
+                r = strmap_put(&seen, key, i, NULL);
+                if (r > 0)
+                        r = nd_labeled_edges_push(out, &all.items[i]);
+        }
+        strmap_done(&seen);
+        nd_labeled_edges_done(&all);
+        return r < 0 ? r : 0;
+}
+
+/* Appends to out the edges of a that b lacks; returns how many a and b share. */
+static int subtract(const struct nd_labeled_edges *a, const struct nd_labeled_edges *b,
+                    struct nd_labeled_edges *out, size_t *shared)
+{
+        struct strmap keys;
+        int r = 0;
+
+        *shared = 0;
+        strmap_init(&keys);
+        for (size_t i = 0; r >= 0 && i < b->n; i++) {
+                char key[512];
+                key_of(&b->items[i], key, sizeof(key));
+                r = strmap_put(&keys, key, i, NULL);
+        }
+        for (size_t i = 0; r >= 0 && i < a->n; i++) {
+                char key[512];
+                size_t ignored;
+
+                key_of(&a->items[i], key, sizeof(key));
+                if (strmap_get(&keys, key, &ignored)) {
+                        (*shared)++;
+                        continue;
+                }
+                r = nd_labeled_edges_push(out, &a->items[i]);
+        }
+        strmap_done(&keys);
+        return r < 0 ? r : 0;
+}
+
+int nd_diff(struct nd_graph *g, const struct nd_diff_options *o, struct nd_diff_result *ret)
+{
+        struct nd_labeled_edges before = {}, after = {};
+        struct nd_diff_result res = {};
+        struct strmap start;
+        int r;
+
+        strmap_init(&start);
+        r = o->role ? nd_graph_resolve_role(g, o->role, &start) : nd_graph_resolve_host(g, o->host, &start);
+        if (r >= 0)
+                r = edges_in(g, &start, &o->before, &before);
+        if (r >= 0)
+                r = edges_in(g, &start, &o->after, &after);
+        if (r >= 0)
+                r = subtract(&after, &before, &res.appeared, &res.unchanged);
+        if (r >= 0)
+                r = subtract(&before, &after, &res.vanished, &res.unchanged);
+        nd_labeled_edges_done(&before);
+        nd_labeled_edges_done(&after);
+        strmap_done(&start);
+        if (r < 0) {
+                nd_diff_result_done(&res);
+                return r;
+        }
+        *ret = res;
+        return 0;
+}
+
+void nd_diff_result_done(struct nd_diff_result *r)
+{
+        nd_labeled_edges_done(&r->appeared);
+        nd_labeled_edges_done(&r->vanished);
+}

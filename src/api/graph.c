@@ -1,0 +1,184 @@
+#include "api/graph.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/addr.h"
+
+void nd_labeled_edges_done(struct nd_labeled_edges *l)
+{
+        free(l->items);
+        *l = (struct nd_labeled_edges){};
+}
+
+int nd_labeled_edges_push(struct nd_labeled_edges *l, const struct nd_labeled_edge *e)
+{
+        if (l->n == l->allocated) {
+                size_t want = l->allocated ? l->allocated * 2 : 64;
+                struct nd_labeled_edge *items = reallocarray(l->items, want, sizeof(*items));
+                if (!items)
+                        return -ENOMEM;
+                l->items = items;
+                l->allocated = want;
+        }
+        l->items[l->n++] = *e;
+        return 0;
+}
+
+int nd_graph_init(struct nd_graph *g, struct nd_store *store, bool by_role)
+{
+        int r;
+
+        *g = (struct nd_graph){ .store = store, .by_role = by_role };
+        strmap_init(&g->hostname_index);
+        r = store->ops->hosts(store, &g->hosts);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < g->hosts.n; i++) {
+                r = strmap_put(&g->hostname_index, g->hosts.items[i].addr, i, NULL);
+                if (r < 0)
+                        return r;
+        }
+        /* Rules are needed for --role even without grouping. */
+        return store->ops->roles_load(store, &g->rules);
+}
+
+void nd_graph_done(struct nd_graph *g)
+{
+        nd_role_rules_done(&g->rules);
+        nd_host_list_done(&g->hosts);
+        strmap_done(&g->hostname_index);
+}
+
+static const char *hostname_of(const struct nd_graph *g, const char *addr)
+{
+        size_t i;
+
+        return strmap_get(&g->hostname_index, addr, &i) ? g->hosts.items[i].hostname : NULL;
+}
+
+static const struct nd_role_rule *role_of(const struct nd_graph *g, const char *addr)
+{
+        struct nd_addr a;
+
+        if (nd_addr_parse(addr, &a) < 0)
+                return NULL;
+        return nd_role_rules_find(&g->rules, &a, hostname_of(g, addr));
+}
+
+const char *nd_graph_label(const struct nd_graph *g, const char *addr, char *buf, size_t size)
+{
+        const struct nd_role_rule *rule = g->by_role ? role_of(g, addr) : NULL;
+
+        if (rule)
+                snprintf(buf, size, "%s:%s", rule->service, rule->role);
+        else
+                snprintf(buf, size, "%s", addr);
+        return buf;
+}
+
+int nd_graph_resolve_host(const struct nd_graph *g, const char *host, struct strmap *ret)
+{
+        struct nd_addr a;
+        char buf[ND_ADDR_STRLEN];
+        int r, found = 0;
+
+        if (nd_addr_parse(host, &a) == 0)
+                return strmap_put(ret, nd_addr_format(&a, buf), 0, NULL) < 0 ? -ENOMEM : 0;
+        for (size_t i = 0; i < g->hosts.n; i++)
+                if (strcmp(g->hosts.items[i].hostname, host) == 0) {
+                        r = strmap_put(ret, g->hosts.items[i].addr, 0, NULL);
+                        if (r < 0)
+                                return r;
+                        found++;
+                }
+        return found ? 0 : -ENOENT;
+}
+
+int nd_graph_resolve_role(const struct nd_graph *g, const char *service_role, struct strmap *ret)
+{
+        char service[ND_ROLE_FIELD_MAX], role[ND_ROLE_FIELD_MAX];
+        struct nd_host_list addrs = {};
+        int r, found = 0;
+
+        if (nd_role_split(service_role, service, role, sizeof(service)) < 0)
+                return -EINVAL;
+        r = g->store->ops->endpoint_addrs(g->store, &addrs);
+        for (size_t i = 0; r >= 0 && i < addrs.n + g->hosts.n; i++) {
+                const char *addr = i < addrs.n ? addrs.items[i].addr : g->hosts.items[i - addrs.n].addr;
+                const struct nd_role_rule *rule = role_of(g, addr);
+
+                if (rule && strcmp(rule->service, service) == 0 && strcmp(rule->role, role) == 0) {
+                        r = strmap_put(ret, addr, 0, NULL);
+                        found++;
+                }
+        }
+        nd_host_list_done(&addrs);
+        if (r < 0)
+                return r;
+        return found ? 0 : -ENOENT;
+}
+
+/* Orders edges so that the views of one (client addr, server endpoint) sit
+ * together, known client processes before the unknown one. */
+static int compare_for_shadow(const void *a, const void *b)
+{
+        const struct nd_edge *x = a, *y = b;
+        int r;
+
+        if ((r = strcmp(x->client.addr, y->client.addr)))
+                return r;
+        if ((r = strcmp(x->server.addr, y->server.addr)))
+                return r;
+        if (x->server.port != y->server.port)
+                return x->server.port < y->server.port ? -1 : 1;
+        /* "" sorts last. */
+        if (!x->client.process[0] != !y->client.process[0])
+                return !x->client.process[0] ? 1 : -1;
+        return strcmp(x->client.process, y->client.process);
+}
+
+static bool same_group(const struct nd_edge *x, const struct nd_edge *y)
+{
+        return strcmp(x->client.addr, y->client.addr) == 0 && strcmp(x->server.addr, y->server.addr) == 0 &&
+               x->server.port == y->server.port;
+}
+
+int nd_graph_edges(struct nd_graph *g, enum nd_edge_match match, const char *const *addrs, size_t n,
+                   const struct nd_time_range *range, struct nd_labeled_edges *out)
+{
+        struct nd_edge_query q = { .match = match, .addrs = addrs, .n_addrs = n, .range = *range };
+        struct nd_edge_list raw = {};
+        int r;
+
+        if (n == 0)
+                return 0;
+        r = nd_store_edges(g->store, &q, &raw);
+        if (r < 0) {
+                nd_edge_list_done(&raw);
+                return r;
+        }
+        qsort(raw.items, raw.n, sizeof(*raw.items), compare_for_shadow);
+        for (size_t i = 0; i < raw.n && r >= 0; i++) {
+                const struct nd_edge *e = &raw.items[i];
+                struct nd_labeled_edge le = {
+                        .client_pgid = e->client.pgid, .server_pgid = e->server.pgid,
+                        .port = e->server.port, .connections = e->connections,
+                        .first_seen = e->first_seen, .last_seen = e->last_seen,
+                };
+
+                /* Shadowed: a known-process view of the same edge came first. */
+                if (!e->client.process[0] && i > 0 && same_group(&raw.items[i - 1], e) &&
+                    raw.items[i - 1].client.process[0])
+                        continue;
+                nd_graph_label(g, e->client.addr, le.client, sizeof(le.client));
+                nd_graph_label(g, e->server.addr, le.server, sizeof(le.server));
+                memcpy(le.client_process, e->client.process, sizeof(le.client_process));
+                memcpy(le.server_process, e->server.process, sizeof(le.server_process));
+                r = nd_labeled_edges_push(out, &le);
+        }
+        nd_edge_list_done(&raw);
+        return r;
+}

@@ -1,0 +1,62 @@
+/* The view of the store that questions (look, diff, ...) share: edges with
+ * each address replaced by its label — the address itself, or with role
+ * grouping the "service:role" of the first matching role rule — and the
+ * shadow rule that makes the two halves of one edge read as one.
+ *
+ * Shadow rule: the server's agent cannot tell which client process opened a
+ * connection, so its view of the edge has client process "". Where the
+ * client's own agent reported the same edge (same client address, same
+ * server endpoint) with its process, the unknown-process view is dropped. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "model/edge.h"
+#include "model/role.h"
+#include "shared/strmap.h"
+#include "store/store.h"
+
+#define ND_LABEL_MAX 160
+
+struct nd_labeled_edge {
+        char client[ND_LABEL_MAX], server[ND_LABEL_MAX];
+        char client_process[ND_PROCESS_NAME_MAX], server_process[ND_PROCESS_NAME_MAX];
+        int32_t client_pgid, server_pgid;
+        uint16_t port;
+        uint32_t connections;
+        int64_t first_seen, last_seen;
+};
+
+struct nd_labeled_edges {
+        struct nd_labeled_edge *items;
+        size_t n, allocated;
+};
+
+int nd_labeled_edges_push(struct nd_labeled_edges *l, const struct nd_labeled_edge *e);
+void nd_labeled_edges_done(struct nd_labeled_edges *l);
+
+struct nd_graph {
+        struct nd_store *store; /* borrowed */
+        bool by_role;
+        struct nd_role_rules rules;
+        struct nd_host_list hosts;
+        struct strmap hostname_index; /* addr -> index in hosts */
+};
+
+int nd_graph_init(struct nd_graph *g, struct nd_store *store, bool by_role);
+void nd_graph_done(struct nd_graph *g);
+
+/* The label of an address: itself, or its role when grouping by role. */
+const char *nd_graph_label(const struct nd_graph *g, const char *addr, char *buf, size_t size);
+
+/* The addresses a --host or --role argument stands for, into a strmap used
+ * as a set. For --host: an address as is (normalised), or a hostname known
+ * from agents. For --role: every known address whose role it is.
+ * -ENOENT when nothing matches, -EINVAL for a malformed argument. */
+int nd_graph_resolve_host(const struct nd_graph *g, const char *host, struct strmap *ret);
+int nd_graph_resolve_role(const struct nd_graph *g, const char *service_role, struct strmap *ret);
+
+/* Edges into (ND_MATCH_SERVER_ADDR) or out of the given addresses in the
+ * range, shadow rule applied, labelled. Appends to out. */
+int nd_graph_edges(struct nd_graph *g, enum nd_edge_match match, const char *const *addrs, size_t n,
+                   const struct nd_time_range *range, struct nd_labeled_edges *out);

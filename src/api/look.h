@@ -1,0 +1,60 @@
+/* The "look" question: the dependency tree of a host or a role.
+ *
+ * in  (<--): who connects to it — roots are its server endpoints, children
+ *            the clients that connect to them, then who connects to those
+ *            clients, and so on;
+ * out (-->): what it connects to — roots are its client endpoints, children
+ *            the servers they use, then what those servers' hosts use.
+ *
+ * A node whose label already appears on its path is marked as a cycle and
+ * not expanded. The store is asked once per level and direction. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "api/graph.h"
+
+#define ND_LOOK_MAX_DEPTH 10
+#define ND_LOOK_MAX_NODES 200000 /* past this the tree is cut, and says so */
+
+enum nd_look_direction {
+        ND_LOOK_IN = 1,
+        ND_LOOK_OUT = 2,
+        ND_LOOK_BOTH = 3,
+};
+
+struct nd_look_options {
+        const char *host; /* an address or a hostname; or */
+        const char *role; /* SERVICE:ROLE */
+        int port; /* 0: any; else only that server port at the start */
+        int depth; /* 1..ND_LOOK_MAX_DEPTH */
+        enum nd_look_direction direction;
+        struct nd_time_range range;
+        bool by_role;
+};
+
+struct nd_look_node {
+        char label[ND_LABEL_MAX]; /* address, or service:role */
+        uint16_t port; /* a server node's port; 0 for a client node ("many") */
+        uint16_t to_port; /* a client node: the port it connects to */
+        char process[ND_PROCESS_NAME_MAX];
+        int32_t pgid; /* -1 unknown, or not the same across folded hosts */
+        uint32_t connections; /* on the edge to the parent; 0 for roots */
+        enum nd_look_direction direction; /* of the edge to the parent */
+        bool cycle;
+        struct nd_look_node *children;
+        size_t n_children;
+};
+
+struct nd_look_result {
+        struct nd_look_node *in_roots, *out_roots;
+        size_t n_in, n_out;
+        size_t n_nodes;
+        bool truncated;
+};
+
+/* Builds the tree. -ENOENT when the host or role is unknown, -ENODATA when
+ * it has no edges in the range. */
+int nd_look(struct nd_graph *g, const struct nd_look_options *o, struct nd_look_result *ret);
+void nd_look_result_done(struct nd_look_result *r);

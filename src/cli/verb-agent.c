@@ -1,0 +1,150 @@
+/* netdep agent: collect this host's flows and keep them in the store. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "agent/agent.h"
+#include "cli/cli.h"
+#include "cli/settings.h"
+#include "store/store.h"
+#include "shared/log.h"
+
+static void help(FILE *out)
+{
+        fprintf(out,
+                "Usage: netdep agent [--store URI] [OPTIONS]\n"
+                "\n"
+                "Every interval, a snapshot of this host's host flows; every flush\n"
+                "interval, the merged snapshots are written to the store in one\n"
+                "transaction. If the store is down, flushes queue (bounded) and are\n"
+                "retried with backoff. SIGTERM/SIGINT: a final flush, then exit.\n"
+                "\n"
+                "Options (config file key / environment variable):\n"
+                "      --store=URI            store / NETDEP_STORE (default sqlite:netdep.db)\n"
+                "      --interval=D           interval / NETDEP_INTERVAL (default 1s)\n"
+                "      --flush-interval=D     flush-interval / NETDEP_FLUSH_INTERVAL (default 10s)\n"
+                "      --retention=D          retention / NETDEP_RETENTION (default 30d)\n"
+                "      --queue=D              queue / NETDEP_QUEUE: flush time kept while the\n"
+                "                             store is down (default 10m)\n"
+                "      --hostname=NAME        hostname / NETDEP_HOSTNAME (default: this host's)\n"
+                "      --all-netns            all-netns / NETDEP_ALL_NETNS\n"
+                "      --keep-loopback        keep-loopback / NETDEP_KEEP_LOOPBACK\n"
+                "      --no-processes         no-processes / NETDEP_NO_PROCESSES\n"
+                "      --config=FILE          'key = value' lines; flags beat the\n"
+                "                             environment, which beats the file\n"
+                "      --once                 one snapshot, one flush, exit\n"
+                "  -v, -q, -h                 verbose, quiet, this help\n"
+                "\n"
+                "Exit status: 0 success, 1 failure (--once: the store was not written),\n"
+                "2 usage or configuration error.\n");
+}
+
+enum { OPT_CONFIG = 0x100, OPT_ONCE, OPT_SETTING };
+
+int verb_agent(int argc, char **argv)
+{
+        static const struct option options[] = {
+                COMMON_LONG_OPTIONS,
+                { "config", required_argument, NULL, OPT_CONFIG },
+                { "once", no_argument, NULL, OPT_ONCE },
+                { "store", required_argument, NULL, OPT_SETTING },
+                { "interval", required_argument, NULL, OPT_SETTING },
+                { "flush-interval", required_argument, NULL, OPT_SETTING },
+                { "retention", required_argument, NULL, OPT_SETTING },
+                { "queue", required_argument, NULL, OPT_SETTING },
+                { "hostname", required_argument, NULL, OPT_SETTING },
+                { "all-netns", no_argument, NULL, OPT_SETTING },
+                { "keep-loopback", no_argument, NULL, OPT_SETTING },
+                { "no-processes", no_argument, NULL, OPT_SETTING },
+                {}
+        };
+        struct setting settings[] = {
+                { "store", "NETDEP_STORE", SETTING_STRING, ND_DEFAULT_STORE },
+                { "interval", "NETDEP_INTERVAL", SETTING_DURATION, "1s" },
+                { "flush-interval", "NETDEP_FLUSH_INTERVAL", SETTING_DURATION, "10s" },
+                { "retention", "NETDEP_RETENTION", SETTING_DURATION, "30d" },
+                { "queue", "NETDEP_QUEUE", SETTING_DURATION, "10m" },
+                { "hostname", "NETDEP_HOSTNAME", SETTING_STRING, NULL },
+                { "all-netns", "NETDEP_ALL_NETNS", SETTING_BOOL, "false" },
+                { "keep-loopback", "NETDEP_KEEP_LOOPBACK", SETTING_BOOL, "false" },
+                { "no-processes", "NETDEP_NO_PROCESSES", SETTING_BOOL, "false" },
+                {}
+        };
+        struct nd_agent_options o = {};
+        const char *config = NULL;
+        bool no_processes = false;
+        uint64_t retention_ms;
+        char why[600] = "";
+        int c, index, r;
+
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, ":" COMMON_SHORT_OPTIONS, options, &index)) != -1) {
+                switch (c) {
+                case 'h':
+                        help(stdout);
+                        return EXIT_OK;
+                case 'v':
+                        log_adjust_level(+1);
+                        break;
+                case 'q':
+                        log_set_max_level(LOG_LEVEL_ERROR);
+                        break;
+                case OPT_CONFIG:
+                        config = optarg;
+                        break;
+                case OPT_ONCE:
+                        o.once = true;
+                        break;
+                case OPT_SETTING:
+                        if (settings_set_flag(settings, options[index].name, optarg ? optarg : "true") < 0) {
+                                settings_done(settings);
+                                return EXIT_RUNTIME;
+                        }
+                        break;
+                case ':':
+                        settings_done(settings);
+                        return usage_error("agent", "option '%s' needs a value", argv[optind - 1]);
+                default:
+                        settings_done(settings);
+                        return usage_error("agent", "unknown option '%s'", argv[optind - 1]);
+                }
+        }
+        if (optind < argc) {
+                settings_done(settings);
+                return usage_error("agent", "unexpected argument '%s'", argv[optind]);
+        }
+
+        r = settings_resolve(settings, config, why, sizeof(why));
+        if (r >= 0)
+                r = settings_duration_ms(settings, "interval", &o.interval_ms, why, sizeof(why));
+        if (r >= 0)
+                r = settings_duration_ms(settings, "flush-interval", &o.flush_interval_ms, why, sizeof(why));
+        if (r >= 0)
+                r = settings_duration_ms(settings, "retention", &retention_ms, why, sizeof(why));
+        if (r >= 0)
+                r = settings_duration_ms(settings, "queue", &o.queue_ms, why, sizeof(why));
+        if (r >= 0)
+                r = settings_bool(settings, "all-netns", &o.collect.all_netns, why, sizeof(why));
+        if (r >= 0)
+                r = settings_bool(settings, "keep-loopback", &o.keep_loopback, why, sizeof(why));
+        if (r >= 0)
+                r = settings_bool(settings, "no-processes", &no_processes, why, sizeof(why));
+        if (r < 0) {
+                if (why[0])
+                        usage_error("agent", "%s", why);
+                else
+                        log_error_errno(r, "Failed to read the settings: %m");
+                settings_done(settings);
+                return r == -ENOMEM ? EXIT_RUNTIME : EXIT_USAGE;
+        }
+        o.store_uri = settings_string(settings, "store");
+        o.hostname = settings_string(settings, "hostname");
+        o.retention_s = retention_ms / 1000;
+        o.collect.processes = !no_processes;
+        o.collect.tcp_info = true;
+
+        r = nd_agent_run(&o);
+        settings_done(settings);
+        return r < 0 ? EXIT_RUNTIME : EXIT_OK;
+}

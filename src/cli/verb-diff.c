@@ -1,0 +1,186 @@
+/* netdep diff: edges that appeared or vanished between two time ranges. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "api/diff.h"
+#include "cli/cli.h"
+#include "cli/store-open.h"
+#include "shared/log.h"
+#include "shared/parse.h"
+
+static void help(FILE *out)
+{
+        fprintf(out,
+                "Usage: netdep diff (--host ADDR|NAME | --role SERVICE:ROLE)\n"
+                "                   --before T1..T2 --after T3..T4 [OPTIONS]\n"
+                "\n"
+                "The edges of a host or role (both directions) that appeared ('+') or\n"
+                "vanished ('-') between two time ranges. T is a duration back from now\n"
+                "(90s, 30m, 2h, 7d) or RFC 3339, e.g. --before 8d..7d --after 1d..0s.\n"
+                "\n"
+                "Options:\n"
+                "      --group-by=host|role  fold hosts into service:role\n"
+                "      --json                {\"appeared\": [...], \"vanished\": [...]}\n"
+                "      --store=URI           default sqlite:netdep.db or $NETDEP_STORE\n"
+                "  -v, -q, -h                verbose, quiet, this help\n"
+                "\n"
+                "Exit status: 0 success (with or without changes), 1 failure, 2 usage.\n");
+}
+
+enum { OPT_HOST = 0x100, OPT_ROLE, OPT_BEFORE, OPT_AFTER, OPT_GROUP, OPT_JSON, OPT_STORE };
+
+static void endpoint(const char *label, int port, char *buf, size_t size)
+{
+        bool v6 = strchr(label, ':') && strspn(label, "0123456789abcdefABCDEF:.") == strlen(label);
+
+        if (port > 0)
+                snprintf(buf, size, v6 ? "[%s]:%d" : "%s:%d", label, port);
+        else
+                snprintf(buf, size, v6 ? "[%s]:many" : "%s:many", label);
+}
+
+static void print_edges(const char *sign, const struct nd_labeled_edges *l)
+{
+        for (size_t i = 0; i < l->n; i++) {
+                const struct nd_labeled_edge *e = &l->items[i];
+                char c[256], s[256];
+
+                endpoint(e->client, 0, c, sizeof(c));
+                endpoint(e->server, e->port, s, sizeof(s));
+                printf("%s %s (%s) --> %s (%s)  connections %u\n", sign, c,
+                       e->client_process[0] ? e->client_process : "?", s,
+                       e->server_process[0] ? e->server_process : "?", e->connections);
+        }
+}
+
+static json_t *edges_json(const struct nd_labeled_edges *l)
+{
+        json_t *a = json_array();
+
+        for (size_t i = 0; a && i < l->n; i++) {
+                const struct nd_labeled_edge *e = &l->items[i];
+                json_array_append_new(a, json_pack("{s:{s:s,s:o}, s:{s:s,s:i,s:o}, s:I}",
+                        "client", "label", e->client, "process",
+                        e->client_process[0] ? json_string(e->client_process) : json_null(),
+                        "server", "label", e->server, "port", (int)e->port, "process",
+                        e->server_process[0] ? json_string(e->server_process) : json_null(),
+                        "connections", (json_int_t)e->connections));
+        }
+        return a;
+}
+
+int verb_diff(int argc, char **argv)
+{
+        static const struct option options[] = {
+                COMMON_LONG_OPTIONS,
+                { "host", required_argument, NULL, OPT_HOST },
+                { "role", required_argument, NULL, OPT_ROLE },
+                { "before", required_argument, NULL, OPT_BEFORE },
+                { "after", required_argument, NULL, OPT_AFTER },
+                { "group-by", required_argument, NULL, OPT_GROUP },
+                { "json", no_argument, NULL, OPT_JSON },
+                { "store", required_argument, NULL, OPT_STORE },
+                {}
+        };
+        static const char *const groups[] = { "host", "role", NULL };
+        struct nd_diff_options o = {};
+        bool have_before = false, have_after = false, json = false;
+        const char *uri = NULL;
+        int64_t now = (int64_t)time(NULL);
+        struct nd_store *s = NULL;
+        struct nd_diff_result res;
+        struct nd_graph g;
+        int c, i, r;
+
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, ":" COMMON_SHORT_OPTIONS, options, NULL)) != -1) {
+                switch (c) {
+                case 'h':
+                        help(stdout);
+                        return EXIT_OK;
+                case 'v':
+                        log_adjust_level(+1);
+                        break;
+                case 'q':
+                        log_set_max_level(LOG_LEVEL_ERROR);
+                        break;
+                case OPT_HOST:
+                        o.host = optarg;
+                        break;
+                case OPT_ROLE: {
+                        char a[ND_ROLE_FIELD_MAX], b[ND_ROLE_FIELD_MAX];
+                        if (nd_role_split(optarg, a, b, sizeof(a)) < 0)
+                                return usage_error("diff", "invalid --role '%s' (want SERVICE:ROLE)", optarg);
+                        o.role = optarg;
+                        break;
+                }
+                case OPT_BEFORE:
+                        if (parse_time_range(optarg, now, &o.before.since, &o.before.until) < 0)
+                                return usage_error("diff", "invalid --before '%s' (want T1..T2, e.g. 8d..7d)", optarg);
+                        have_before = true;
+                        break;
+                case OPT_AFTER:
+                        if (parse_time_range(optarg, now, &o.after.since, &o.after.until) < 0)
+                                return usage_error("diff", "invalid --after '%s' (want T3..T4, e.g. 1d..0s)", optarg);
+                        have_after = true;
+                        break;
+                case OPT_GROUP:
+                        if ((i = parse_choice(optarg, groups)) < 0)
+                                return usage_error("diff", "invalid --group-by '%s' (host or role)", optarg);
+                        o.by_role = i == 1;
+                        break;
+                case OPT_JSON:
+                        json = true;
+                        break;
+                case OPT_STORE:
+                        uri = optarg;
+                        break;
+                case ':':
+                        return usage_error("diff", "option '%s' needs a value", argv[optind - 1]);
+                default:
+                        return usage_error("diff", "unknown option '%s'", argv[optind - 1]);
+                }
+        }
+        if (optind < argc)
+                return usage_error("diff", "unexpected argument '%s'", argv[optind]);
+        if (!o.host == !o.role)
+                return usage_error("diff", "give one of --host or --role");
+        if (!have_before || !have_after)
+                return usage_error("diff", "give both --before T1..T2 and --after T3..T4");
+
+        r = cli_open_store(uri, CLI_STORE_CHECKED, &s);
+        if (r != 0)
+                return r;
+        r = nd_graph_init(&g, s, o.by_role);
+        if (r >= 0)
+                r = nd_diff(&g, &o, &res);
+        if (r == -ENOENT) {
+                log_error("unknown %s %s", o.host ? "host" : "role", o.host ? o.host : o.role);
+                r = EXIT_RUNTIME;
+        } else if (r < 0)
+                r = cli_store_error(s, r, "query edges");
+        else {
+                if (json) {
+                        json_t *j = json_pack("{s:o, s:o, s:I}", "appeared", edges_json(&res.appeared), "vanished",
+                                              edges_json(&res.vanished), "unchanged", (json_int_t)res.unchanged);
+                        json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+                        putchar('\n');
+                        json_decref(j);
+                } else {
+                        print_edges("+", &res.appeared);
+                        print_edges("-", &res.vanished);
+                        printf("%zu appeared, %zu vanished, %zu unchanged\n", res.appeared.n, res.vanished.n,
+                               res.unchanged);
+                }
+                r = fflush(stdout) != 0 ? EXIT_RUNTIME : EXIT_OK;
+                nd_diff_result_done(&res);
+        }
+        nd_graph_done(&g);
+        nd_store_close(s);
+        return r;
+}

@@ -1,0 +1,180 @@
+/* netdep look: the dependency tree of a host or a role. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/look.h"
+#include "cli/cli.h"
+#include "cli/look-print.h"
+#include "cli/store-open.h"
+#include "shared/log.h"
+#include "shared/parse.h"
+
+static void help(FILE *out)
+{
+        fprintf(out,
+                "Usage: netdep look (--host ADDR|NAME | --role SERVICE:ROLE) [OPTIONS]\n"
+                "\n"
+                "The dependency tree of a host or role, from the store: '<--' lines are\n"
+                "who connects to it, '-->' lines what it connects to.\n"
+                "\n"
+                "Options:\n"
+                "      --host=ADDR|NAME     an address, or a hostname an agent reported\n"
+                "      --role=SERVICE:ROLE  every host of a role (see 'netdep roles')\n"
+                "      --port=P             only that server port of the host\n"
+                "      --depth=N            levels below the host, 1..10 (default 1)\n"
+                "      --direction=D        in, out or both (default both)\n"
+                "      --since=T, --until=T only edges observed in that range; T is a\n"
+                "                           duration back from now (90s, 30m, 2h, 7d) or\n"
+                "                           RFC 3339; default: all stored history\n"
+                "      --group-by=host|role fold hosts into service:role nodes\n"
+                "      --format=tree|json|dot\n"
+                "      --store=URI          default sqlite:netdep.db or $NETDEP_STORE\n"
+                "  -v, -q, -h               verbose, quiet, this help\n"
+                "\n"
+                "Exit status: 0 success, 1 no edges or a store failure, 2 usage error.\n");
+}
+
+enum { OPT_HOST = 0x100, OPT_ROLE, OPT_PORT, OPT_DEPTH, OPT_DIRECTION, OPT_SINCE, OPT_UNTIL, OPT_GROUP, OPT_FORMAT, OPT_STORE };
+
+static void format_time(int64_t t, char *buf, size_t size)
+{
+        time_t tt = (time_t)t;
+        struct tm tm;
+
+        if (t == INT64_MIN || t == INT64_MAX || !gmtime_r(&tt, &tm))
+                snprintf(buf, size, t == INT64_MIN ? "the beginning" : "now");
+        else
+                strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int verb_look(int argc, char **argv)
+{
+        static const struct option options[] = {
+                COMMON_LONG_OPTIONS,
+                { "host", required_argument, NULL, OPT_HOST },
+                { "role", required_argument, NULL, OPT_ROLE },
+                { "port", required_argument, NULL, OPT_PORT },
+                { "depth", required_argument, NULL, OPT_DEPTH },
+                { "direction", required_argument, NULL, OPT_DIRECTION },
+                { "since", required_argument, NULL, OPT_SINCE },
+                { "until", required_argument, NULL, OPT_UNTIL },
+                { "group-by", required_argument, NULL, OPT_GROUP },
+                { "format", required_argument, NULL, OPT_FORMAT },
+                { "store", required_argument, NULL, OPT_STORE },
+                {}
+        };
+        static const char *const directions[] = { "in", "out", "both", NULL };
+        static const char *const groups[] = { "host", "role", NULL };
+        static const char *const formats[] = { "tree", "json", "dot", NULL };
+        struct nd_look_options o = { .depth = 1, .direction = ND_LOOK_BOTH, .range = { INT64_MIN, INT64_MAX } };
+        enum look_format format = LOOK_FORMAT_TREE;
+        const char *uri = NULL;
+        int64_t now = (int64_t)time(NULL);
+        struct nd_store *s = NULL;
+        struct nd_graph g;
+        struct nd_look_result res;
+        long long v;
+        int c, i, r;
+
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, ":" COMMON_SHORT_OPTIONS, options, NULL)) != -1) {
+                switch (c) {
+                case 'h':
+                        help(stdout);
+                        return EXIT_OK;
+                case 'v':
+                        log_adjust_level(+1);
+                        break;
+                case 'q':
+                        log_set_max_level(LOG_LEVEL_ERROR);
+                        break;
+                case OPT_HOST:
+                        o.host = optarg;
+                        break;
+                case OPT_ROLE: {
+                        char a[ND_ROLE_FIELD_MAX], b[ND_ROLE_FIELD_MAX];
+                        if (nd_role_split(optarg, a, b, sizeof(a)) < 0)
+                                return usage_error("look", "invalid --role '%s' (want SERVICE:ROLE)", optarg);
+                        o.role = optarg;
+                        break;
+                }
+                case OPT_PORT:
+                        if (parse_int_range(optarg, 1, 65535, &v) < 0)
+                                return usage_error("look", "invalid --port '%s' (1..65535)", optarg);
+                        o.port = (int)v;
+                        break;
+                case OPT_DEPTH:
+                        if (parse_int_range(optarg, 1, ND_LOOK_MAX_DEPTH, &v) < 0)
+                                return usage_error("look", "invalid --depth '%s' (1..%d)", optarg, ND_LOOK_MAX_DEPTH);
+                        o.depth = (int)v;
+                        break;
+                case OPT_DIRECTION:
+                        if ((i = parse_choice(optarg, directions)) < 0)
+                                return usage_error("look", "invalid --direction '%s' (in, out or both)", optarg);
+                        o.direction = (enum nd_look_direction)(i + 1);
+                        break;
+                case OPT_SINCE:
+                        if (parse_time_point(optarg, now, &o.range.since) < 0)
+                                return usage_error("look", "invalid --since '%s' (e.g. 2h, 7d, 2026-11-22T08:00:00Z)", optarg);
+                        break;
+                case OPT_UNTIL:
+                        if (parse_time_point(optarg, now, &o.range.until) < 0)
+                                return usage_error("look", "invalid --until '%s' (e.g. 1h, 2026-11-22T09:00:00Z)", optarg);
+                        break;
+                case OPT_GROUP:
+                        if ((i = parse_choice(optarg, groups)) < 0)
+                                return usage_error("look", "invalid --group-by '%s' (host or role)", optarg);
+                        o.by_role = i == 1;
+                        break;
+                case OPT_FORMAT:
+                        if ((i = parse_choice(optarg, formats)) < 0)
+                                return usage_error("look", "invalid --format '%s' (tree, json or dot)", optarg);
+                        format = (enum look_format)i;
+                        break;
+                case OPT_STORE:
+                        uri = optarg;
+                        break;
+                case ':':
+                        return usage_error("look", "option '%s' needs a value", argv[optind - 1]);
+                default:
+                        return usage_error("look", "unknown option '%s'", argv[optind - 1]);
+                }
+        }
+        if (optind < argc)
+                return usage_error("look", "unexpected argument '%s'", argv[optind]);
+        if (!o.host == !o.role)
+                return usage_error("look", "give one of --host or --role");
+        if (o.range.since > o.range.until)
+                return usage_error("look", "--since is after --until");
+
+        r = cli_open_store(uri, CLI_STORE_CHECKED, &s);
+        if (r != 0)
+                return r;
+        r = nd_graph_init(&g, s, o.by_role);
+        if (r >= 0)
+                r = nd_look(&g, &o, &res);
+        if (r == -ENOENT || r == -ENODATA) {
+                char since[32], until[32];
+                format_time(o.range.since, since, sizeof(since));
+                format_time(o.range.until, until, sizeof(until));
+                if (r == -ENOENT && o.host)
+                        log_error("unknown host %s: not an address, and no agent reported that hostname", o.host);
+                else if (r == -ENOENT)
+                        log_error("no known host has role %s", o.role);
+                else
+                        log_error("no edges for %s between %s and %s", o.host ? o.host : o.role, since, until);
+                r = EXIT_RUNTIME;
+        } else if (r < 0)
+                r = cli_store_error(s, r, "query edges");
+        else {
+                r = look_print(stdout, &res, format) < 0 || fflush(stdout) != 0 ? EXIT_RUNTIME : EXIT_OK;
+                nd_look_result_done(&res);
+        }
+        nd_graph_done(&g);
+        nd_store_close(s);
+        return r;
+}

@@ -1,0 +1,129 @@
+/* netdep roles import FILE | roles list: role rules in the store. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/store-open.h"
+#include "shared/cleanup.h"
+#include "shared/log.h"
+
+static void help(FILE *out)
+{
+        fprintf(out,
+                "Usage: netdep roles import FILE [--store URI]\n"
+                "       netdep roles list [--store URI]\n"
+                "\n"
+                "Role rules group hosts as SERVICE:ROLE for 'look --group-by role' and\n"
+                "'--role'. 'import' replaces the stored rules with FILE's. One rule a line,\n"
+                "the first match wins, '#' starts a comment:\n"
+                "\n"
+                "  MATCH  SERVICE:ROLE  [dc=DATACENTER]  [name=NAME]\n"
+                "\n"
+                "  10.0.1.0/24        blog:web     dc=tokyo1\n"
+                "  10.0.2.5           blog:db      dc=tokyo1 name=db-primary\n"
+                "  redis-*.internal   blog:redis\n"
+                "\n"
+                "MATCH is an address, a CIDR block or a hostname glob (hostnames are those\n"
+                "the agents report).\n"
+                "\n"
+                "Exit status: 0 success, 1 failure (a malformed file names the line), 2 usage.\n");
+}
+
+static int import(struct nd_store *s, const char *path)
+{
+        _cleanup_fclose_ FILE *f = fopen(path, "re");
+        struct nd_role_rules rules = {};
+        char why[512];
+        int r;
+
+        if (!f) {
+                log_error_errno(errno, "Failed to open roles file %s: %m", path);
+                return EXIT_RUNTIME;
+        }
+        r = nd_role_rules_parse(f, &rules, why, sizeof(why));
+        if (r < 0) {
+                log_error("%s:%s", path, why);
+                return EXIT_RUNTIME;
+        }
+        r = s->ops->roles_replace(s, &rules);
+        if (r < 0) {
+                nd_role_rules_done(&rules);
+                return cli_store_error(s, r, "store the roles");
+        }
+        printf("imported %zu role rules from %s\n", rules.n, path);
+        nd_role_rules_done(&rules);
+        return EXIT_OK;
+}
+
+static int list(struct nd_store *s)
+{
+        struct nd_role_rules rules = {};
+        int r = s->ops->roles_load(s, &rules);
+
+        if (r < 0)
+                return cli_store_error(s, r, "read the roles");
+        for (size_t i = 0; i < rules.n; i++) {
+                const struct nd_role_rule *rule = &rules.items[i];
+                printf("%-24s %s:%s", rule->match, rule->service, rule->role);
+                if (rule->datacenter[0])
+                        printf(" dc=%s", rule->datacenter);
+                if (rule->name[0])
+                        printf(" name=%s", rule->name);
+                putchar('\n');
+        }
+        nd_role_rules_done(&rules);
+        return EXIT_OK;
+}
+
+int verb_roles(int argc, char **argv)
+{
+        static const struct option options[] = {
+                COMMON_LONG_OPTIONS,
+                { "store", required_argument, NULL, 's' },
+                {}
+        };
+        const char *uri = NULL, *action;
+        struct nd_store *s = NULL;
+        int c, r;
+
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, ":" COMMON_SHORT_OPTIONS, options, NULL)) != -1) {
+                switch (c) {
+                case 'h':
+                        help(stdout);
+                        return EXIT_OK;
+                case 'v':
+                        log_adjust_level(+1);
+                        break;
+                case 'q':
+                        log_set_max_level(LOG_LEVEL_ERROR);
+                        break;
+                case 's':
+                        uri = optarg;
+                        break;
+                case ':':
+                        return usage_error("roles", "option '%s' needs a value", argv[optind - 1]);
+                default:
+                        return usage_error("roles", "unknown option '%s'", argv[optind - 1]);
+                }
+        }
+        if (optind >= argc)
+                return usage_error("roles", "missing action (import FILE or list)");
+        action = argv[optind++];
+        if (strcmp(action, "import") == 0) {
+                if (optind >= argc)
+                        return usage_error("roles", "import needs a FILE");
+        } else if (strcmp(action, "list") != 0)
+                return usage_error("roles", "unknown action '%s' (import or list)", action);
+        if (optind + (strcmp(action, "import") == 0) < argc)
+                return usage_error("roles", "unexpected argument '%s'", argv[argc - 1]);
+
+        r = cli_open_store(uri, CLI_STORE_CHECKED, &s);
+        if (r != 0)
+                return r;
+        r = strcmp(action, "import") == 0 ? import(s, argv[optind]) : list(s);
+        nd_store_close(s);
+        return r;
+}

@@ -72,3 +72,22 @@ wait_for() {
                 sleep 0.1
         done
 }
+
+# make_switch NAME VAR: a namespace holding a bridge that hosts attach to.
+make_switch() {
+        make_host "$1" "$2"
+        ip -n "${!2}" link add br0 type bridge
+        ip -n "${!2}" link set br0 up
+}
+
+# attach_host SWITCH_NS HOST_NS ADDR4: a veth from the host to the bridge.
+attach_host() {
+        local sw=$1 host=$2 addr=$3
+        local n=${#E2E_NAMESPACES[@]} hv="h${E2E_TAG}" sv="s${E2E_TAG}"
+        hv="${hv:0:10}${n}"
+        sv="${sv:0:10}${n}"
+        ip link add "$hv" netns "$host" type veth peer name "$sv" netns "$sw"
+        ip -n "$sw" link set "$sv" master br0 up
+        ip -n "$host" addr add "$addr/24" dev "$hv"
+        ip -n "$host" link set "$hv" up
+}

@@ -90,14 +90,15 @@ static int make_flush(const struct nd_agent_options *o, struct nd_edge_batch *b,
         return 0;
 }
 
-static int take_snapshot(const struct nd_agent_options *o, struct nd_edge_batch *b)
+static int take_snapshot(const struct nd_agent_options *o, const struct nd_flows_options *collect,
+                         struct nd_edge_batch *b)
 {
         struct nd_flow_set flows;
         struct nd_flows_report report;
         uint64_t start = now_ms(CLOCK_MONOTONIC);
         int r;
 
-        r = nd_flows_collect(&o->collect, &flows, &report);
+        r = nd_flows_collect(collect, &flows, &report);
         if (r < 0)
                 return r;
         r = nd_edge_batch_add_snapshot(b, &flows, (int64_t)(now_ms(CLOCK_REALTIME) / 1000), o->keep_loopback);
@@ -116,7 +117,7 @@ static int run_once(const struct nd_agent_options *o)
         int r;
 
         nd_edge_batch_init(&b);
-        r = take_snapshot(o, &b);
+        r = take_snapshot(o, &o->collect, &b);
         if (r < 0) {
                 nd_edge_batch_done(&b);
                 return log_error_errno(r, "Failed to collect TCP sockets: %m");
@@ -153,6 +154,8 @@ static int open_signalfd(sigset_t *ret_old)
 int nd_agent_run(const struct nd_agent_options *o)
 {
         struct nd_edge_batch batch;
+        struct nd_socket_owners owners;
+        struct nd_flows_options collect = o->collect;
         struct nd_writer *w = NULL;
         struct nd_writer_stats stats;
         sigset_t old_mask;
@@ -175,6 +178,9 @@ int nd_agent_run(const struct nd_agent_options *o)
                 return log_error_errno(r, "Failed to start the writer: %m");
 
         nd_edge_batch_init(&batch);
+        /* Kept between scans: only what changed is looked at again. */
+        nd_socket_owners_init(&owners);
+        collect.owners = &owners;
         next_scan = now_ms(CLOCK_MONOTONIC);
         next_flush = next_scan + o->flush_interval_ms;
         log_info("agent: a snapshot every %llu ms, a flush every %llu ms, up to %zu flushes queued",
@@ -195,7 +201,7 @@ int nd_agent_run(const struct nd_agent_options *o)
                 if (now_ms(CLOCK_MONOTONIC) < next_scan)
                         continue;
 
-                r = take_snapshot(o, &batch);
+                r = take_snapshot(o, &collect, &batch);
                 if (r < 0)
                         log_warning_errno(r, "Failed to take a snapshot: %m");
                 /* A scan never overlaps the previous one: ticks missed while it
@@ -227,6 +233,7 @@ int nd_agent_run(const struct nd_agent_options *o)
         log_info("agent: %llu flushes written, %llu dropped", (unsigned long long)stats.written,
                  (unsigned long long)stats.dropped);
         nd_edge_batch_done(&batch);
+        nd_socket_owners_done(&owners);
         sigprocmask(SIG_SETMASK, &old_mask, NULL);
         return 0;
 }

@@ -18,7 +18,7 @@ static bool is_unsupported(int r)
 }
 
 static int collect_here(const struct nd_flows_options *o, uint64_t netns,
-                        const struct nd_socket_owners *owners, struct nd_listen_set *listeners,
+                        struct nd_socket_owners *owners, struct nd_listen_set *listeners,
                         struct nd_flow_set *flows, struct nd_flows_report *report)
 {
         struct nd_sock_source src = {};
@@ -57,7 +57,7 @@ done:
         return 0;
 }
 
-static int collect_all_netns(const struct nd_flows_options *o, const struct nd_socket_owners *owners,
+static int collect_all_netns(const struct nd_flows_options *o, struct nd_socket_owners *owners,
                              struct nd_listen_set *listeners, struct nd_flow_set *flows,
                              struct nd_flows_report *report)
 {
@@ -112,30 +112,31 @@ static bool keep_flow(const struct nd_flow *f, void *userdata)
 int nd_flows_collect(const struct nd_flows_options *o, struct nd_flow_set *ret,
                      struct nd_flows_report *report)
 {
-        struct nd_socket_owners owners;
+        struct nd_socket_owners local_owners, *owners = o->owners ? o->owners : &local_owners;
         struct nd_listen_set listeners;
         struct nd_flow_set flows;
         uint64_t netns;
         int r;
 
         *report = (struct nd_flows_report){};
-        nd_socket_owners_init(&owners);
+        nd_socket_owners_init(&local_owners);
         nd_listen_set_init(&listeners);
         nd_flow_set_init(&flows);
 
         if (o->processes) {
-                r = nd_socket_owners_scan(&owners, o->proc_root ? o->proc_root : "/proc");
+                const char *proc = o->proc_root ? o->proc_root : "/proc";
+                r = o->owners ? nd_socket_owners_refresh(owners, proc) : nd_socket_owners_scan(owners, proc);
                 if (r < 0)
                         goto finish;
-                report->procs_denied = owners.denied;
+                report->procs_denied = owners->denied;
         }
 
         if (o->all_netns)
-                r = collect_all_netns(o, o->processes ? &owners : NULL, &listeners, &flows, report);
+                r = collect_all_netns(o, o->processes ? owners : NULL, &listeners, &flows, report);
         else {
                 r = nd_netns_current(&netns);
                 if (r >= 0)
-                        r = collect_here(o, netns, o->processes ? &owners : NULL, &listeners, &flows, report);
+                        r = collect_here(o, netns, o->processes ? owners : NULL, &listeners, &flows, report);
         }
         if (r < 0)
                 goto finish;
@@ -147,6 +148,6 @@ int nd_flows_collect(const struct nd_flows_options *o, struct nd_flow_set *ret,
 finish:
         nd_flow_set_done(&flows);
         nd_listen_set_done(&listeners);
-        nd_socket_owners_done(&owners);
+        nd_socket_owners_done(&local_owners);
         return r;
 }

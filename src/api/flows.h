@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 
+#include "collect/socket_owners.h"
 #include "model/flow.h"
 
 enum nd_peer_filter {
@@ -25,6 +26,9 @@ struct nd_flows_options {
         bool no_loopback;
         enum nd_peer_filter peer_filter;
         enum nd_source_choice source;
+        /* Optional, the caller's, kept across calls: refreshed incrementally
+         * instead of scanned afresh (see collect/socket_owners.h). */
+        struct nd_socket_owners *owners;
         const char *proc_root; /* NULL means "/proc" */
         const char *run_netns_dir; /* NULL means "/run/netns" */
 };

@@ -11,14 +11,14 @@ static int add_listener(const struct nd_sock *s, void *userdata)
 
 struct fold_context {
         uint64_t netns;
-        const struct nd_socket_owners *owners;
+        struct nd_socket_owners *owners;
         struct nd_listen_set *listeners;
         struct nd_flow_set *flows;
         struct nd_snapshot_counts *counts;
 };
 
 int nd_snapshot_fold_socket(const struct nd_sock *s, uint64_t netns,
-                            const struct nd_socket_owners *owners, struct nd_listen_set *listeners,
+                            struct nd_socket_owners *owners, struct nd_listen_set *listeners,
                             struct nd_flow_set *flows, struct nd_snapshot_counts *counts)
 {
         const struct nd_listener *listener;
@@ -65,7 +65,7 @@ static int fold(const struct nd_sock *s, void *userdata)
 }
 
 int nd_snapshot_collect(struct nd_sock_source *src, uint64_t netns,
-                        const struct nd_socket_owners *owners, struct nd_listen_set *listeners,
+                        struct nd_socket_owners *owners, struct nd_listen_set *listeners,
                         struct nd_flow_set *flows, struct nd_snapshot_counts *counts)
 {
         struct fold_context ctx = { netns, owners, listeners, flows, counts };

@@ -16,10 +16,10 @@ struct nd_snapshot_counts {
  * owners may be NULL (no process attribution). listeners is scratch space
  * the caller keeps across calls to avoid reallocation; it is reset first. */
 int nd_snapshot_collect(struct nd_sock_source *src, uint64_t netns,
-                        const struct nd_socket_owners *owners, struct nd_listen_set *listeners,
+                        struct nd_socket_owners *owners, struct nd_listen_set *listeners,
                         struct nd_flow_set *flows, struct nd_snapshot_counts *counts);
 
 /* Classifies and folds one socket; exposed for replaying recorded dumps. */
 int nd_snapshot_fold_socket(const struct nd_sock *s, uint64_t netns,
-                            const struct nd_socket_owners *owners, struct nd_listen_set *listeners,
+                            struct nd_socket_owners *owners, struct nd_listen_set *listeners,
                             struct nd_flow_set *flows, struct nd_snapshot_counts *counts);

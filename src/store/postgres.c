@@ -680,11 +680,12 @@ static const char sql_server_endpoints_update[] =
         "WHERE e.addr = x.saddr AND e.port = x.sport AND e.process = '' "
         "AND (e.name <> x.sname OR e.pgid <> x.spgid)";
 /* Rows of one edge merge as SQLite's sequence of upserts would: the last
- * row's count and RTT, the most of the others. ($1 first_ts, $2 ts,
- * $3 the bucket.) */
+ * row's count and RTT, the most of the others. New edges are numbered in
+ * the order their first rows came, as SQLite numbers them, though written
+ * in key order. ($1 first_ts, $2 ts, $3 the bucket.) */
 static const char sql_edges_and_observations[] =
         "WITH seen AS ("
-        "SELECT c.id AS client_id, s.id AS server_id, bit_or(st.side) AS sides, "
+        "SELECT c.id AS client_id, s.id AS server_id, min(st.ord) AS first_ord, bit_or(st.side) AS sides, "
         "(array_agg(st.connections ORDER BY st.ord DESC))[1] AS last_connections, "
         "max(st.connections) AS connections, (array_agg(st.rtt_us ORDER BY st.ord DESC))[1] AS rtt_us, "
         "max(st.retrans) AS retrans, max(st.bytes_sent) AS bytes_sent, max(st.bytes_received) AS bytes_received "
@@ -692,9 +693,10 @@ static const char sql_edges_and_observations[] =
         "JOIN endpoints c ON c.addr = st.caddr AND c.port = 0 AND c.process = st.cprocess "
         "JOIN endpoints s ON s.addr = st.saddr AND s.port = st.sport AND s.process = '' "
         "GROUP BY c.id, s.id), "
+        "numbered AS (SELECT seen.*, nextval('edges_id_seq') AS id FROM seen ORDER BY first_ord), "
         "upserted AS ("
-        "INSERT INTO edges (client_id, server_id, first_seen, last_seen, last_connections, sides) "
-        "SELECT client_id, server_id, $1::bigint, $2::bigint, last_connections, sides FROM seen "
+        "INSERT INTO edges (id, client_id, server_id, first_seen, last_seen, last_connections, sides) "
+        "SELECT id, client_id, server_id, $1::bigint, $2::bigint, last_connections, sides FROM numbered "
         "ORDER BY client_id, server_id "
         "ON CONFLICT (client_id, server_id) DO UPDATE SET "
         "first_seen = least(edges.first_seen, excluded.first_seen), "

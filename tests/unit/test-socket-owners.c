@@ -56,6 +56,56 @@ static void test_real_proc_finds_own_socket(void **state)
         nd_socket_owners_done(&o);
 }
 
+static uint32_t inode_of(int fd)
+{
+        struct stat st;
+
+        assert_int_equal(fstat(fd, &st), 0);
+        return (uint32_t)st.st_ino;
+}
+
+static void test_incremental_refresh(void **state)
+{
+        struct nd_socket_owners o;
+        int a = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), b, c;
+        uint32_t ia = inode_of(a), ib, ic;
+
+        nd_socket_owners_init(&o);
+        assert_int_equal(nd_socket_owners_refresh(&o, "/proc"), 0); /* the first one is full */
+        assert_true(o.last_scan_full);
+        assert_non_null(nd_socket_owners_lookup(&o, ia));
+
+        /* Nothing changed: every process is kept, none read. */
+        assert_int_equal(nd_socket_owners_refresh(&o, "/proc"), 0);
+        assert_false(o.last_scan_full);
+        assert_true(o.reused > 0);
+        assert_non_null(nd_socket_owners_lookup(&o, ia));
+
+        /* A new fd changes our count: we are read again. */
+        b = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        ib = inode_of(b);
+        assert_int_equal(nd_socket_owners_refresh(&o, "/proc"), 0);
+        assert_int_equal(nd_socket_owners_lookup(&o, ib)->pid, getpid());
+
+        /* A swapped fd (same count) is missed once, which makes the next
+         * refresh full, and found then. */
+        close(a);
+        c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        ic = inode_of(c);
+        assert_int_equal(nd_socket_owners_refresh(&o, "/proc"), 0);
+        if (!o.last_scan_full) {
+                assert_null(nd_socket_owners_lookup(&o, ic));
+                assert_true(o.stale);
+                assert_int_equal(nd_socket_owners_refresh(&o, "/proc"), 0);
+                assert_true(o.last_scan_full);
+        }
+        assert_int_equal(nd_socket_owners_lookup(&o, ic)->pid, getpid());
+        assert_null(nd_socket_owners_lookup(&o, ia)); /* closed: gone after a full scan */
+        close(b);
+        close(c);
+        nd_socket_owners_done(&o);
+}
+
 static void make(const char *root, const char *rel, const char *content)
 {
         char path[4096];
@@ -118,7 +168,8 @@ static void test_fake_proc(void **state)
 
         nd_socket_owners_init(&o);
         assert_int_equal(nd_socket_owners_scan(&o, root), 0);
-        assert_int_equal(o.n_procs, 2);
+        /* Records: 10, 20, 30's vanished entry is dropped, 40 kept without sockets. */
+        assert_int_equal(o.sockets.n, 3);
         assert_int_equal(o.vanished, 1);
 
         p = nd_socket_owners_lookup(&o, 1000);
@@ -150,6 +201,7 @@ int main(void)
                 cmocka_unit_test(test_parse_link),
                 cmocka_unit_test(test_real_proc_finds_own_socket),
                 cmocka_unit_test(test_fake_proc),
+                cmocka_unit_test(test_incremental_refresh),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

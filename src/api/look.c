@@ -17,6 +17,7 @@ struct look_state {
         const struct nd_look_options *o;
         struct strmap start; /* the addresses of the host or role */
         struct edge_cache in, out;
+        struct strmap expanded; /* labels expanded in the current direction */
         size_t n_nodes;
         bool truncated;
 };
@@ -99,7 +100,7 @@ static int fetch_level(struct look_state *st, struct edge_cache *c, struct nd_lo
         int r = 0;
 
         for (size_t i = 0; i < n_level && r >= 0; i++) {
-                if (level[i]->cycle)
+                if (level[i]->cycle || level[i]->seen)
                         continue;
                 r = strmap_put(&c->fetched, level[i]->label, 0, NULL);
                 if (r > 0)
@@ -291,6 +292,20 @@ static int grow_tree(struct look_state *st, struct edge_cache *c, enum nd_look_d
                         r = -ENOMEM;
                         break;
                 }
+                /* Each label is expanded once: the first node that has it (in
+                 * breadth-first order, so the shallowest) gets the subtree. */
+                for (size_t i = 0; i < n_level && r >= 0; i++) {
+                        struct nd_look_node *n = level[i].node;
+                        if (n->cycle)
+                                continue;
+                        r = strmap_put(&st->expanded, n->label, 0, NULL);
+                        if (r == 0)
+                                n->seen = true;
+                }
+                if (r < 0) {
+                        free(nodes);
+                        break;
+                }
                 for (size_t i = 0; i < n_level; i++)
                         nodes[i] = level[i].node;
                 r = fetch_level(st, c, nodes, n_level);
@@ -298,7 +313,7 @@ static int grow_tree(struct look_state *st, struct edge_cache *c, enum nd_look_d
 
                 for (size_t i = 0; i < n_level && r >= 0; i++) {
                         struct pending *p = &level[i];
-                        if (p->node->cycle)
+                        if (p->node->cycle || p->node->seen)
                                 continue;
                         r = expand(st, c, d, p->node, p->path, p->depth);
                         for (size_t k = 0; r >= 0 && k < p->node->n_children; k++) {
@@ -361,7 +376,11 @@ static int start_edges(struct look_state *st, struct edge_cache *c)
 static int one_direction(struct look_state *st, struct edge_cache *c, enum nd_look_direction d,
                          struct nd_look_node **ret, size_t *ret_n)
 {
-        int r = start_edges(st, c);
+        int r;
+
+        strmap_done(&st->expanded);
+        strmap_init(&st->expanded);
+        r = start_edges(st, c);
 
         if (r >= 0)
                 r = make_roots(st, c, d, ret, ret_n);
@@ -379,6 +398,7 @@ int nd_look(struct nd_graph *g, const struct nd_look_options *o, struct nd_look_
         int r;
 
         strmap_init(&st.start);
+        strmap_init(&st.expanded);
         st.in = (struct edge_cache){ .match = ND_MATCH_SERVER_ADDR };
         st.out = (struct edge_cache){ .match = ND_MATCH_CLIENT_ADDR };
         strmap_init(&st.in.fetched);
@@ -399,6 +419,7 @@ int nd_look(struct nd_graph *g, const struct nd_look_options *o, struct nd_look_
         strmap_done(&st.in.fetched);
         strmap_done(&st.out.fetched);
         strmap_done(&st.start);
+        strmap_done(&st.expanded);
         if (r < 0) {
                 nd_look_result_done(&res);
                 return r;

@@ -7,7 +7,10 @@
  *            the servers they use, then what those servers' hosts use.
  *
  * A node whose label already appears on its path is marked as a cycle and
- * not expanded. The store is asked once per level and direction. */
+ * not expanded. A label is expanded once per direction: where it shows up
+ * again its subtree is not repeated, and the node says so (seen), the way
+ * `npm ls` dedupes — so the tree grows with the edges reachable, not with
+ * the paths to them. The store is asked once per level and direction. */
 #pragma once
 
 #include <stdbool.h>
@@ -43,6 +46,7 @@ struct nd_look_node {
         uint32_t connections; /* on the edge to the parent; 0 for roots */
         enum nd_look_direction direction; /* of the edge to the parent */
         bool cycle;
+        bool seen; /* expanded elsewhere in the tree already */
         struct nd_look_node *children;
         size_t n_children;
 };

@@ -45,7 +45,7 @@ static void print_node(FILE *out, const struct nd_look_node *n, const struct nd_
                 /* A client's target port, where its parent does not show it. */
                 if (n->direction == ND_LOOK_IN && n->to_port && parent->port != n->to_port)
                         fprintf(out, "  to :%u", n->to_port);
-                fputs(n->cycle ? "  (cycle)\n" : "\n", out);
+                fputs(n->cycle ? "  (cycle)\n" : n->seen ? "  (see above)\n" : "\n", out);
                 snprintf(child_prefix, sizeof(child_prefix), "%s%s", prefix, last ? "     " : "│    ");
         }
         for (size_t i = 0; i < n->n_children; i++)
@@ -59,13 +59,14 @@ static json_t *node_json(const struct nd_look_node *n)
 
         for (size_t i = 0; children && i < n->n_children; i++)
                 json_array_append_new(children, node_json(&n->children[i]));
-        o = json_pack("{s:s, s:o, s:o, s:o, s:I, s:b, s:o}",
+        o = json_pack("{s:s, s:o, s:o, s:o, s:I, s:b, s:b, s:o}",
                       "label", n->label,
                       "port", n->port ? json_integer(n->port) : json_null(),
                       "process", n->process[0] ? json_string(n->process) : json_null(),
                       "pgid", n->pgid >= 0 ? json_integer(n->pgid) : json_null(),
                       "connections", (json_int_t)n->connections,
                       "cycle", n->cycle,
+                      "seen", n->seen,
                       "children", children ? children : json_array());
         if (o && n->direction == ND_LOOK_IN && n->to_port)
                 json_object_set_new(o, "to_port", json_integer(n->to_port));

@@ -655,30 +655,35 @@ static int run_pipeline(struct pg_store *s, const struct step *steps, size_t n_s
 }
 
 /* New endpoints first, in key order; then the existing ones whose
- * attributes changed. The row chosen per key is the one SQLite's
- * row-by-row upserts would leave: the last that carries the attribute,
- * else (for a new endpoint) the first. */
+ * attributes changed, locked in id order. The row chosen per key is the
+ * one SQLite's row-by-row upserts would leave: the last that carries the
+ * attribute, else (for a new endpoint) the first. */
 static const char sql_client_endpoints_insert[] =
         "INSERT INTO endpoints (addr, port, process, name, pgid) "
         "SELECT DISTINCT ON (caddr, cprocess) caddr, 0, cprocess, cprocess, cpgid FROM pg_temp.netdep_staging "
         "ORDER BY caddr, cprocess, cpgid >= 0 DESC, CASE WHEN cpgid >= 0 THEN -ord ELSE ord END "
         "ON CONFLICT (addr, port, process) DO NOTHING";
 static const char sql_client_endpoints_update[] =
-        "UPDATE endpoints e SET pgid = x.cpgid FROM ("
+        "WITH changed AS ("
+        "SELECT e.id, x.cpgid FROM endpoints e JOIN ("
         "SELECT DISTINCT ON (caddr, cprocess) caddr, cprocess, cpgid FROM pg_temp.netdep_staging "
         "WHERE cpgid >= 0 ORDER BY caddr, cprocess, ord DESC) x "
-        "WHERE e.addr = x.caddr AND e.port = 0 AND e.process = x.cprocess AND e.pgid <> x.cpgid";
+        "ON e.addr = x.caddr AND e.port = 0 AND e.process = x.cprocess "
+        "WHERE e.pgid <> x.cpgid ORDER BY e.id FOR NO KEY UPDATE OF e) "
+        "UPDATE endpoints e SET pgid = changed.cpgid FROM changed WHERE e.id = changed.id";
 static const char sql_server_endpoints_insert[] =
         "INSERT INTO endpoints (addr, port, process, name, pgid) "
         "SELECT DISTINCT ON (saddr, sport) saddr, sport, '', sname, spgid FROM pg_temp.netdep_staging "
         "ORDER BY saddr, sport, sname <> '' DESC, CASE WHEN sname <> '' THEN -ord ELSE ord END "
         "ON CONFLICT (addr, port, process) DO NOTHING";
 static const char sql_server_endpoints_update[] =
-        "UPDATE endpoints e SET name = x.sname, pgid = x.spgid FROM ("
+        "WITH changed AS ("
+        "SELECT e.id, x.sname, x.spgid FROM endpoints e JOIN ("
         "SELECT DISTINCT ON (saddr, sport) saddr, sport, sname, spgid FROM pg_temp.netdep_staging "
         "WHERE sname <> '' ORDER BY saddr, sport, ord DESC) x "
-        "WHERE e.addr = x.saddr AND e.port = x.sport AND e.process = '' "
-        "AND (e.name <> x.sname OR e.pgid <> x.spgid)";
+        "ON e.addr = x.saddr AND e.port = x.sport AND e.process = '' "
+        "WHERE e.name <> x.sname OR e.pgid <> x.spgid ORDER BY e.id FOR NO KEY UPDATE OF e) "
+        "UPDATE endpoints e SET name = changed.sname, pgid = changed.spgid FROM changed WHERE e.id = changed.id";
 /* Rows of one edge merge as SQLite's sequence of upserts would: the last
  * row's count and RTT, the most of the others. New edges are numbered in
  * the order their first rows came, as SQLite numbers them, though written

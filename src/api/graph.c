@@ -29,20 +29,25 @@ int nd_labeled_edges_push(struct nd_labeled_edges *l, const struct nd_labeled_ed
 
 int nd_graph_init(struct nd_graph *g, struct nd_store *store, bool by_role)
 {
-        int r;
-
         *g = (struct nd_graph){ .store = store, .by_role = by_role };
         strmap_init(&g->hostname_index);
-        r = store->ops->hosts(store, &g->hosts);
-        if (r < 0)
-                return r;
-        for (size_t i = 0; i < g->hosts.n; i++) {
-                r = strmap_put(&g->hostname_index, g->hosts.items[i].addr, i, NULL);
-                if (r < 0)
-                        return r;
-        }
         /* Rules are needed for --role even without grouping. */
         return store->ops->roles_load(store, &g->rules);
+}
+
+static int load_hosts(struct nd_graph *g)
+{
+        int r;
+
+        if (g->hosts_loaded)
+                return 0;
+        r = g->store->ops->hosts(g->store, &g->hosts);
+        for (size_t i = 0; r >= 0 && i < g->hosts.n; i++)
+                r = strmap_put(&g->hostname_index, g->hosts.items[i].addr, i, NULL);
+        if (r < 0)
+                return r;
+        g->hosts_loaded = true;
+        return 0;
 }
 
 void nd_graph_done(struct nd_graph *g)
@@ -52,23 +57,28 @@ void nd_graph_done(struct nd_graph *g)
         strmap_done(&g->hostname_index);
 }
 
-static const char *hostname_of(const struct nd_graph *g, const char *addr)
+static const char *hostname_of(struct nd_graph *g, const char *addr)
 {
         size_t i;
 
+        /* Only glob rules need hostnames; a failed load leaves them unmatched. */
+        if (load_hosts(g) < 0)
+                return NULL;
         return strmap_get(&g->hostname_index, addr, &i) ? g->hosts.items[i].hostname : NULL;
 }
 
-static const struct nd_role_rule *role_of(const struct nd_graph *g, const char *addr)
+static const struct nd_role_rule *role_of(struct nd_graph *g, const char *addr)
 {
         struct nd_addr a;
 
         if (nd_addr_parse(addr, &a) < 0)
                 return NULL;
+        if (g->rules.n == 0)
+                return NULL;
         return nd_role_rules_find(&g->rules, &a, hostname_of(g, addr));
 }
 
-const char *nd_graph_label(const struct nd_graph *g, const char *addr, char *buf, size_t size)
+const char *nd_graph_label(struct nd_graph *g, const char *addr, char *buf, size_t size)
 {
         const struct nd_role_rule *rule = g->by_role ? role_of(g, addr) : NULL;
 
@@ -79,7 +89,7 @@ const char *nd_graph_label(const struct nd_graph *g, const char *addr, char *buf
         return buf;
 }
 
-int nd_graph_resolve_host(const struct nd_graph *g, const char *host, struct strmap *ret)
+int nd_graph_resolve_host(struct nd_graph *g, const char *host, struct strmap *ret)
 {
         struct nd_addr a;
         char buf[ND_ADDR_STRLEN];
@@ -87,6 +97,9 @@ int nd_graph_resolve_host(const struct nd_graph *g, const char *host, struct str
 
         if (nd_addr_parse(host, &a) == 0)
                 return strmap_put(ret, nd_addr_format(&a, buf), 0, NULL) < 0 ? -ENOMEM : 0;
+        r = load_hosts(g);
+        if (r < 0)
+                return r;
         for (size_t i = 0; i < g->hosts.n; i++)
                 if (strcmp(g->hosts.items[i].hostname, host) == 0) {
                         r = strmap_put(ret, g->hosts.items[i].addr, 0, NULL);
@@ -97,7 +110,7 @@ int nd_graph_resolve_host(const struct nd_graph *g, const char *host, struct str
         return found ? 0 : -ENOENT;
 }
 
-int nd_graph_resolve_role(const struct nd_graph *g, const char *service_role, struct strmap *ret)
+int nd_graph_resolve_role(struct nd_graph *g, const char *service_role, struct strmap *ret)
 {
         char service[ND_ROLE_FIELD_MAX], role[ND_ROLE_FIELD_MAX];
         struct nd_host_list addrs = {};
@@ -105,7 +118,9 @@ int nd_graph_resolve_role(const struct nd_graph *g, const char *service_role, st
 
         if (nd_role_split(service_role, service, role, sizeof(service)) < 0)
                 return -EINVAL;
-        r = g->store->ops->endpoint_addrs(g->store, &addrs);
+        r = load_hosts(g);
+        if (r >= 0)
+                r = g->store->ops->endpoint_addrs(g->store, &addrs);
         for (size_t i = 0; r >= 0 && i < addrs.n + g->hosts.n; i++) {
                 const char *addr = i < addrs.n ? addrs.items[i].addr : g->hosts.items[i - addrs.n].addr;
                 const struct nd_role_rule *rule = role_of(g, addr);

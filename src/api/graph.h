@@ -39,6 +39,9 @@ struct nd_graph {
         struct nd_store *store; /* borrowed */
         bool by_role;
         struct nd_role_rules rules;
+        /* Loaded on first need (hostnames, roles): a plain --host ADDR
+         * question never reads the whole hosts table. */
+        bool hosts_loaded;
         struct nd_host_list hosts;
         struct strmap hostname_index; /* addr -> index in hosts */
 };
@@ -47,14 +50,14 @@ int nd_graph_init(struct nd_graph *g, struct nd_store *store, bool by_role);
 void nd_graph_done(struct nd_graph *g);
 
 /* The label of an address: itself, or its role when grouping by role. */
-const char *nd_graph_label(const struct nd_graph *g, const char *addr, char *buf, size_t size);
+const char *nd_graph_label(struct nd_graph *g, const char *addr, char *buf, size_t size);
 
 /* The addresses a --host or --role argument stands for, into a strmap used
  * as a set. For --host: an address as is (normalised), or a hostname known
  * from agents. For --role: every known address whose role it is.
  * -ENOENT when nothing matches, -EINVAL for a malformed argument. */
-int nd_graph_resolve_host(const struct nd_graph *g, const char *host, struct strmap *ret);
-int nd_graph_resolve_role(const struct nd_graph *g, const char *service_role, struct strmap *ret);
+int nd_graph_resolve_host(struct nd_graph *g, const char *host, struct strmap *ret);
+int nd_graph_resolve_role(struct nd_graph *g, const char *service_role, struct strmap *ret);
 
 /* Edges into (ND_MATCH_SERVER_ADDR) or out of the given addresses in the
  * range, shadow rule applied, labelled. Appends to out. */

@@ -49,7 +49,7 @@ struct pg_store {
         struct nd_store base;
         PGconn *conn;
         char sqlstate[6]; /* of the last error, "" when none came from the server */
-        bool staging_ready;
+        bool session_ready; /* staging table made, statements prepared */
         /* Day partitions this session knows exist, so an ingest checks
          * only on a new day. */
         int64_t known_days[KNOWN_DAYS_MAX];
@@ -458,30 +458,6 @@ static int ensure_partition(struct pg_store *s, int64_t bucket)
         return 0;
 }
 
-/* The rows of one ingest, as SQLite's statements would bind them: a
- * server-side row knows neither the client's process nor its pgid, a
- * client-side row not the server's. */
-static int ensure_staging(struct pg_store *s)
-{
-        int r;
-
-        if (s->staging_ready)
-                return 0;
-        r = exec(s,
-                 "CREATE TEMP TABLE IF NOT EXISTS netdep_staging ("
-                 "ord bigint NOT NULL, "
-                 "caddr text NOT NULL, cprocess text NOT NULL, cpgid integer NOT NULL, "
-                 "saddr text NOT NULL, sport integer NOT NULL, sname text NOT NULL, spgid integer NOT NULL, "
-                 "side integer NOT NULL, connections integer NOT NULL, rtt_us integer NOT NULL, "
-                 "retrans bigint NOT NULL, bytes_sent bigint NOT NULL, bytes_received bigint NOT NULL"
-                 ") ON COMMIT DELETE ROWS",
-                 "create staging table");
-        if (r < 0)
-                return r;
-        s->staging_ready = true;
-        return 0;
-}
-
 /* Length of the valid UTF-8 sequence at p, 0 when it is not one. */
 static size_t utf8_sequence_length(const unsigned char *p)
 {
@@ -613,6 +589,7 @@ static int copy_rows(struct pg_store *s, const struct nd_ingest *in)
 }
 
 struct step {
+        const char *statement; /* a prepared statement's name, or NULL for sql */
         const char *sql;
         int n_params;
         const char *params[3];
@@ -628,10 +605,15 @@ static int run_pipeline(struct pg_store *s, const struct step *steps, size_t n_s
 
         if (!PQenterPipelineMode(s->conn))
                 return fail(s, NULL, what);
-        for (size_t i = 0; i < n_steps && r == 0; i++)
-                if (!PQsendQueryParams(s->conn, steps[i].sql, steps[i].n_params, NULL, steps[i].params, NULL, NULL,
-                                       0))
+        for (size_t i = 0; i < n_steps && r == 0; i++) {
+                const struct step *step = &steps[i];
+
+                if (!(step->statement ? PQsendQueryPrepared(s->conn, step->statement, step->n_params, step->params,
+                                                            NULL, NULL, 0)
+                                      : PQsendQueryParams(s->conn, step->sql, step->n_params, NULL, step->params,
+                                                          NULL, NULL, 0)))
                         r = fail(s, NULL, what);
+        }
         if (!PQpipelineSync(s->conn))
                 return r < 0 ? r : fail(s, NULL, what);
         /* Each step gives a result then NULL; the sync ends the lot. */
@@ -654,77 +636,150 @@ static int run_pipeline(struct pg_store *s, const struct step *steps, size_t n_s
         return r;
 }
 
-/* New endpoints first, in key order; then the existing ones whose
- * attributes changed, locked in id order. The row chosen per key is the
- * one SQLite's row-by-row upserts would leave: the last that carries the
- * attribute, else (for a new endpoint) the first. */
-static const char sql_client_endpoints_insert[] =
-        "INSERT INTO endpoints (addr, port, process, name, pgid) "
-        "SELECT DISTINCT ON (caddr, cprocess) caddr, 0, cprocess, cprocess, cpgid FROM pg_temp.netdep_staging "
-        "ORDER BY caddr, cprocess, cpgid >= 0 DESC, CASE WHEN cpgid >= 0 THEN -ord ELSE ord END "
-        "ON CONFLICT (addr, port, process) DO NOTHING";
-static const char sql_client_endpoints_update[] =
-        "WITH changed AS ("
-        "SELECT e.id, x.cpgid FROM endpoints e JOIN ("
-        "SELECT DISTINCT ON (caddr, cprocess) caddr, cprocess, cpgid FROM pg_temp.netdep_staging "
-        "WHERE cpgid >= 0 ORDER BY caddr, cprocess, ord DESC) x "
-        "ON e.addr = x.caddr AND e.port = 0 AND e.process = x.cprocess "
-        "WHERE e.pgid <> x.cpgid ORDER BY e.id FOR NO KEY UPDATE OF e) "
-        "UPDATE endpoints e SET pgid = changed.cpgid FROM changed WHERE e.id = changed.id";
-static const char sql_server_endpoints_insert[] =
-        "INSERT INTO endpoints (addr, port, process, name, pgid) "
-        "SELECT DISTINCT ON (saddr, sport) saddr, sport, '', sname, spgid FROM pg_temp.netdep_staging "
-        "ORDER BY saddr, sport, sname <> '' DESC, CASE WHEN sname <> '' THEN -ord ELSE ord END "
-        "ON CONFLICT (addr, port, process) DO NOTHING";
-static const char sql_server_endpoints_update[] =
-        "WITH changed AS ("
-        "SELECT e.id, x.sname, x.spgid FROM endpoints e JOIN ("
-        "SELECT DISTINCT ON (saddr, sport) saddr, sport, sname, spgid FROM pg_temp.netdep_staging "
-        "WHERE sname <> '' ORDER BY saddr, sport, ord DESC) x "
-        "ON e.addr = x.saddr AND e.port = x.sport AND e.process = '' "
-        "WHERE e.name <> x.sname OR e.pgid <> x.spgid ORDER BY e.id FOR NO KEY UPDATE OF e) "
-        "UPDATE endpoints e SET name = changed.sname, pgid = changed.spgid FROM changed WHERE e.id = changed.id";
-/* Rows of one edge merge as SQLite's sequence of upserts would: the last
+enum statement {
+        STMT_CLIENT_ENDPOINTS_INSERT,
+        STMT_CLIENT_ENDPOINTS_UPDATE,
+        STMT_SERVER_ENDPOINTS_INSERT,
+        STMT_SERVER_ENDPOINTS_UPDATE,
+        STMT_EDGES,
+        STMT_OBSERVATIONS,
+        STMT_HOSTS,
+        _STMT_MAX,
+};
+
+/* A staging row st's endpoints and edge, found by index lookups whatever
+ * the planner believes of the tables' sizes (a temporary table has no
+ * statistics). */
+#define CLIENT_OF_ROW                                                                                   \
+        "CROSS JOIN LATERAL (SELECT id FROM endpoints "                                                  \
+        "WHERE addr = st.caddr AND port = 0 AND process = st.cprocess LIMIT 1) c "
+#define SERVER_OF_ROW                                                                                   \
+        "CROSS JOIN LATERAL (SELECT id FROM endpoints "                                                  \
+        "WHERE addr = st.saddr AND port = st.sport AND process = '' LIMIT 1) s "
+#define EDGE_OF_ROW "CROSS JOIN LATERAL (SELECT id FROM edges WHERE client_id = c.id AND server_id = s.id LIMIT 1) e "
+
+/* Prepared once a session. Endpoints: new ones first, in key order; then
+ * the existing ones whose attributes changed, locked in id order. The row
+ * chosen per key is the one SQLite's row-by-row upserts would leave: the
+ * last that carries the attribute, else (for a new endpoint) the first.
+ * Rows of one edge merge as SQLite's sequence of upserts would: the last
  * row's count and RTT, the most of the others. New edges are numbered in
  * the order their first rows came, as SQLite numbers them, though written
- * in key order. ($1 first_ts, $2 ts, $3 the bucket.) */
-static const char sql_edges_and_observations[] =
-        "WITH seen AS ("
-        "SELECT c.id AS client_id, s.id AS server_id, min(st.ord) AS first_ord, bit_or(st.side) AS sides, "
-        "(array_agg(st.connections ORDER BY st.ord DESC))[1] AS last_connections, "
-        "max(st.connections) AS connections, (array_agg(st.rtt_us ORDER BY st.ord DESC))[1] AS rtt_us, "
-        "max(st.retrans) AS retrans, max(st.bytes_sent) AS bytes_sent, max(st.bytes_received) AS bytes_received "
-        "FROM pg_temp.netdep_staging st "
-        "JOIN endpoints c ON c.addr = st.caddr AND c.port = 0 AND c.process = st.cprocess "
-        "JOIN endpoints s ON s.addr = st.saddr AND s.port = st.sport AND s.process = '' "
-        "GROUP BY c.id, s.id), "
-        "numbered AS (SELECT seen.*, nextval('edges_id_seq') AS id FROM seen ORDER BY first_ord), "
-        "upserted AS ("
-        "INSERT INTO edges (id, client_id, server_id, first_seen, last_seen, last_connections, sides) "
-        "SELECT id, client_id, server_id, $1::bigint, $2::bigint, last_connections, sides FROM numbered "
-        "ORDER BY client_id, server_id "
-        "ON CONFLICT (client_id, server_id) DO UPDATE SET "
-        "first_seen = least(edges.first_seen, excluded.first_seen), "
-        "last_connections = CASE WHEN excluded.last_seen >= edges.last_seen "
-        "THEN excluded.last_connections ELSE edges.last_connections END, "
-        "last_seen = greatest(edges.last_seen, excluded.last_seen), "
-        "sides = edges.sides | excluded.sides "
-        "RETURNING id, client_id, server_id) "
-        "INSERT INTO observations (edge_id, bucket, connections, rtt_us, retrans, bytes_sent, bytes_received) "
-        "SELECT u.id, $3::bigint, s.connections, s.rtt_us, s.retrans, s.bytes_sent, s.bytes_received "
-        "FROM upserted u JOIN seen s USING (client_id, server_id) ORDER BY u.id "
-        "ON CONFLICT (edge_id, bucket) DO UPDATE SET "
-        "connections = greatest(observations.connections, excluded.connections), "
-        "rtt_us = excluded.rtt_us, "
-        "retrans = greatest(observations.retrans, excluded.retrans), "
-        "bytes_sent = greatest(observations.bytes_sent, excluded.bytes_sent), "
-        "bytes_received = greatest(observations.bytes_received, excluded.bytes_received)";
-/* $1 the addresses, $2 the hostname, $3 ts. */
-static const char sql_hosts[] =
-        "INSERT INTO hosts (addr, hostname, last_seen) "
-        "SELECT DISTINCT addr, $2, $3::bigint FROM unnest($1::text[]) AS addr ORDER BY addr "
-        "ON CONFLICT (addr) DO UPDATE SET hostname = excluded.hostname, "
-        "last_seen = greatest(hosts.last_seen, excluded.last_seen)";
+ * in key order. */
+static const char *const statement_sql[_STMT_MAX] = {
+        [STMT_CLIENT_ENDPOINTS_INSERT] =
+                "INSERT INTO endpoints (addr, port, process, name, pgid) "
+                "SELECT DISTINCT ON (caddr, cprocess) caddr, 0, cprocess, cprocess, cpgid "
+                "FROM pg_temp.netdep_staging "
+                "ORDER BY caddr, cprocess, cpgid >= 0 DESC, CASE WHEN cpgid >= 0 THEN -ord ELSE ord END "
+                "ON CONFLICT (addr, port, process) DO NOTHING",
+        [STMT_CLIENT_ENDPOINTS_UPDATE] =
+                "WITH changed AS ("
+                "SELECT e.id, x.cpgid FROM (SELECT DISTINCT ON (caddr, cprocess) caddr, cprocess, cpgid "
+                "FROM pg_temp.netdep_staging WHERE cpgid >= 0 ORDER BY caddr, cprocess, ord DESC) x "
+                "CROSS JOIN LATERAL (SELECT id, pgid FROM endpoints "
+                "WHERE addr = x.caddr AND port = 0 AND process = x.cprocess LIMIT 1) e "
+                "WHERE e.pgid <> x.cpgid), "
+                "locked AS (SELECT id FROM endpoints WHERE id = ANY (ARRAY(SELECT id FROM changed)) "
+                "ORDER BY id FOR NO KEY UPDATE) "
+                "UPDATE endpoints e SET pgid = (SELECT cpgid FROM changed WHERE changed.id = e.id) "
+                "WHERE e.id = ANY (ARRAY(SELECT id FROM locked))",
+        [STMT_SERVER_ENDPOINTS_INSERT] =
+                "INSERT INTO endpoints (addr, port, process, name, pgid) "
+                "SELECT DISTINCT ON (saddr, sport) saddr, sport, '', sname, spgid FROM pg_temp.netdep_staging "
+                "ORDER BY saddr, sport, sname <> '' DESC, CASE WHEN sname <> '' THEN -ord ELSE ord END "
+                "ON CONFLICT (addr, port, process) DO NOTHING",
+        [STMT_SERVER_ENDPOINTS_UPDATE] =
+                "WITH changed AS ("
+                "SELECT e.id, x.sname, x.spgid FROM (SELECT DISTINCT ON (saddr, sport) saddr, sport, sname, spgid "
+                "FROM pg_temp.netdep_staging WHERE sname <> '' ORDER BY saddr, sport, ord DESC) x "
+                "CROSS JOIN LATERAL (SELECT id, name, pgid FROM endpoints "
+                "WHERE addr = x.saddr AND port = x.sport AND process = '' LIMIT 1) e "
+                "WHERE e.name <> x.sname OR e.pgid <> x.spgid), "
+                "locked AS (SELECT id FROM endpoints WHERE id = ANY (ARRAY(SELECT id FROM changed)) "
+                "ORDER BY id FOR NO KEY UPDATE) "
+                "UPDATE endpoints e SET (name, pgid) = (SELECT sname, spgid FROM changed WHERE changed.id = e.id) "
+                "WHERE e.id = ANY (ARRAY(SELECT id FROM locked))",
+        /* $1 first_ts, $2 ts */
+        [STMT_EDGES] =
+                "WITH seen AS ("
+                "SELECT c.id AS client_id, s.id AS server_id, min(st.ord) AS first_ord, bit_or(st.side) AS sides, "
+                "(array_agg(st.connections ORDER BY st.ord DESC))[1] AS last_connections "
+                "FROM pg_temp.netdep_staging st " CLIENT_OF_ROW SERVER_OF_ROW "GROUP BY c.id, s.id), "
+                "numbered AS (SELECT seen.*, nextval('edges_id_seq') AS id FROM seen ORDER BY first_ord) "
+                "INSERT INTO edges (id, client_id, server_id, first_seen, last_seen, last_connections, sides) "
+                "SELECT id, client_id, server_id, $1::bigint, $2::bigint, last_connections, sides FROM numbered "
+                "ORDER BY client_id, server_id "
+                "ON CONFLICT (client_id, server_id) DO UPDATE SET "
+                "first_seen = least(edges.first_seen, excluded.first_seen), "
+                "last_connections = CASE WHEN excluded.last_seen >= edges.last_seen "
+                "THEN excluded.last_connections ELSE edges.last_connections END, "
+                "last_seen = greatest(edges.last_seen, excluded.last_seen), "
+                "sides = edges.sides | excluded.sides",
+        /* $1 the bucket */
+        [STMT_OBSERVATIONS] =
+                "INSERT INTO observations (edge_id, bucket, connections, rtt_us, retrans, bytes_sent, bytes_received) "
+                "SELECT e.id, $1::bigint, max(st.connections), (array_agg(st.rtt_us ORDER BY st.ord DESC))[1], "
+                "max(st.retrans), max(st.bytes_sent), max(st.bytes_received) "
+                "FROM pg_temp.netdep_staging st " CLIENT_OF_ROW SERVER_OF_ROW EDGE_OF_ROW
+                "GROUP BY e.id ORDER BY e.id "
+                "ON CONFLICT (edge_id, bucket) DO UPDATE SET "
+                "connections = greatest(observations.connections, excluded.connections), "
+                "rtt_us = excluded.rtt_us, "
+                "retrans = greatest(observations.retrans, excluded.retrans), "
+                "bytes_sent = greatest(observations.bytes_sent, excluded.bytes_sent), "
+                "bytes_received = greatest(observations.bytes_received, excluded.bytes_received)",
+        /* $1 the addresses, $2 the hostname, $3 ts */
+        [STMT_HOSTS] =
+                "INSERT INTO hosts (addr, hostname, last_seen) "
+                "SELECT DISTINCT addr, $2, $3::bigint FROM unnest($1::text[]) AS addr ORDER BY addr "
+                "ON CONFLICT (addr) DO UPDATE SET hostname = excluded.hostname, "
+                "last_seen = greatest(hosts.last_seen, excluded.last_seen)",
+};
+
+static const char *const statement_name[_STMT_MAX] = {
+        [STMT_CLIENT_ENDPOINTS_INSERT] = "netdep_client_endpoints_insert",
+        [STMT_CLIENT_ENDPOINTS_UPDATE] = "netdep_client_endpoints_update",
+        [STMT_SERVER_ENDPOINTS_INSERT] = "netdep_server_endpoints_insert",
+        [STMT_SERVER_ENDPOINTS_UPDATE] = "netdep_server_endpoints_update",
+        [STMT_EDGES] = "netdep_edges",
+        [STMT_OBSERVATIONS] = "netdep_observations",
+        [STMT_HOSTS] = "netdep_hosts",
+};
+
+/* The staging table holds the rows of one ingest as SQLite's statements
+ * would bind them: a server-side row knows neither the client's process
+ * nor its pgid, a client-side row not the server's. It and the statements
+ * that read it live as long as the session. */
+static int ensure_session(struct pg_store *s)
+{
+        int r;
+
+        if (s->session_ready)
+                return 0;
+        r = exec(s,
+                 "CREATE TEMP TABLE IF NOT EXISTS netdep_staging ("
+                 "ord bigint NOT NULL, "
+                 "caddr text NOT NULL, cprocess text NOT NULL, cpgid integer NOT NULL, "
+                 "saddr text NOT NULL, sport integer NOT NULL, sname text NOT NULL, spgid integer NOT NULL, "
+                 "side integer NOT NULL, connections integer NOT NULL, rtt_us integer NOT NULL, "
+                 "retrans bigint NOT NULL, bytes_sent bigint NOT NULL, bytes_received bigint NOT NULL"
+                 ") ON COMMIT DELETE ROWS",
+                 "create staging table");
+        for (int i = 0; r >= 0 && i < _STMT_MAX; i++) {
+                _cleanup_result_ PGresult *res = PQprepare(s->conn, statement_name[i], statement_sql[i], 0, NULL);
+
+                if (!result_ok(res))
+                        r = fail(s, res, "prepare ingest");
+        }
+        if (r < 0) {
+                /* What was prepared stays; start again on a clean slate. */
+                PQclear(PQexec(s->conn, "DEALLOCATE ALL"));
+                return r;
+        }
+        s->session_ready = true;
+        return 0;
+}
 
 /* Valid UTF-8 copy of text, bad bytes as '?' (see put_copy_text). */
 static char *utf8_sanitized(const char *text)
@@ -753,7 +808,7 @@ static int ingest_once(struct pg_store *s, const struct nd_ingest *in)
 {
         _cleanup_free_ char *addrs = NULL, *hostname = NULL;
         char first_ts[24], ts[24], bucket[24];
-        struct step steps[7];
+        struct step steps[_STMT_MAX + 1];
         size_t n = 0;
         int r;
 
@@ -761,11 +816,12 @@ static int ingest_once(struct pg_store *s, const struct nd_ingest *in)
         format_i64(ts, in->ts);
         format_i64(bucket, bucket_of(in->ts));
         if (in->n_rows > 0) {
-                steps[n++] = (struct step){ sql_client_endpoints_insert };
-                steps[n++] = (struct step){ sql_client_endpoints_update };
-                steps[n++] = (struct step){ sql_server_endpoints_insert };
-                steps[n++] = (struct step){ sql_server_endpoints_update };
-                steps[n++] = (struct step){ sql_edges_and_observations, 3, { first_ts, ts, bucket } };
+                steps[n++] = (struct step){ statement_name[STMT_CLIENT_ENDPOINTS_INSERT] };
+                steps[n++] = (struct step){ statement_name[STMT_CLIENT_ENDPOINTS_UPDATE] };
+                steps[n++] = (struct step){ statement_name[STMT_SERVER_ENDPOINTS_INSERT] };
+                steps[n++] = (struct step){ statement_name[STMT_SERVER_ENDPOINTS_UPDATE] };
+                steps[n++] = (struct step){ statement_name[STMT_EDGES], NULL, 2, { first_ts, ts } };
+                steps[n++] = (struct step){ statement_name[STMT_OBSERVATIONS], NULL, 1, { bucket } };
         }
         if (in->hostname && in->n_host_addrs > 0) {
                 struct text_array array = {};
@@ -776,11 +832,11 @@ static int ingest_once(struct pg_store *s, const struct nd_ingest *in)
                 hostname = utf8_sanitized(in->hostname);
                 if (!addrs || !hostname)
                         return -ENOMEM;
-                steps[n++] = (struct step){ sql_hosts, 3, { addrs, hostname, ts } };
+                steps[n++] = (struct step){ statement_name[STMT_HOSTS], NULL, 3, { addrs, hostname, ts } };
         }
         if (n == 0)
                 return 0;
-        steps[n++] = (struct step){ "COMMIT" };
+        steps[n++] = (struct step){ NULL, "COMMIT" };
 
         if (in->n_rows > 0) {
                 r = begin_copy(s);
@@ -807,13 +863,11 @@ static int pg_ingest(struct nd_store *base, const struct nd_ingest *in)
         struct pg_store *s = to_pg(base);
         int r;
 
-        if (in->n_rows > 0) {
-                r = ensure_staging(s);
-                if (r >= 0)
-                        r = ensure_partition(s, bucket_of(in->ts));
-                if (r < 0)
-                        return r;
-        }
+        r = ensure_session(s);
+        if (r >= 0 && in->n_rows > 0)
+                r = ensure_partition(s, bucket_of(in->ts));
+        if (r < 0)
+                return r;
         r = ingest_once(s, in);
         /* A prune elsewhere dropped a day this session thought it had:
          * make it again, once. */

@@ -133,7 +133,7 @@ static int run_once(const struct nd_agent_options *o)
         }
         nd_writer_submit(w, f);
         /* The writer says why, if the store refuses. */
-        if (nd_writer_stop(w, FINAL_FLUSH_TIMEOUT_MS) > 0)
+        if (nd_writer_stop(w, FINAL_FLUSH_TIMEOUT_MS, NULL) > 0)
                 return -EIO;
         return 0;
 }
@@ -162,6 +162,7 @@ int nd_agent_run(const struct nd_agent_options *o)
         _cleanup_close_ int sfd = -EBADF;
         uint64_t next_scan, next_flush;
         size_t max_queued, unwritten;
+        uint64_t flushes = 0;
         int r = 0;
 
         if (o->once)
@@ -213,8 +214,10 @@ int nd_agent_run(const struct nd_agent_options *o)
 
                 if (now >= next_flush && batch.seq > 0) {
                         struct nd_flush *f;
-                        if (make_flush(o, &batch, &f) >= 0)
+                        if (make_flush(o, &batch, &f) >= 0) {
                                 nd_writer_submit(w, f);
+                                flushes++;
+                        }
                         next_flush += o->flush_interval_ms;
                         if (next_flush <= now)
                                 next_flush = now + o->flush_interval_ms;
@@ -223,15 +226,16 @@ int nd_agent_run(const struct nd_agent_options *o)
 
         if (batch.seq > 0) {
                 struct nd_flush *f;
-                if (make_flush(o, &batch, &f) >= 0)
+                if (make_flush(o, &batch, &f) >= 0) {
                         nd_writer_submit(w, f);
+                        flushes++;
+                }
         }
-        nd_writer_get_stats(w, &stats);
-        unwritten = nd_writer_stop(w, FINAL_FLUSH_TIMEOUT_MS);
+        unwritten = nd_writer_stop(w, FINAL_FLUSH_TIMEOUT_MS, &stats);
         if (unwritten > 0)
                 log_warning("agent: %zu flushes could not be written before exit", unwritten);
-        log_info("agent: %llu flushes written, %llu dropped", (unsigned long long)stats.written,
-                 (unsigned long long)stats.dropped);
+        log_info("agent: %llu flushes made, %llu written, %llu dropped", (unsigned long long)flushes,
+                 (unsigned long long)stats.written, (unsigned long long)stats.dropped);
         nd_edge_batch_done(&batch);
         nd_socket_owners_done(&owners);
         sigprocmask(SIG_SETMASK, &old_mask, NULL);

@@ -237,7 +237,7 @@ void nd_writer_submit(struct nd_writer *w, struct nd_flush *f)
         pthread_mutex_unlock(&w->lock);
 }
 
-size_t nd_writer_stop(struct nd_writer *w, unsigned timeout_ms)
+size_t nd_writer_stop(struct nd_writer *w, unsigned timeout_ms, struct nd_writer_stats *ret_stats)
 {
         struct timespec until;
         size_t left;
@@ -254,6 +254,10 @@ size_t nd_writer_stop(struct nd_writer *w, unsigned timeout_ms)
         pthread_join(w->thread, NULL);
 
         left = w->count;
+        if (ret_stats) {
+                *ret_stats = w->stats;
+                ret_stats->queued = left;
+        }
         for (size_t i = 0; i < w->count; i++)
                 nd_flush_free(w->ring[(w->head + i) % w->capacity]);
         pthread_cond_destroy(&w->wake);
@@ -263,12 +267,4 @@ size_t nd_writer_stop(struct nd_writer *w, unsigned timeout_ms)
         free(w->uri);
         free(w);
         return left;
-}
-
-void nd_writer_get_stats(struct nd_writer *w, struct nd_writer_stats *ret)
-{
-        pthread_mutex_lock(&w->lock);
-        *ret = w->stats;
-        ret->queued = w->count;
-        pthread_mutex_unlock(&w->lock);
 }

@@ -40,7 +40,6 @@ int nd_writer_start(const char *store_uri, size_t max_queued, uint64_t retention
 void nd_writer_submit(struct nd_writer *w, struct nd_flush *f);
 
 /* Writes what it can within timeout_ms, then stops the thread and frees
- * everything. Returns how many flushes were left unwritten. */
-size_t nd_writer_stop(struct nd_writer *w, unsigned timeout_ms);
-
-void nd_writer_get_stats(struct nd_writer *w, struct nd_writer_stats *ret);
+ * everything. Returns how many flushes were left unwritten; the final
+ * figures go to ret_stats if not NULL. */
+size_t nd_writer_stop(struct nd_writer *w, unsigned timeout_ms, struct nd_writer_stats *ret_stats);

@@ -1,11 +1,15 @@
 # Thin wrapper: installs what the build needs, then hands over to Meson.
-#   make run    build, then run the main job on this host
+#   make run    build, then run the main job on this host: one agent round
+#               into the embedded store (STORE=sqlite:netdep.db), then show
+#               this host's flows
 #   make test   build with ASan+UBSan and run every test (needs root for
 #               the network-namespace scenarios)
 #   make bench  build the benchmarks (see docs/BENCHMARKS.md)
 
-DEBIAN_PACKAGES := gcc make meson ninja-build pkg-config libmnl-dev libjansson-dev \
-                   libcmocka-dev iproute2 jq util-linux procps
+DEBIAN_PACKAGES := gcc make meson ninja-build pkg-config python3 libmnl-dev libjansson-dev \
+                   libsqlite3-dev libpq-dev libcmocka-dev iproute2 jq util-linux procps \
+                   postgresql
+STORE ?= sqlite:netdep.db
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps build run test bench clean
@@ -27,7 +31,10 @@ build: deps
 	ninja -C build
 
 run: build
+	$(SUDO) ./build/netdep db migrate --store $(STORE)
+	$(SUDO) ./build/netdep agent --once --store $(STORE)
 	$(SUDO) ./build/netdep flows
+	@echo "Stored in $(STORE). Ask it: ./build/netdep look --host ADDR --store $(STORE)"
 
 test: deps
 	@[ -f build-test/build.ninja ] || meson setup build-test -Db_sanitize=address,undefined -Dwerror=true

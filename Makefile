@@ -7,7 +7,7 @@
 #   make bench  build the benchmarks (see docs/BENCHMARKS.md)
 
 DEBIAN_PACKAGES := gcc make meson ninja-build pkg-config python3 libmnl-dev libjansson-dev \
-                   libsqlite3-dev libpq-dev libcmocka-dev iproute2 jq util-linux procps \
+                   libsqlite3-dev sqlite3 libpq-dev libcmocka-dev iproute2 jq util-linux procps \
                    postgresql
 STORE ?= sqlite:netdep.db
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

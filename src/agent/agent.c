@@ -108,34 +108,41 @@ static int take_snapshot(const struct nd_agent_options *o, const struct nd_flows
         return r;
 }
 
-/* --once: one snapshot, one flush, written directly. */
+/* --once: one snapshot, one flush, written directly: any failure is the
+ * answer, so there is no queue and no retry. */
 static int run_once(const struct nd_agent_options *o)
 {
         struct nd_edge_batch b;
         struct nd_flush *f = NULL;
-        struct nd_writer *w;
+        struct nd_store *store = NULL;
+        char why[512];
         int r;
 
         nd_edge_batch_init(&b);
         r = take_snapshot(o, &o->collect, &b);
-        if (r < 0) {
-                nd_edge_batch_done(&b);
-                return log_error_errno(r, "Failed to collect TCP sockets: %m");
-        }
-        r = make_flush(o, &b, &f);
+        if (r >= 0)
+                r = make_flush(o, &b, &f);
         nd_edge_batch_done(&b);
         if (r < 0)
-                return log_error_errno(r, "Failed to prepare the flush: %m");
-        r = nd_writer_start(o->store_uri, 1, o->retention_s, &w);
+                return log_error_errno(r, "Failed to collect TCP sockets: %m");
+
+        r = nd_store_open(o->store_uri, 0, &store, why, sizeof(why));
         if (r < 0) {
-                nd_flush_free(f);
-                return log_error_errno(r, "Failed to start the writer: %m");
+                char *shown = nd_store_redact_uri(o->store_uri);
+                log_error("Failed to open store %s: %s", shown ? shown : "(store)", why);
+                free(shown);
+        } else {
+                r = nd_store_check_schema(store);
+                if (r >= 0)
+                        r = nd_flush_write(store, f);
+                if (r < 0)
+                        log_error("Failed to write to store %s: %s", store->display_uri, nd_store_last_error(store));
+                else
+                        log_info("agent: %zu edges written to %s", f->n_rows, store->display_uri);
         }
-        nd_writer_submit(w, f);
-        /* The writer says why, if the store refuses. */
-        if (nd_writer_stop(w, FINAL_FLUSH_TIMEOUT_MS, NULL) > 0)
-                return -EIO;
-        return 0;
+        nd_store_close(store);
+        nd_flush_free(f);
+        return r;
 }
 
 static int open_signalfd(sigset_t *ret_old)

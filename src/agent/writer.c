@@ -52,7 +52,7 @@ static void deadline_in(struct timespec *ts, unsigned ms)
         }
 }
 
-static int write_flush(struct nd_store *s, const struct nd_flush *f)
+int nd_flush_write(struct nd_store *s, const struct nd_flush *f)
 {
         struct nd_ingest in = {
                 .hostname = f->hostname,
@@ -111,7 +111,7 @@ static void *writer_main(void *arg)
                 if (!store)
                         r = connect_store(w, &store, why, sizeof(why));
                 if (r >= 0) {
-                        r = write_flush(store, f);
+                        r = nd_flush_write(store, f);
                         if (r < 0) {
                                 snprintf(why, sizeof(why), "%s", nd_store_last_error(store));
                                 /* The connection may be gone: start afresh. */

@@ -23,6 +23,8 @@ struct nd_flush {
 };
 
 struct nd_flush *nd_flush_free(struct nd_flush *f);
+/* Writes one flush to an open store, in one transaction. */
+int nd_flush_write(struct nd_store *s, const struct nd_flush *f);
 
 struct nd_writer_stats {
         uint64_t written, dropped, failures;

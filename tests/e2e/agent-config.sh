@@ -1,0 +1,51 @@
+#!/bin/bash
+# Agent settings: flags beat the environment, the environment beats the
+# config file, the file beats the defaults; a bad value names its source.
+# And the store errors every verb shares.
+. "$(dirname "$0")/lib.sh"
+
+store="sqlite:$E2E_TMP/agent.db"
+"$NETDEP" db migrate --store "$store" >/dev/null
+
+expect() { # STATUS PATTERN CMD...: exit status and a stderr line
+        local want=$1 pattern=$2 status=0
+        shift 2
+        "$@" >"$E2E_TMP/out" 2>"$E2E_TMP/err" || status=$?
+        [ "$status" = "$want" ] || { cat "$E2E_TMP/err" >&2; fail "$* exited $status, not $want"; }
+        [ -z "$pattern" ] || grep -Eq -- "$pattern" "$E2E_TMP/err" || { cat "$E2E_TMP/err" >&2; fail "$*: no '$pattern'"; }
+}
+
+cat >"$E2E_TMP/agent.conf" <<EOF2
+# netdep agent settings
+store = $store
+interval = bogus
+EOF2
+expect 2 "invalid interval 'bogus' from $E2E_TMP/agent.conf:3" "$NETDEP" agent --once --config "$E2E_TMP/agent.conf"
+# The environment beats the file...
+NETDEP_INTERVAL=2s expect 0 "" "$NETDEP" agent --once --config "$E2E_TMP/agent.conf"
+NETDEP_INTERVAL=0s expect 2 "invalid interval '0s' from NETDEP_INTERVAL" "$NETDEP" agent --once --config "$E2E_TMP/agent.conf"
+# ...and a flag beats both.
+NETDEP_INTERVAL=0s expect 0 "" "$NETDEP" agent --once --interval 1s --config "$E2E_TMP/agent.conf"
+NETDEP_INTERVAL=1s expect 2 "invalid interval 'x' from --interval" "$NETDEP" agent --once --interval x --config "$E2E_TMP/agent.conf"
+echo "ok: flags > environment > file, errors name the source"
+
+printf 'colour = blue\n' >"$E2E_TMP/bad.conf"
+expect 2 "bad.conf:1: unknown setting 'colour'" "$NETDEP" agent --once --config "$E2E_TMP/bad.conf"
+expect 2 "missing.conf: No such file" "$NETDEP" agent --once --config "$E2E_TMP/missing.conf"
+NETDEP_KEEP_LOOPBACK=maybe expect 2 "invalid keep-loopback 'maybe' from NETDEP_KEEP_LOOPBACK" \
+        "$NETDEP" agent --once --store "$store"
+echo "ok: bad config files"
+
+# Store errors: no schema, an unknown scheme, an unreachable PostgreSQL with
+# its password redacted.
+expect 1 "netdep db migrate" "$NETDEP" look --host 10.0.0.1 --store "sqlite:$E2E_TMP/none.db"
+[ ! -e "$E2E_TMP/none.db" ] || fail "a question must not create the store"
+sqlite3 "$E2E_TMP/empty.db" "CREATE TABLE unrelated (x)"
+expect 1 "has no netdep schema; run 'netdep db migrate --store sqlite:" "$NETDEP" look --host 10.0.0.1 --store "sqlite:$E2E_TMP/empty.db"
+expect 1 "unknown store scheme" "$NETDEP" look --host 10.0.0.1 --store "mysql://x@y/z"
+expect 1 "Failed to open store postgresql://netdep:\*\*\*@127.0.0.1:1/netdep" \
+        "$NETDEP" look --host 10.0.0.1 --store "postgresql://netdep:s3cret@127.0.0.1:1/netdep"
+grep -q s3cret "$E2E_TMP/err" && fail "the password leaked into an error"
+expect 1 "Failed to open store" "$NETDEP" agent --once --store "postgresql://netdep:s3cret@127.0.0.1:1/netdep?connect_timeout=2"
+grep -q s3cret "$E2E_TMP/err" && fail "the agent leaked the password"
+echo "ok: store errors, password redacted"

@@ -83,7 +83,8 @@ static int make_flush(const struct nd_agent_options *o, struct nd_edge_batch *b,
                 nd_flush_free(f);
                 return -ENOMEM;
         }
-        memcpy(f->rows, b->rows, b->n * sizeof(*f->rows));
+        if (b->n > 0)
+                memcpy(f->rows, b->rows, b->n * sizeof(*f->rows));
         (void)host_addresses(&f->host_addrs, &f->n_host_addrs);
         nd_edge_batch_clear(b);
         *ret = f;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "model/addr.h"
+#include "shared/sort.h"
 
 void nd_labeled_edges_done(struct nd_labeled_edges *l)
 {
@@ -175,7 +176,7 @@ int nd_graph_edges(struct nd_graph *g, enum nd_edge_match match, const char *con
                 nd_edge_list_done(&raw);
                 return r;
         }
-        qsort(raw.items, raw.n, sizeof(*raw.items), compare_for_shadow);
+        qsort_safe(raw.items, raw.n, sizeof(*raw.items), compare_for_shadow);
         for (size_t i = 0; i < raw.n && r >= 0; i++) {
                 const struct nd_edge *e = &raw.items[i];
                 struct nd_labeled_edge le = {

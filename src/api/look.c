@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "shared/sort.h"
+
 /* Edges fetched so far for one direction, and which of them belong to
  * which label: the label of their server (in) or client (out) side. */
 struct edge_cache {
@@ -179,7 +181,7 @@ static int compare_nodes(const void *a, const void *b)
 
 static void sort_tree(struct nd_look_node *nodes, size_t n)
 {
-        qsort(nodes, n, sizeof(*nodes), compare_nodes);
+        qsort_safe(nodes, n, sizeof(*nodes), compare_nodes);
         for (size_t i = 0; i < n; i++)
                 sort_tree(nodes[i].children, nodes[i].n_children);
 }

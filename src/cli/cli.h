@@ -1,6 +1,7 @@
 /* Shared by main.c and the verb-*.c files. */
 #pragma once
 
+#include <stddef.h>
 #include <stdio.h>
 
 /* Exit statuses, as documented in docs/cli.md. */
@@ -23,9 +24,21 @@ int verb_look(int argc, char **argv);
 int verb_diff(int argc, char **argv);
 int verb_roles(int argc, char **argv);
 int verb_db(int argc, char **argv);
+int verb_trace(int argc, char **argv);
 
 /* Prints "netdep: error: MESSAGE" and a hint to --help; returns EXIT_USAGE. */
 int usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The default: branch of a verb's getopt loop: the options every verb takes
+ * and getopt's own errors (opterr must be 0, optstring must start with
+ * ':'). Returns CLI_OPTION_DONE to go on, or an exit status to return at
+ * once (EXIT_OK after --help, EXIT_USAGE after a usage error). */
+enum { CLI_OPTION_DONE = -1 };
+int cli_common_option(int c, const char *verb, char **argv, void (*help)(FILE *out));
+
+/* "10.0.0.1:80", "[fd00::1]:many", "shop:db:5432": an address or role label
+ * and a port, 0 meaning "many". */
+void cli_format_endpoint(const char *label, int port, char *buf, size_t size);
 
 /* Options every verb takes: -v/--verbose, -q/--quiet, -h/--help. */
 #define COMMON_LONG_OPTIONS                                                    \

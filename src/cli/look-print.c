@@ -4,20 +4,8 @@
 #include <jansson.h>
 #include <string.h>
 
+#include "cli/cli.h"
 #include "shared/strmap.h"
-
-/* "10.0.0.1:80", "[fd00::1]:many", "blog:db:5432" */
-static void endpoint(const char *label, int port, char *buf, size_t size)
-{
-        bool v6 = strchr(label, ':') && strspn(label, "0123456789abcdefABCDEF:.") == strlen(label);
-        char portbuf[16];
-
-        if (port > 0)
-                snprintf(portbuf, sizeof(portbuf), "%d", port);
-        else
-                strcpy(portbuf, "many");
-        snprintf(buf, size, v6 ? "[%s]:%s" : "%s:%s", label, portbuf);
-}
 
 static void process(const struct nd_look_node *n, char *buf, size_t size)
 {
@@ -34,7 +22,7 @@ static void print_node(FILE *out, const struct nd_look_node *n, const struct nd_
 {
         char ep[256], proc[64], child_prefix[1024];
 
-        endpoint(n->label, n->port, ep, sizeof(ep));
+        cli_format_endpoint(n->label, n->port, ep, sizeof(ep));
         process(n, proc, sizeof(proc));
         if (!parent) {
                 fprintf(out, "%s %s\n", ep, proc);
@@ -114,7 +102,7 @@ static void dot_node(struct dot *d, const struct nd_look_node *n, int port, char
         dot_id(n->label, port, id, size);
         if (strmap_put(&d->nodes, id, 0, NULL) <= 0)
                 return;
-        endpoint(n->label, port, ep, sizeof(ep));
+        cli_format_endpoint(n->label, port, ep, sizeof(ep));
         process(n, proc, sizeof(proc));
         fprintf(d->out, "  \"%s\" [label=\"%s\\n%s\"];\n", id, ep, proc);
 }

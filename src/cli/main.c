@@ -19,6 +19,7 @@ static const struct verb verbs[] = {
         { "diff", "edges that appeared or vanished between two time ranges", verb_diff },
         { "roles", "import or list the rules that group hosts into roles", verb_roles },
         { "db", "create or migrate the store's schema", verb_db },
+        { "trace", "TCP connections as they open, close or fail, live (eBPF)", verb_trace },
 };
 
 int usage_error(const char *verb, const char *fmt, ...)

@@ -81,15 +81,6 @@ int verb_agent(int argc, char **argv)
         opterr = 0;
         while ((c = getopt_long(argc, argv, ":" COMMON_SHORT_OPTIONS, options, &index)) != -1) {
                 switch (c) {
-                case 'h':
-                        help(stdout);
-                        return EXIT_OK;
-                case 'v':
-                        log_adjust_level(+1);
-                        break;
-                case 'q':
-                        log_set_max_level(LOG_LEVEL_ERROR);
-                        break;
                 case OPT_CONFIG:
                         config = optarg;
                         break;
@@ -102,12 +93,13 @@ int verb_agent(int argc, char **argv)
                                 return EXIT_RUNTIME;
                         }
                         break;
-                case ':':
-                        settings_done(settings);
-                        return usage_error("agent", "option '%s' needs a value", argv[optind - 1]);
                 default:
-                        settings_done(settings);
-                        return usage_error("agent", "unknown option '%s'", argv[optind - 1]);
+                        r = cli_common_option(c, "agent", argv, help);
+                        if (r != CLI_OPTION_DONE) {
+                                settings_done(settings);
+                                return r;
+                        }
+                        break;
                 }
         }
         if (optind < argc) {

@@ -39,22 +39,14 @@ int verb_db(int argc, char **argv)
         opterr = 0;
         while ((c = getopt_long(argc, argv, ":" COMMON_SHORT_OPTIONS, options, NULL)) != -1) {
                 switch (c) {
-                case 'h':
-                        help(stdout);
-                        return EXIT_OK;
-                case 'v':
-                        log_adjust_level(+1);
-                        break;
-                case 'q':
-                        log_set_max_level(LOG_LEVEL_ERROR);
-                        break;
                 case 's':
                         uri = optarg;
                         break;
-                case ':':
-                        return usage_error("db", "option '%s' needs a value", argv[optind - 1]);
                 default:
-                        return usage_error("db", "unknown option '%s'", argv[optind - 1]);
+                        r = cli_common_option(c, "db", argv, help);
+                        if (r != CLI_OPTION_DONE)
+                                return r;
+                        break;
                 }
         }
         if (optind >= argc)

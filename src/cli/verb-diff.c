@@ -34,24 +34,14 @@ static void help(FILE *out)
 
 enum { OPT_HOST = 0x100, OPT_ROLE, OPT_BEFORE, OPT_AFTER, OPT_GROUP, OPT_JSON, OPT_STORE };
 
-static void endpoint(const char *label, int port, char *buf, size_t size)
-{
-        bool v6 = strchr(label, ':') && strspn(label, "0123456789abcdefABCDEF:.") == strlen(label);
-
-        if (port > 0)
-                snprintf(buf, size, v6 ? "[%s]:%d" : "%s:%d", label, port);
-        else
-                snprintf(buf, size, v6 ? "[%s]:many" : "%s:many", label);
-}
-
 static void print_edges(const char *sign, const struct nd_labeled_edges *l)
 {
         for (size_t i = 0; i < l->n; i++) {
                 const struct nd_labeled_edge *e = &l->items[i];
                 char c[256], s[256];
 
-                endpoint(e->client, 0, c, sizeof(c));
-                endpoint(e->server, e->port, s, sizeof(s));
+                cli_format_endpoint(e->client, 0, c, sizeof(c));
+                cli_format_endpoint(e->server, e->port, s, sizeof(s));
                 printf("%s %s (%s) --> %s (%s)  connections %u\n", sign, c,
                        e->client_process[0] ? e->client_process : "?", s,
                        e->server_process[0] ? e->server_process : "?", e->connections);
@@ -100,15 +90,6 @@ int verb_diff(int argc, char **argv)
         opterr = 0;
         while ((c = getopt_long(argc, argv, ":" COMMON_SHORT_OPTIONS, options, NULL)) != -1) {
                 switch (c) {
-                case 'h':
-                        help(stdout);
-                        return EXIT_OK;
-                case 'v':
-                        log_adjust_level(+1);
-                        break;
-                case 'q':
-                        log_set_max_level(LOG_LEVEL_ERROR);
-                        break;
                 case OPT_HOST:
                         o.host = optarg;
                         break;
@@ -140,10 +121,11 @@ int verb_diff(int argc, char **argv)
                 case OPT_STORE:
                         uri = optarg;
                         break;
-                case ':':
-                        return usage_error("diff", "option '%s' needs a value", argv[optind - 1]);
                 default:
-                        return usage_error("diff", "unknown option '%s'", argv[optind - 1]);
+                        r = cli_common_option(c, "diff", argv, help);
+                        if (r != CLI_OPTION_DONE)
+                                return r;
+                        break;
                 }
         }
         if (optind < argc)

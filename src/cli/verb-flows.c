@@ -12,6 +12,7 @@
 #include "collect/reverse_dns.h"
 #include "shared/log.h"
 #include "shared/parse.h"
+#include "shared/sort.h"
 
 #define DEFAULT_RESOLVE_BUDGET_MS 2000
 
@@ -76,20 +77,11 @@ static int parse_args(int argc, char **argv, struct flows_args *a)
         };
         static const char *const filters[] = { "all", "public", "private", NULL };
         static const char *const sources[] = { "auto", "sock_diag", "proc", NULL };
-        int c, i;
+        int c, i, r;
 
         opterr = 0;
         while ((c = getopt_long(argc, argv, ":n" COMMON_SHORT_OPTIONS, options, NULL)) != -1) {
                 switch (c) {
-                case 'h':
-                        help(stdout);
-                        return -1;
-                case 'v':
-                        log_adjust_level(+1);
-                        break;
-                case 'q':
-                        log_set_max_level(LOG_LEVEL_ERROR);
-                        break;
                 case OPT_JSON:
                         a->json = true;
                         break;
@@ -120,10 +112,13 @@ static int parse_args(int argc, char **argv, struct flows_args *a)
                                 return usage_error("flows", "invalid --source '%s' (auto, sock_diag or proc)", optarg);
                         a->collect.source = (enum nd_source_choice)i;
                         break;
-                case ':':
-                        return usage_error("flows", "option '%s' needs a value", argv[optind - 1]);
                 default:
-                        return usage_error("flows", "unknown option '%s'", argv[optind - 1]);
+                        r = cli_common_option(c, "flows", argv, help);
+                        if (r == EXIT_OK)
+                                return -1; /* --help: exit 0 */
+                        if (r != CLI_OPTION_DONE)
+                                return r;
+                        break;
                 }
         }
         if (optind < argc)
@@ -159,7 +154,7 @@ static int resolve_names(const struct nd_flow_set *flows, uint64_t budget_ms, ch
                 addrs[2 * i] = flows->flows[i].local;
                 addrs[2 * i + 1] = flows->flows[i].peer;
         }
-        qsort(addrs, 2 * n, sizeof(*addrs), compare_addr);
+        qsort_safe(addrs, 2 * n, sizeof(*addrs), compare_addr);
         for (size_t i = 0; i < 2 * n; i++)
                 if (n_unique == 0 || !nd_addr_equal(&addrs[n_unique - 1], &addrs[i]))
                         addrs[n_unique++] = addrs[i];

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "shared/sort.h"
+
 void nd_listen_set_init(struct nd_listen_set *set)
 {
         *set = (struct nd_listen_set){ .sorted = true };
@@ -70,7 +72,7 @@ const struct nd_listener *nd_listen_set_find(struct nd_listen_set *set,
         size_t lo = 0, hi;
 
         if (!set->sorted) {
-                qsort(set->items, set->n, sizeof(*set->items), compare_port);
+                qsort_safe(set->items, set->n, sizeof(*set->items), compare_port);
                 set->sorted = true;
         }
 

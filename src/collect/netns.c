@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "shared/cleanup.h"
+#include "shared/sort.h"
 
 void nd_netns_list_done(struct nd_netns_list *list)
 {
@@ -128,7 +129,7 @@ int nd_netns_discover(const char *proc_root, const char *run_netns_dir, struct n
                 nd_netns_list_done(&list);
                 return r;
         }
-        qsort(list.items, list.n, sizeof(*list.items), compare_inode);
+        qsort_safe(list.items, list.n, sizeof(*list.items), compare_inode);
         *ret = list;
         return 0;
 }

@@ -11,6 +11,7 @@
 
 #include "shared/cleanup.h"
 #include "shared/log.h"
+#include "shared/sort.h"
 
 void nd_socket_owners_init(struct nd_socket_owners *o)
 {
@@ -235,7 +236,7 @@ static int rebuild(struct nd_socket_owners *o)
                         record_done(&o->records[i]);
         }
         o->n_records = out;
-        qsort(o->records, o->n_records, sizeof(*o->records), compare_pid);
+        qsort_safe(o->records, o->n_records, sizeof(*o->records), compare_pid);
 
         nd_inode_map_clear(&o->sockets);
         nd_inode_map_clear(&o->pids);

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "shared/sort.h"
+
 #define FLOW_INDEX_EMPTY UINT32_MAX
 
 const char *nd_direction_to_string(enum nd_direction d)
@@ -190,7 +192,7 @@ static int compare_flows(const void *a, const void *b)
 void nd_flow_set_sort(struct nd_flow_set *set)
 {
         /* Keys are unique, so qsort's instability cannot show. */
-        qsort(set->flows, set->n, sizeof(*set->flows), compare_flows);
+        qsort_safe(set->flows, set->n, sizeof(*set->flows), compare_flows);
         free(set->index);
         set->index = NULL;
         set->index_mask = 0;

@@ -2,15 +2,15 @@
  * answers exactly as the SQLite back end does (see sqlite.c).
  *
  * Where SQLite runs a few statements per row, an ingest here is one
- * transaction of three round trips whatever its size: the rows go by COPY
- * into a per-session staging table, then a handful of set-based statements
- * read them from there, sent together in one pipeline.
+ * transaction of a handful of set-based statements whatever its size, each
+ * given the rows as column arrays, all sent in one pipeline: one round trip.
  *
  * Many agents write at once, so:
  *   - migrations and day-partition DDL serialise on advisory locks;
  *   - endpoints are inserted with DO NOTHING and updated only when they
  *     change: agents do not queue on the rows of a popular server;
- *   - every statement writes its rows in key order: ingests cannot deadlock;
+ *   - every statement takes its row locks in key order: ingests cannot
+ *     deadlock one another;
  *   - prune first locks endpoints against writers, so no ingest can refer
  *     to an endpoint it deletes, then takes the partition lock.
  *
@@ -39,8 +39,6 @@
 #define PG_LOCK_PARTITIONS PG_LOCK("2")
 #define DAY_SECONDS 86400
 #define KNOWN_DAYS_MAX 8
-#define COPY_CHUNK (64 * 1024)
-#define COPY_ROW_MAX 512 /* one staging row as COPY text, escapes included, at most */
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(PGresult *, PQclear);
 #define _cleanup_result_ _cleanup_(PQclearp)
@@ -49,7 +47,7 @@ struct pg_store {
         struct nd_store base;
         PGconn *conn;
         char sqlstate[6]; /* of the last error, "" when none came from the server */
-        bool session_ready; /* staging table made, statements prepared */
+        bool prepared; /* the ingest statements, in this session */
         /* Day partitions this session knows exist, so an ingest checks
          * only on a new day. */
         int64_t known_days[KNOWN_DAYS_MAX];
@@ -173,6 +171,57 @@ static int64_t bucket_of(int64_t ts)
         return floor_div(ts, ND_BUCKET_SECONDS) * ND_BUCKET_SECONDS;
 }
 
+/* Length of the valid UTF-8 sequence at p, 0 when it is not one. */
+static size_t utf8_sequence_length(const unsigned char *p)
+{
+        size_t n;
+
+        if (p[0] < 0x80)
+                return 1;
+        if (p[0] < 0xc2 || p[0] > 0xf4)
+                return 0;
+        n = p[0] >= 0xf0 ? 4 : p[0] >= 0xe0 ? 3 : 2;
+        for (size_t i = 1; i < n; i++)
+                if ((p[i] & 0xc0) != 0x80)
+                        return 0;
+        if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] >= 0xa0) || /* overlong, surrogate */
+            (p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] >= 0x90)) /* overlong, past U+10FFFF */
+                return 0;
+        return n;
+}
+
+/* Copies text as PostgreSQL takes it: a byte that is not UTF-8 (process
+ * names and hostnames may be any bytes) becomes '?', where the raw byte
+ * would fail the whole flush; with quote, '"' and '\\' are escaped for an
+ * array element. Writes at most 2 * strlen(text) bytes; returns the end. */
+static char *put_text(char *out, const char *text, bool quote)
+{
+        for (const unsigned char *p = (const unsigned char *)text; *p;) {
+                size_t n = utf8_sequence_length(p);
+
+                if (n == 0) {
+                        *out++ = '?';
+                        p++;
+                        continue;
+                }
+                if (quote && (*p == '"' || *p == '\\'))
+                        *out++ = '\\';
+                memcpy(out, p, n);
+                out += n;
+                p += n;
+        }
+        return out;
+}
+
+static char *utf8_sanitized(const char *text)
+{
+        char *out = malloc(strlen(text) + 1);
+
+        if (out)
+                *put_text(out, text, false) = 0;
+        return out;
+}
+
 /* A PostgreSQL array literal, {"a","b"}: a list of any length as one
  * parameter, so no value is ever spliced into SQL. */
 struct text_array {
@@ -188,7 +237,7 @@ static void text_array_add(struct text_array *a, const char *item)
         if (a->failed)
                 return;
         if (need > a->size) {
-                size_t size = need > 2 * a->size ? need + 64 : 2 * a->size;
+                size_t size = need > 2 * a->size ? need + 256 : 2 * a->size;
                 char *data = realloc(a->data, size);
 
                 if (!data) {
@@ -199,14 +248,15 @@ static void text_array_add(struct text_array *a, const char *item)
                 a->size = size;
         }
         a->data[a->len] = a->len == 0 ? '{' : ',';
-        a->len++;
+        a->data[a->len + 1] = '"';
+        a->len = (size_t)(put_text(a->data + a->len + 2, item, true) - a->data);
         a->data[a->len++] = '"';
-        for (const char *p = item; *p; p++) {
-                if (*p == '"' || *p == '\\')
-                        a->data[a->len++] = '\\';
-                a->data[a->len++] = *p;
-        }
-        a->data[a->len++] = '"';
+}
+
+static void text_array_add_i64(struct text_array *a, int64_t v, char buf[static 24])
+{
+        snprintf(buf, 24, "%" PRId64, v);
+        text_array_add(a, buf);
 }
 
 /* Returns the literal, or NULL when out of memory. */
@@ -265,6 +315,7 @@ static int errno_of_connect_failure(const char *msg)
         return -EIO;
 }
 
+/* flags: ND_STORE_CREATE is for SQLite; a PostgreSQL database must exist. */
 static int pg_open(const char *uri, unsigned flags, struct nd_store **ret)
 {
         struct pg_store *s = calloc(1, sizeof(*s));
@@ -458,53 +509,165 @@ static int ensure_partition(struct pg_store *s, int64_t bucket)
         return 0;
 }
 
-/* Length of the valid UTF-8 sequence at p, 0 when it is not one. */
-static size_t utf8_sequence_length(const unsigned char *p)
+/* An ingest's rows go to the server as arrays, one per column, which
+ * each statement unnests: no per-session table to fill and empty (a
+ * temporary table's truncation at every commit would cost more than the
+ * rows' own writes), and the whole transaction goes in one round trip.
+ * The columns carry what SQLite's statements would bind: a server-side
+ * row knows neither the client's process nor its pgid, a client-side row
+ * not the server's. ord, the row's place, comes from WITH ORDINALITY. */
+enum column {
+        COL_CADDR,
+        COL_CPROCESS,
+        COL_CPGID,
+        COL_SADDR,
+        COL_SPORT,
+        COL_SNAME,
+        COL_SPGID,
+        COL_SIDE,
+        COL_CONNECTIONS,
+        COL_RTT_US,
+        COL_RETRANS,
+        COL_BYTES_SENT,
+        COL_BYTES_RECEIVED,
+        _COL_MAX,
+};
+
+#define ENDPOINT_ROWS                                                                                   \
+        "unnest($1::text[], $2::text[], $3::integer[], $4::text[], $5::integer[], $6::text[], "         \
+        "$7::integer[]) WITH ORDINALITY AS st(caddr, cprocess, cpgid, saddr, sport, sname, spgid, ord)"
+/* Each row's client and server endpoints, and whether the row carries
+ * their attributes (a pgid for a client, a name for a server). */
+#define ENDPOINTS_OF_ROWS                                                                               \
+        "(SELECT caddr AS addr, 0 AS port, cprocess AS process, cprocess AS name, cpgid AS pgid, "      \
+        "cpgid >= 0 AS carries, ord FROM " ENDPOINT_ROWS " UNION ALL "                                  \
+        "SELECT saddr, sport, '', sname, spgid, sname <> '', ord FROM " ENDPOINT_ROWS ") x "
+#define EDGE_ROWS                                                                                       \
+        "unnest($1::text[], $2::text[], $3::text[], $4::integer[], $5::integer[], $6::integer[], "      \
+        "$7::integer[], $8::bigint[], $9::bigint[], $10::bigint[]) "                                     \
+        "WITH ORDINALITY AS st(caddr, cprocess, saddr, sport, side, connections, rtt_us, retrans, "      \
+        "bytes_sent, bytes_received, ord) "
+
+/* A row's endpoints by index lookups, whatever the planner
+ * believes of the tables' sizes (a fresh store has no statistics). */
+#define CLIENT_OF_ROW                                                                                   \
+        "CROSS JOIN LATERAL (SELECT id FROM endpoints "                                                  \
+        "WHERE addr = st.caddr AND port = 0 AND process = st.cprocess LIMIT 1) c "
+#define SERVER_OF_ROW                                                                                   \
+        "CROSS JOIN LATERAL (SELECT id FROM endpoints "                                                  \
+        "WHERE addr = st.saddr AND port = st.sport AND process = '' LIMIT 1) s "
+
+enum statement {
+        STMT_ENDPOINTS_INSERT,
+        STMT_ENDPOINTS_UPDATE,
+        STMT_EDGES_AND_OBSERVATIONS,
+        STMT_HOSTS,
+        _STMT_MAX,
+};
+
+/* Prepared once a session. Endpoints: new ones first, in key order; then
+ * the existing ones whose attributes changed, locked in id order. The row
+ * chosen per endpoint is the one SQLite's row-by-row upserts would leave:
+ * the last that carries the attributes, else (for a new endpoint) the
+ * first. Rows of one edge merge as SQLite's sequence of upserts would: the
+ * last row's count and RTT, the most of the others. New edges are numbered
+ * in the order their first rows came, as SQLite numbers them, though
+ * written in key order. */
+static const char *const statement_sql[_STMT_MAX] = {
+        [STMT_ENDPOINTS_INSERT] =
+                "INSERT INTO endpoints (addr, port, process, name, pgid) "
+                "SELECT DISTINCT ON (addr, port, process) addr, port, process, name, pgid FROM " ENDPOINTS_OF_ROWS
+                "ORDER BY addr, port, process, carries DESC, CASE WHEN carries THEN -ord ELSE ord END "
+                "ON CONFLICT (addr, port, process) DO NOTHING",
+        [STMT_ENDPOINTS_UPDATE] =
+                "WITH changed AS ("
+                "SELECT e.id, x.name, x.pgid FROM (SELECT DISTINCT ON (addr, port, process) addr, port, process, "
+                "name, pgid FROM " ENDPOINTS_OF_ROWS "WHERE carries ORDER BY addr, port, process, ord DESC) x "
+                "CROSS JOIN LATERAL (SELECT id, name, pgid FROM endpoints "
+                "WHERE addr = x.addr AND port = x.port AND process = x.process LIMIT 1) e "
+                "WHERE e.name <> x.name OR e.pgid <> x.pgid), "
+                "locked AS (SELECT id FROM endpoints WHERE id = ANY (ARRAY(SELECT id FROM changed)) "
+                "ORDER BY id FOR NO KEY UPDATE) "
+                "UPDATE endpoints e SET name = changed.name, pgid = changed.pgid FROM changed "
+                "WHERE e.id = changed.id AND e.id = ANY (ARRAY(SELECT id FROM locked))",
+        /* $11 first_ts, $12 ts, $13 the bucket. The edges' ids come back
+         * one per seen edge, and are zipped with them in key order. */
+        [STMT_EDGES_AND_OBSERVATIONS] =
+                "WITH rows AS (SELECT c.id AS client_id, s.id AS server_id, st.* FROM " EDGE_ROWS
+                CLIENT_OF_ROW SERVER_OF_ROW "), "
+                "seen AS (SELECT DISTINCT ON (client_id, server_id) client_id, server_id, "
+                "connections AS last_connections, rtt_us AS last_rtt_us, "
+                "min(ord) OVER edge AS first_ord, bit_or(side) OVER edge AS sides, "
+                "max(connections) OVER edge AS max_connections, max(retrans) OVER edge AS retrans, "
+                "max(bytes_sent) OVER edge AS bytes_sent, max(bytes_received) OVER edge AS bytes_received "
+                "FROM rows WINDOW edge AS (PARTITION BY client_id, server_id) "
+                "ORDER BY client_id, server_id, ord DESC), "
+                "numbered AS (SELECT seen.*, nextval('edges_id_seq') AS id FROM seen ORDER BY first_ord), "
+                "upserted AS ("
+                "INSERT INTO edges (id, client_id, server_id, first_seen, last_seen, last_connections, sides) "
+                "SELECT id, client_id, server_id, $11::bigint, $12::bigint, last_connections, sides FROM numbered "
+                "ORDER BY client_id, server_id "
+                "ON CONFLICT (client_id, server_id) DO UPDATE SET "
+                "first_seen = least(edges.first_seen, excluded.first_seen), "
+                "last_connections = CASE WHEN excluded.last_seen >= edges.last_seen "
+                "THEN excluded.last_connections ELSE edges.last_connections END, "
+                "last_seen = greatest(edges.last_seen, excluded.last_seen), "
+                "sides = edges.sides | excluded.sides "
+                "RETURNING id, client_id, server_id), "
+                "zipped AS (SELECT * FROM unnest("
+                "(SELECT array_agg(id ORDER BY client_id, server_id) FROM upserted), "
+                "(SELECT array_agg(client_id ORDER BY client_id, server_id) FROM upserted), "
+                "(SELECT array_agg(server_id ORDER BY client_id, server_id) FROM upserted), "
+                "(SELECT array_agg(client_id ORDER BY client_id, server_id) FROM seen), "
+                "(SELECT array_agg(server_id ORDER BY client_id, server_id) FROM seen), "
+                "(SELECT array_agg(max_connections ORDER BY client_id, server_id) FROM seen), "
+                "(SELECT array_agg(last_rtt_us ORDER BY client_id, server_id) FROM seen), "
+                "(SELECT array_agg(retrans ORDER BY client_id, server_id) FROM seen), "
+                "(SELECT array_agg(bytes_sent ORDER BY client_id, server_id) FROM seen), "
+                "(SELECT array_agg(bytes_received ORDER BY client_id, server_id) FROM seen)"
+                ") AS z(edge_id, edge_client_id, edge_server_id, client_id, server_id, "
+                "connections, rtt_us, retrans, bytes_sent, bytes_received)) "
+                "INSERT INTO observations (edge_id, bucket, connections, rtt_us, retrans, bytes_sent, bytes_received) "
+                "SELECT edge_id, $13::bigint, connections, rtt_us, retrans, bytes_sent, bytes_received FROM zipped "
+                "WHERE edge_client_id = client_id AND edge_server_id = server_id ORDER BY edge_id "
+                "ON CONFLICT (edge_id, bucket) DO UPDATE SET "
+                "connections = greatest(observations.connections, excluded.connections), "
+                "rtt_us = excluded.rtt_us, "
+                "retrans = greatest(observations.retrans, excluded.retrans), "
+                "bytes_sent = greatest(observations.bytes_sent, excluded.bytes_sent), "
+                "bytes_received = greatest(observations.bytes_received, excluded.bytes_received)",
+        /* $1 the addresses, $2 the hostname, $3 ts */
+        [STMT_HOSTS] =
+                "INSERT INTO hosts (addr, hostname, last_seen) "
+                "SELECT DISTINCT addr, $2, $3::bigint FROM unnest($1::text[]) AS addr ORDER BY addr "
+                "ON CONFLICT (addr) DO UPDATE SET hostname = excluded.hostname, "
+                "last_seen = greatest(hosts.last_seen, excluded.last_seen)",
+};
+
+static const char *const statement_name[_STMT_MAX] = {
+        [STMT_ENDPOINTS_INSERT] = "netdep_endpoints_insert",
+        [STMT_ENDPOINTS_UPDATE] = "netdep_endpoints_update",
+        [STMT_EDGES_AND_OBSERVATIONS] = "netdep_edges_and_observations",
+        [STMT_HOSTS] = "netdep_hosts",
+};
+
+static int ensure_prepared(struct pg_store *s)
 {
-        size_t n;
-
-        if (p[0] < 0x80)
-                return 1;
-        if (p[0] < 0xc2 || p[0] > 0xf4)
+        if (s->prepared)
                 return 0;
-        n = p[0] >= 0xf0 ? 4 : p[0] >= 0xe0 ? 3 : 2;
-        for (size_t i = 1; i < n; i++)
-                if ((p[i] & 0xc0) != 0x80)
-                        return 0;
-        if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] >= 0xa0) || /* overlong, surrogate */
-            (p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] >= 0x90)) /* overlong, past U+10FFFF */
-                return 0;
-        return n;
-}
+        for (int i = 0; i < _STMT_MAX; i++) {
+                _cleanup_result_ PGresult *res = PQprepare(s->conn, statement_name[i], statement_sql[i], 0, NULL);
 
-/* Copies at most max bytes of text as a COPY text field: tab, newline,
- * carriage return and backslash escaped, and a byte that is not UTF-8
- * (process names are any bytes) as '?', which PostgreSQL accepts where
- * the raw byte would fail the whole flush. Writes at most 2 * max bytes. */
-static char *put_copy_text(char *out, const char *text, size_t max)
-{
-        const unsigned char *p = (const unsigned char *)text, *end = p + strnlen(text, max);
+                if (!result_ok(res)) {
+                        int r = fail(s, res, "prepare ingest");
 
-        while (p < end) {
-                size_t n = utf8_sequence_length(p);
-
-                if (n == 0 || n > (size_t)(end - p)) {
-                        *out++ = '?';
-                        p++;
-                        continue;
+                        /* Start again from nothing next time. */
+                        PQclear(PQexec(s->conn, "DEALLOCATE ALL"));
+                        return r;
                 }
-                switch (*p) {
-                case '\\': out = stpcpy(out, "\\\\"); break;
-                case '\t': out = stpcpy(out, "\\t"); break;
-                case '\n': out = stpcpy(out, "\\n"); break;
-                case '\r': out = stpcpy(out, "\\r"); break;
-                default:
-                        memcpy(out, p, n);
-                        out += n;
-                }
-                p += n;
         }
-        return out;
+        s->prepared = true;
+        return 0;
 }
 
 static int32_t clamp_int32(uint32_t v)
@@ -512,87 +675,45 @@ static int32_t clamp_int32(uint32_t v)
         return v > INT32_MAX ? INT32_MAX : (int32_t)v;
 }
 
-/* One staging row as a line of COPY text; writes at most COPY_ROW_MAX. */
-static size_t format_copy_row(char *buf, size_t ord, const struct nd_edge_observation *o)
+/* The rows as one array literal per column, into ret (which the caller
+ * frees, whatever the outcome). Counters go in as SQLite stores them,
+ * 64-bit signed. */
+static int rows_to_arrays(const struct nd_ingest *in, char *ret[static _COL_MAX])
 {
-        bool server_side = o->side == ND_SIDE_SERVER;
-        char *p = buf;
+        struct text_array columns[_COL_MAX] = {};
+        bool oom = false;
 
-        p += snprintf(p, 24, "%zu\t", ord);
-        p = put_copy_text(p, o->client.addr, sizeof(o->client.addr));
-        *p++ = '\t';
-        p = put_copy_text(p, server_side ? "" : o->client.process, sizeof(o->client.process));
-        p += snprintf(p, 24, "\t%" PRId32 "\t", server_side ? -1 : o->client.pgid);
-        p = put_copy_text(p, o->server.addr, sizeof(o->server.addr));
-        p += snprintf(p, 24, "\t%u\t", (unsigned)o->server.port);
-        p = put_copy_text(p, server_side ? o->server.process : "", sizeof(o->server.process));
-        /* Counters go in as SQLite stores them: 64-bit signed. */
-        p += snprintf(p, 160, "\t%" PRId32 "\t%d\t%" PRId32 "\t%" PRId32 "\t%" PRId64 "\t%" PRId64 "\t%" PRId64 "\n",
-                      server_side ? o->server.pgid : -1, (int)o->side, clamp_int32(o->connections),
-                      clamp_int32(o->rtt_us), (int64_t)o->retrans, (int64_t)o->bytes_sent,
-                      (int64_t)o->bytes_received);
-        return (size_t)(p - buf);
-}
-_Static_assert(COPY_ROW_MAX >= 24 * 3 + 160 + 2 * (2 * ND_ADDR_TEXT_MAX + 2 * ND_PROCESS_NAME_MAX) + 2,
-               "COPY_ROW_MAX holds any row");
+        for (size_t i = 0; i < in->n_rows; i++) {
+                const struct nd_edge_observation *o = &in->rows[i];
+                bool server_side = o->side == ND_SIDE_SERVER;
+                char number[24];
 
-/* BEGIN, and COPY into the staging table: the server then waits for rows. */
-static int begin_copy(struct pg_store *s)
-{
-        PGresult *res;
-        int r = 0;
-
-        if (!PQsendQuery(s->conn, "BEGIN; COPY pg_temp.netdep_staging FROM STDIN"))
-                return fail(s, NULL, "begin ingest");
-        while ((res = PQgetResult(s->conn))) {
-                ExecStatusType st = PQresultStatus(res);
-
-                if (st == PGRES_COPY_IN) {
-                        PQclear(res);
-                        return 0;
-                }
-                if (st != PGRES_COMMAND_OK && r == 0)
-                        r = fail(s, res, "begin ingest");
-                PQclear(res);
+                text_array_add(&columns[COL_CADDR], o->client.addr);
+                text_array_add(&columns[COL_CPROCESS], server_side ? "" : o->client.process);
+                text_array_add_i64(&columns[COL_CPGID], server_side ? -1 : o->client.pgid, number);
+                text_array_add(&columns[COL_SADDR], o->server.addr);
+                text_array_add_i64(&columns[COL_SPORT], o->server.port, number);
+                text_array_add(&columns[COL_SNAME], server_side ? o->server.process : "");
+                text_array_add_i64(&columns[COL_SPGID], server_side ? o->server.pgid : -1, number);
+                text_array_add_i64(&columns[COL_SIDE], (int)o->side, number);
+                text_array_add_i64(&columns[COL_CONNECTIONS], clamp_int32(o->connections), number);
+                text_array_add_i64(&columns[COL_RTT_US], clamp_int32(o->rtt_us), number);
+                text_array_add_i64(&columns[COL_RETRANS], (int64_t)o->retrans, number);
+                text_array_add_i64(&columns[COL_BYTES_SENT], (int64_t)o->bytes_sent, number);
+                text_array_add_i64(&columns[COL_BYTES_RECEIVED], (int64_t)o->bytes_received, number);
         }
-        return r < 0 ? r : fail(s, NULL, "begin ingest");
-}
-
-static int copy_rows(struct pg_store *s, const struct nd_ingest *in)
-{
-        _cleanup_free_ char *chunk = malloc(COPY_CHUNK);
-        _cleanup_result_ PGresult *res = NULL;
-        size_t len = 0;
-        int r = 0;
-
-        for (size_t i = 0; chunk && i < in->n_rows; i++) {
-                if (len + COPY_ROW_MAX > COPY_CHUNK) {
-                        if (PQputCopyData(s->conn, chunk, (int)len) != 1)
-                                return fail(s, NULL, "copy rows");
-                        len = 0;
-                }
-                len += format_copy_row(chunk + len, i, &in->rows[i]);
+        for (int c = 0; c < _COL_MAX; c++) {
+                ret[c] = text_array_finish(&columns[c]);
+                oom = oom || !ret[c];
         }
-        if (chunk && len > 0 && PQputCopyData(s->conn, chunk, (int)len) != 1)
-                return fail(s, NULL, "copy rows");
-        if (PQputCopyEnd(s->conn, chunk ? NULL : "out of memory") != 1)
-                return fail(s, NULL, "copy rows");
-        res = PQgetResult(s->conn);
-        if (!chunk)
-                r = -ENOMEM;
-        else if (!result_ok(res))
-                r = fail(s, res, "copy rows");
-        /* Reads up to the end of this command. */
-        for (PGresult *more; (more = PQgetResult(s->conn));)
-                PQclear(more);
-        return r;
+        return oom ? -ENOMEM : 0;
 }
 
 struct step {
         const char *statement; /* a prepared statement's name, or NULL for sql */
         const char *sql;
         int n_params;
-        const char *params[3];
+        const char *params[13];
 };
 
 /* Sends the steps in one pipeline (one round trip) and reads every
@@ -636,192 +757,40 @@ static int run_pipeline(struct pg_store *s, const struct step *steps, size_t n_s
         return r;
 }
 
-enum statement {
-        STMT_CLIENT_ENDPOINTS_INSERT,
-        STMT_CLIENT_ENDPOINTS_UPDATE,
-        STMT_SERVER_ENDPOINTS_INSERT,
-        STMT_SERVER_ENDPOINTS_UPDATE,
-        STMT_EDGES,
-        STMT_OBSERVATIONS,
-        STMT_HOSTS,
-        _STMT_MAX,
-};
-
-/* A staging row st's endpoints and edge, found by index lookups whatever
- * the planner believes of the tables' sizes (a temporary table has no
- * statistics). */
-#define CLIENT_OF_ROW                                                                                   \
-        "CROSS JOIN LATERAL (SELECT id FROM endpoints "                                                  \
-        "WHERE addr = st.caddr AND port = 0 AND process = st.cprocess LIMIT 1) c "
-#define SERVER_OF_ROW                                                                                   \
-        "CROSS JOIN LATERAL (SELECT id FROM endpoints "                                                  \
-        "WHERE addr = st.saddr AND port = st.sport AND process = '' LIMIT 1) s "
-#define EDGE_OF_ROW "CROSS JOIN LATERAL (SELECT id FROM edges WHERE client_id = c.id AND server_id = s.id LIMIT 1) e "
-
-/* Prepared once a session. Endpoints: new ones first, in key order; then
- * the existing ones whose attributes changed, locked in id order. The row
- * chosen per key is the one SQLite's row-by-row upserts would leave: the
- * last that carries the attribute, else (for a new endpoint) the first.
- * Rows of one edge merge as SQLite's sequence of upserts would: the last
- * row's count and RTT, the most of the others. New edges are numbered in
- * the order their first rows came, as SQLite numbers them, though written
- * in key order. */
-static const char *const statement_sql[_STMT_MAX] = {
-        [STMT_CLIENT_ENDPOINTS_INSERT] =
-                "INSERT INTO endpoints (addr, port, process, name, pgid) "
-                "SELECT DISTINCT ON (caddr, cprocess) caddr, 0, cprocess, cprocess, cpgid "
-                "FROM pg_temp.netdep_staging "
-                "ORDER BY caddr, cprocess, cpgid >= 0 DESC, CASE WHEN cpgid >= 0 THEN -ord ELSE ord END "
-                "ON CONFLICT (addr, port, process) DO NOTHING",
-        [STMT_CLIENT_ENDPOINTS_UPDATE] =
-                "WITH changed AS ("
-                "SELECT e.id, x.cpgid FROM (SELECT DISTINCT ON (caddr, cprocess) caddr, cprocess, cpgid "
-                "FROM pg_temp.netdep_staging WHERE cpgid >= 0 ORDER BY caddr, cprocess, ord DESC) x "
-                "CROSS JOIN LATERAL (SELECT id, pgid FROM endpoints "
-                "WHERE addr = x.caddr AND port = 0 AND process = x.cprocess LIMIT 1) e "
-                "WHERE e.pgid <> x.cpgid), "
-                "locked AS (SELECT id FROM endpoints WHERE id = ANY (ARRAY(SELECT id FROM changed)) "
-                "ORDER BY id FOR NO KEY UPDATE) "
-                "UPDATE endpoints e SET pgid = (SELECT cpgid FROM changed WHERE changed.id = e.id) "
-                "WHERE e.id = ANY (ARRAY(SELECT id FROM locked))",
-        [STMT_SERVER_ENDPOINTS_INSERT] =
-                "INSERT INTO endpoints (addr, port, process, name, pgid) "
-                "SELECT DISTINCT ON (saddr, sport) saddr, sport, '', sname, spgid FROM pg_temp.netdep_staging "
-                "ORDER BY saddr, sport, sname <> '' DESC, CASE WHEN sname <> '' THEN -ord ELSE ord END "
-                "ON CONFLICT (addr, port, process) DO NOTHING",
-        [STMT_SERVER_ENDPOINTS_UPDATE] =
-                "WITH changed AS ("
-                "SELECT e.id, x.sname, x.spgid FROM (SELECT DISTINCT ON (saddr, sport) saddr, sport, sname, spgid "
-                "FROM pg_temp.netdep_staging WHERE sname <> '' ORDER BY saddr, sport, ord DESC) x "
-                "CROSS JOIN LATERAL (SELECT id, name, pgid FROM endpoints "
-                "WHERE addr = x.saddr AND port = x.sport AND process = '' LIMIT 1) e "
-                "WHERE e.name <> x.sname OR e.pgid <> x.spgid), "
-                "locked AS (SELECT id FROM endpoints WHERE id = ANY (ARRAY(SELECT id FROM changed)) "
-                "ORDER BY id FOR NO KEY UPDATE) "
-                "UPDATE endpoints e SET (name, pgid) = (SELECT sname, spgid FROM changed WHERE changed.id = e.id) "
-                "WHERE e.id = ANY (ARRAY(SELECT id FROM locked))",
-        /* $1 first_ts, $2 ts */
-        [STMT_EDGES] =
-                "WITH seen AS ("
-                "SELECT c.id AS client_id, s.id AS server_id, min(st.ord) AS first_ord, bit_or(st.side) AS sides, "
-                "(array_agg(st.connections ORDER BY st.ord DESC))[1] AS last_connections "
-                "FROM pg_temp.netdep_staging st " CLIENT_OF_ROW SERVER_OF_ROW "GROUP BY c.id, s.id), "
-                "numbered AS (SELECT seen.*, nextval('edges_id_seq') AS id FROM seen ORDER BY first_ord) "
-                "INSERT INTO edges (id, client_id, server_id, first_seen, last_seen, last_connections, sides) "
-                "SELECT id, client_id, server_id, $1::bigint, $2::bigint, last_connections, sides FROM numbered "
-                "ORDER BY client_id, server_id "
-                "ON CONFLICT (client_id, server_id) DO UPDATE SET "
-                "first_seen = least(edges.first_seen, excluded.first_seen), "
-                "last_connections = CASE WHEN excluded.last_seen >= edges.last_seen "
-                "THEN excluded.last_connections ELSE edges.last_connections END, "
-                "last_seen = greatest(edges.last_seen, excluded.last_seen), "
-                "sides = edges.sides | excluded.sides",
-        /* $1 the bucket */
-        [STMT_OBSERVATIONS] =
-                "INSERT INTO observations (edge_id, bucket, connections, rtt_us, retrans, bytes_sent, bytes_received) "
-                "SELECT e.id, $1::bigint, max(st.connections), (array_agg(st.rtt_us ORDER BY st.ord DESC))[1], "
-                "max(st.retrans), max(st.bytes_sent), max(st.bytes_received) "
-                "FROM pg_temp.netdep_staging st " CLIENT_OF_ROW SERVER_OF_ROW EDGE_OF_ROW
-                "GROUP BY e.id ORDER BY e.id "
-                "ON CONFLICT (edge_id, bucket) DO UPDATE SET "
-                "connections = greatest(observations.connections, excluded.connections), "
-                "rtt_us = excluded.rtt_us, "
-                "retrans = greatest(observations.retrans, excluded.retrans), "
-                "bytes_sent = greatest(observations.bytes_sent, excluded.bytes_sent), "
-                "bytes_received = greatest(observations.bytes_received, excluded.bytes_received)",
-        /* $1 the addresses, $2 the hostname, $3 ts */
-        [STMT_HOSTS] =
-                "INSERT INTO hosts (addr, hostname, last_seen) "
-                "SELECT DISTINCT addr, $2, $3::bigint FROM unnest($1::text[]) AS addr ORDER BY addr "
-                "ON CONFLICT (addr) DO UPDATE SET hostname = excluded.hostname, "
-                "last_seen = greatest(hosts.last_seen, excluded.last_seen)",
-};
-
-static const char *const statement_name[_STMT_MAX] = {
-        [STMT_CLIENT_ENDPOINTS_INSERT] = "netdep_client_endpoints_insert",
-        [STMT_CLIENT_ENDPOINTS_UPDATE] = "netdep_client_endpoints_update",
-        [STMT_SERVER_ENDPOINTS_INSERT] = "netdep_server_endpoints_insert",
-        [STMT_SERVER_ENDPOINTS_UPDATE] = "netdep_server_endpoints_update",
-        [STMT_EDGES] = "netdep_edges",
-        [STMT_OBSERVATIONS] = "netdep_observations",
-        [STMT_HOSTS] = "netdep_hosts",
-};
-
-/* The staging table holds the rows of one ingest as SQLite's statements
- * would bind them: a server-side row knows neither the client's process
- * nor its pgid, a client-side row not the server's. It and the statements
- * that read it live as long as the session. */
-static int ensure_session(struct pg_store *s)
+static void free_arrays(char *(*arrays)[_COL_MAX])
 {
-        int r;
-
-        if (s->session_ready)
-                return 0;
-        r = exec(s,
-                 "CREATE TEMP TABLE IF NOT EXISTS netdep_staging ("
-                 "ord bigint NOT NULL, "
-                 "caddr text NOT NULL, cprocess text NOT NULL, cpgid integer NOT NULL, "
-                 "saddr text NOT NULL, sport integer NOT NULL, sname text NOT NULL, spgid integer NOT NULL, "
-                 "side integer NOT NULL, connections integer NOT NULL, rtt_us integer NOT NULL, "
-                 "retrans bigint NOT NULL, bytes_sent bigint NOT NULL, bytes_received bigint NOT NULL"
-                 ") ON COMMIT DELETE ROWS",
-                 "create staging table");
-        for (int i = 0; r >= 0 && i < _STMT_MAX; i++) {
-                _cleanup_result_ PGresult *res = PQprepare(s->conn, statement_name[i], statement_sql[i], 0, NULL);
-
-                if (!result_ok(res))
-                        r = fail(s, res, "prepare ingest");
-        }
-        if (r < 0) {
-                /* What was prepared stays; start again on a clean slate. */
-                PQclear(PQexec(s->conn, "DEALLOCATE ALL"));
-                return r;
-        }
-        s->session_ready = true;
-        return 0;
+        for (int c = 0; c < _COL_MAX; c++)
+                free((*arrays)[c]);
 }
 
-/* Valid UTF-8 copy of text, bad bytes as '?' (see put_copy_text). */
-static char *utf8_sanitized(const char *text)
-{
-        char *out = malloc(strlen(text) + 1), *o = out;
-
-        if (!out)
-                return NULL;
-        for (const unsigned char *p = (const unsigned char *)text; *p;) {
-                size_t n = utf8_sequence_length(p);
-
-                if (n == 0) {
-                        *o++ = '?';
-                        p++;
-                        continue;
-                }
-                memcpy(o, p, n);
-                o += n;
-                p += n;
-        }
-        *o = 0;
-        return out;
-}
+#define ENDPOINT_COLUMNS                                                                                \
+        col[COL_CADDR], col[COL_CPROCESS], col[COL_CPGID], col[COL_SADDR], col[COL_SPORT], col[COL_SNAME], \
+                col[COL_SPGID]
 
 static int ingest_once(struct pg_store *s, const struct nd_ingest *in)
 {
+        _cleanup_(free_arrays) char *col[_COL_MAX] = {};
         _cleanup_free_ char *addrs = NULL, *hostname = NULL;
         char first_ts[24], ts[24], bucket[24];
-        struct step steps[_STMT_MAX + 1];
+        struct step steps[_STMT_MAX + 2];
         size_t n = 0;
         int r;
 
         format_i64(first_ts, in->first_ts);
         format_i64(ts, in->ts);
         format_i64(bucket, bucket_of(in->ts));
+        steps[n++] = (struct step){ .sql = "BEGIN" };
         if (in->n_rows > 0) {
-                steps[n++] = (struct step){ statement_name[STMT_CLIENT_ENDPOINTS_INSERT] };
-                steps[n++] = (struct step){ statement_name[STMT_CLIENT_ENDPOINTS_UPDATE] };
-                steps[n++] = (struct step){ statement_name[STMT_SERVER_ENDPOINTS_INSERT] };
-                steps[n++] = (struct step){ statement_name[STMT_SERVER_ENDPOINTS_UPDATE] };
-                steps[n++] = (struct step){ statement_name[STMT_EDGES], NULL, 2, { first_ts, ts } };
-                steps[n++] = (struct step){ statement_name[STMT_OBSERVATIONS], NULL, 1, { bucket } };
+                r = rows_to_arrays(in, col);
+                if (r < 0)
+                        return r;
+                steps[n++] = (struct step){ statement_name[STMT_ENDPOINTS_INSERT], NULL, 7, { ENDPOINT_COLUMNS } };
+                steps[n++] = (struct step){ statement_name[STMT_ENDPOINTS_UPDATE], NULL, 7, { ENDPOINT_COLUMNS } };
+                steps[n++] = (struct step){ statement_name[STMT_EDGES_AND_OBSERVATIONS], NULL, 13,
+                                            { col[COL_CADDR], col[COL_CPROCESS], col[COL_SADDR], col[COL_SPORT],
+                                              col[COL_SIDE], col[COL_CONNECTIONS], col[COL_RTT_US],
+                                              col[COL_RETRANS], col[COL_BYTES_SENT], col[COL_BYTES_RECEIVED],
+                                              first_ts, ts, bucket } };
         }
         if (in->hostname && in->n_host_addrs > 0) {
                 struct text_array array = {};
@@ -834,18 +803,11 @@ static int ingest_once(struct pg_store *s, const struct nd_ingest *in)
                         return -ENOMEM;
                 steps[n++] = (struct step){ statement_name[STMT_HOSTS], NULL, 3, { addrs, hostname, ts } };
         }
-        if (n == 0)
+        if (n == 1)
                 return 0;
-        steps[n++] = (struct step){ NULL, "COMMIT" };
+        steps[n++] = (struct step){ .sql = "COMMIT" };
 
-        if (in->n_rows > 0) {
-                r = begin_copy(s);
-                if (r >= 0)
-                        r = copy_rows(s, in);
-        } else
-                r = exec(s, "BEGIN", "begin ingest");
-        if (r >= 0)
-                r = run_pipeline(s, steps, n, "ingest");
+        r = run_pipeline(s, steps, n, "ingest");
         if (r < 0)
                 rollback(s);
         return r;
@@ -863,7 +825,7 @@ static int pg_ingest(struct nd_store *base, const struct nd_ingest *in)
         struct pg_store *s = to_pg(base);
         int r;
 
-        r = ensure_session(s);
+        r = ensure_prepared(s);
         if (r >= 0 && in->n_rows > 0)
                 r = ensure_partition(s, bucket_of(in->ts));
         if (r < 0)
@@ -989,7 +951,8 @@ static int pg_edges(struct nd_store *base, const struct nd_edge_query *q, struct
         if (!addrs)
                 return -ENOMEM;
         /* A bucket [b, b + width) overlaps [since, until]. */
-        format_i64(since, q->range.since == INT64_MIN ? INT64_MIN : q->range.since - ND_BUCKET_SECONDS);
+        format_i64(since, q->range.since < INT64_MIN + ND_BUCKET_SECONDS ? INT64_MIN
+                                                                          : q->range.since - ND_BUCKET_SECONDS);
         format_i64(until, q->range.until);
         r = exec_params(s, sql, ranged ? 3 : 1, (const char *[]){ addrs, since, until }, "query edges", &res);
         for (int i = 0; r >= 0 && i < PQntuples(res); i++) {
@@ -1017,6 +980,19 @@ static int pg_hosts(struct nd_store *base, struct nd_host_list *out)
                         &res);
         for (int i = 0; r >= 0 && i < PQntuples(res); i++)
                 r = nd_host_list_push(out, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
+        return r;
+}
+
+static int pg_endpoint_addrs(struct nd_store *base, struct nd_host_list *out)
+{
+        struct pg_store *s = to_pg(base);
+        _cleanup_result_ PGresult *res = NULL;
+        int r;
+
+        r = exec_params(s, "SELECT DISTINCT addr COLLATE \"C\" AS addr FROM endpoints ORDER BY 1", 0, NULL,
+                        "read endpoint addresses", &res);
+        for (int i = 0; r >= 0 && i < PQntuples(res); i++)
+                r = nd_host_list_push(out, PQgetvalue(res, i, 0), "");
         return r;
 }
 
@@ -1088,6 +1064,7 @@ const struct nd_store_ops nd_store_postgres_ops = {
         .prune = pg_prune,
         .edges = pg_edges,
         .hosts = pg_hosts,
+        .endpoint_addrs = pg_endpoint_addrs,
         .roles_replace = pg_roles_replace,
         .roles_load = pg_roles_load,
 };

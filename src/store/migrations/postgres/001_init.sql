@@ -28,7 +28,7 @@ CREATE TABLE edges (
         last_connections integer NOT NULL,
         sides integer NOT NULL, -- 1: the client's agent reported it, 2: the server's
         UNIQUE (client_id, server_id)
-);
+) WITH (fillfactor = 70); -- room on each page: every flush updates its edges, in place (HOT)
 CREATE INDEX edges_by_server ON edges (server_id);
 
 -- Per-bucket history of an edge, partitioned by day so that retention drops

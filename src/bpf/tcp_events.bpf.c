@@ -1,0 +1,501 @@
+/* Kernel side of the TCP event stream: every connection's open and close,
+ * failed connects and LISTEN transitions, handed to user space through a
+ * ring buffer. One hook, tp_btf/inet_sock_set_state; why: docs/bpf.md.
+ *
+ * Most state changes run in softirq context, where the current task is
+ * whoever happened to be on the CPU. The process is therefore taken where
+ * the kernel runs in the process's own context and remembered:
+ *   - connect(): the CLOSE -> SYN_SENT change, in the connecting process;
+ *   - listen(): the -> LISTEN change, in the listening process; a passive
+ *     connection is first credited to its listener's owner;
+ *   - close() or shutdown() of a passive connection: ESTABLISHED ->
+ *     FIN_WAIT1 or CLOSE_WAIT -> LAST_ACK, in the process that held it. */
+#include "vmlinux.h"
+
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "bpf/tcp_events.h"
+
+#define AF_INET 2
+#define AF_INET6 10
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+
+/* Set by user space before load; 0 means "any". */
+const volatile __u32 filter_netns = 0;
+const volatile __u32 filter_pid = 0;
+const volatile __u16 filter_port = 0;
+
+struct owner {
+        __u32 pid, pgid;
+        char comm[ND_TCP_EVENT_COMM_LEN];
+};
+
+struct sock_info {
+        __u64 ts_start; /* SYN_SENT (active) or ESTABLISHED (passive) */
+        __u64 ts_established; /* 0 until the handshake completed */
+        __u64 cookie;
+        struct owner owner;
+        __u8 passive;
+        __u8 owner_from_listener; /* passive: nobody seen closing it yet */
+        __u8 pad[6];
+};
+
+struct listen_key {
+        __u32 netns;
+        __u16 port;
+        __u16 family;
+        __u8 addr[16]; /* IPv4 in the first 4 bytes; all zero for a wildcard */
+};
+
+struct listen_info {
+        struct owner owner; /* the latest process to listen on the key */
+        __u32 count; /* listening sockets on the key (SO_REUSEPORT) */
+        __u32 pad;
+};
+
+/* Sizes are defaults: user space sets them before load. Entries are
+ * allocated as sockets are followed, not up front. */
+struct {
+        __uint(type, BPF_MAP_TYPE_HASH);
+        __uint(max_entries, 65536);
+        __uint(map_flags, BPF_F_NO_PREALLOC);
+        __type(key, __u64); /* the struct sock's address */
+        __type(value, struct sock_info);
+} socks SEC(".maps");
+
+struct {
+        __uint(type, BPF_MAP_TYPE_HASH);
+        __uint(max_entries, 16384);
+        __uint(map_flags, BPF_F_NO_PREALLOC);
+        __type(key, struct listen_key);
+        __type(value, struct listen_info);
+} listeners SEC(".maps");
+
+/* Every LISTEN socket counted in listeners, so that none is counted twice
+ * (the seeding walk meets a socket in every process that holds it). */
+struct {
+        __uint(type, BPF_MAP_TYPE_HASH);
+        __uint(max_entries, 16384);
+        __uint(map_flags, BPF_F_NO_PREALLOC);
+        __type(key, __u64); /* the struct sock's address */
+        __type(value, __u8);
+} listen_socks SEC(".maps");
+
+struct {
+        __uint(type, BPF_MAP_TYPE_RINGBUF);
+        __uint(max_entries, 1 << 20);
+} events SEC(".maps");
+
+struct {
+        __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+        __uint(max_entries, ND_TCP_COUNTER_MAX);
+        __type(key, __u32);
+        __type(value, __u64);
+} counters SEC(".maps");
+
+static __always_inline void count(__u32 index)
+{
+        __u64 *v = bpf_map_lookup_elem(&counters, &index);
+
+        if (v)
+                *v += 1;
+}
+
+static __always_inline __u32 sock_netns(const struct sock *sk)
+{
+        return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+}
+
+/* TCP over IPv4 or IPv6, in the namespace asked for. */
+static __always_inline bool sock_wanted(const struct sock *sk)
+{
+        __u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+
+        if (family != AF_INET && family != AF_INET6)
+                return false;
+        if (BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol) != IPPROTO_TCP)
+                return false;
+        return filter_netns == 0 || sock_netns(sk) == filter_netns;
+}
+
+/* The local port. Entering CLOSE releases the port (inet_num = 0) before
+ * the tracepoint runs; inet_sport keeps it. */
+static __always_inline __u16 local_port(const struct sock *sk)
+{
+        __u16 port = BPF_CORE_READ(sk, __sk_common.skc_num);
+
+        if (port == 0)
+                port = bpf_ntohs(BPF_CORE_READ((const struct inet_sock *)sk, inet_sport));
+        return port;
+}
+
+static __always_inline void read_local_addr(const struct sock *sk, __u16 family, __u8 addr[16])
+{
+        if (family == AF_INET)
+                bpf_core_read(addr, 4, &sk->__sk_common.skc_rcv_saddr);
+        else
+                bpf_core_read(addr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+}
+
+static __always_inline __u32 task_pgid(const struct task_struct *task)
+{
+        if (!bpf_core_field_exists(struct signal_struct, pids))
+                return 0;
+        return BPF_CORE_READ(task, signal, pids[PIDTYPE_PGID], numbers[0].nr);
+}
+
+static __always_inline void current_owner(struct owner *o)
+{
+        o->pid = bpf_get_current_pid_tgid() >> 32;
+        o->pgid = task_pgid((const struct task_struct *)bpf_get_current_task());
+        bpf_get_current_comm(o->comm, sizeof(o->comm));
+}
+
+static __always_inline bool event_wanted(const struct sock *sk, __u32 pid)
+{
+        __u16 sport, dport;
+
+        if (filter_pid && pid != filter_pid)
+                return false;
+        if (!filter_port)
+                return true;
+        sport = local_port(sk);
+        dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+        return sport == filter_port || dport == filter_port;
+}
+
+/* A zeroed event with the socket's endpoints and its owner filled in, or
+ * NULL (counted) when the ring buffer is full. */
+static __always_inline struct nd_tcp_event_raw *event_new(const struct sock *sk, __u16 kind, __u64 now,
+                                                         const struct owner *owner, __u64 cookie)
+{
+        struct nd_tcp_event_raw *e;
+
+        e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+        if (!e) {
+                count(ND_TCP_COUNTER_LOST);
+                return NULL;
+        }
+        __builtin_memset(e, 0, sizeof(*e));
+        e->ts_ns = now;
+        e->kind = kind;
+        e->cookie = cookie;
+        e->netns = sock_netns(sk);
+        e->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+        e->sport = local_port(sk);
+        e->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+        read_local_addr(sk, e->family, e->saddr);
+        if (e->family == AF_INET)
+                bpf_core_read(e->daddr, 4, &sk->__sk_common.skc_daddr);
+        else
+                bpf_core_read(e->daddr, 16, &sk->__sk_common.skc_v6_daddr);
+        if (owner) {
+                e->pid = owner->pid;
+                e->pgid = owner->pgid;
+                __builtin_memcpy(e->comm, owner->comm, sizeof(e->comm));
+        }
+        return e;
+}
+
+static __always_inline void listen_key_of(const struct sock *sk, struct listen_key *key)
+{
+        __builtin_memset(key, 0, sizeof(*key));
+        key->netns = sock_netns(sk);
+        key->port = local_port(sk);
+        key->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+        read_local_addr(sk, key->family, key->addr);
+}
+
+/* Counts a LISTEN socket under its (netns, address, port), once. The
+ * latest owner wins unless keep_owner: the seeding walk goes by ascending
+ * pid and credits a listener shared across fork() to its lowest pid. */
+static __always_inline void listener_add(const struct sock *sk, const struct owner *owner, bool keep_owner)
+{
+        struct listen_info fresh = { .owner = *owner, .count = 1 }, *info;
+        __u64 sk_key = (__u64)sk;
+        struct listen_key key;
+        __u8 one = 1;
+
+        listen_key_of(sk, &key);
+        /* listen() without bind() picks its port only after this change:
+         * such a listener cannot be found by port, so it is not kept. */
+        if (key.port == 0)
+                return;
+        if (bpf_map_update_elem(&listen_socks, &sk_key, &one, BPF_NOEXIST) != 0) {
+                if (!bpf_map_lookup_elem(&listen_socks, &sk_key))
+                        count(ND_TCP_COUNTER_UNTRACKED);
+                return; /* counted already, or no room */
+        }
+        info = bpf_map_lookup_elem(&listeners, &key);
+        if (info) {
+                if (!keep_owner)
+                        info->owner = *owner;
+                info->count += 1;
+        } else if (bpf_map_update_elem(&listeners, &key, &fresh, BPF_NOEXIST) != 0) {
+                bpf_map_delete_elem(&listen_socks, &sk_key);
+                count(ND_TCP_COUNTER_UNTRACKED);
+        }
+}
+
+static __always_inline void listener_remove(const struct sock *sk)
+{
+        __u64 sk_key = (__u64)sk;
+        struct listen_info *info;
+        struct listen_key key;
+
+        if (bpf_map_delete_elem(&listen_socks, &sk_key) != 0)
+                return; /* never counted */
+        listen_key_of(sk, &key);
+        info = bpf_map_lookup_elem(&listeners, &key);
+        if (info && info->count > 1)
+                info->count -= 1;
+        else if (info)
+                bpf_map_delete_elem(&listeners, &key);
+}
+
+static __always_inline void on_listen(const struct sock *sk, __u64 now)
+{
+        struct nd_tcp_event_raw *e;
+        struct owner me;
+
+        current_owner(&me);
+        listener_add(sk, &me, false);
+        if (!event_wanted(sk, me.pid))
+                return;
+        e = event_new(sk, ND_TCP_EVENT_LISTEN, now, &me, bpf_get_socket_cookie((void *)sk));
+        if (e)
+                bpf_ringbuf_submit(e, 0);
+}
+
+/* Runs in the process that closes the listener (close(), exit). */
+static __always_inline void on_listen_stop(const struct sock *sk, __u64 now)
+{
+        struct nd_tcp_event_raw *e;
+        struct owner me;
+
+        listener_remove(sk);
+        current_owner(&me);
+        if (!event_wanted(sk, me.pid))
+                return;
+        e = event_new(sk, ND_TCP_EVENT_LISTEN_STOP, now, &me, bpf_get_socket_cookie((void *)sk));
+        if (e)
+                bpf_ringbuf_submit(e, 0);
+}
+
+/* The owner of the listener a passive connection came in on: the exact
+ * local address first, then the wildcard. */
+static __always_inline struct listen_info *listener_of(const struct sock *sk)
+{
+        struct listen_info *info;
+        struct listen_key key;
+
+        listen_key_of(sk, &key);
+        info = bpf_map_lookup_elem(&listeners, &key);
+        if (info)
+                return info;
+        __builtin_memset(key.addr, 0, sizeof(key.addr));
+        return bpf_map_lookup_elem(&listeners, &key);
+}
+
+static __always_inline void on_connected(struct sock *sk, __u64 key, __u64 now)
+{
+        struct nd_tcp_event_raw *e;
+        struct sock_info *info;
+
+        info = bpf_map_lookup_elem(&socks, &key);
+        if (!info)
+                return; /* connect() began before we were loaded, or the table was full */
+        info->ts_established = now;
+        if (!event_wanted(sk, info->owner.pid))
+                return;
+        e = event_new(sk, ND_TCP_EVENT_CONNECT, now, &info->owner, info->cookie);
+        if (e)
+                bpf_ringbuf_submit(e, 0);
+}
+
+/* A passive connection's handshake completed (softirq). */
+static __always_inline void on_accepted(struct sock *sk, __u64 key, __u64 now)
+{
+        struct sock_info fresh = {
+                .ts_start = now,
+                .ts_established = now,
+                .passive = 1,
+                .owner_from_listener = 1,
+        };
+        struct nd_tcp_event_raw *e;
+        struct listen_info *listener;
+
+        fresh.cookie = bpf_get_socket_cookie(sk);
+        listener = listener_of(sk);
+        if (listener)
+                fresh.owner = listener->owner;
+        if (bpf_map_update_elem(&socks, &key, &fresh, BPF_ANY) != 0)
+                count(ND_TCP_COUNTER_UNTRACKED);
+        if (!event_wanted(sk, fresh.owner.pid))
+                return;
+        e = event_new(sk, ND_TCP_EVENT_ACCEPT, now, &fresh.owner, fresh.cookie);
+        if (e)
+                bpf_ringbuf_submit(e, 0);
+}
+
+/* bytes_acked and bytes_received count sequence numbers, so SYN and FIN
+ * add one each where they pass through the counting: the active side's
+ * SYN is acknowledged through tcp_ack() (the passive child starts past
+ * it), and either side's FIN once it is acknowledged or received. Taken
+ * off, the counts are payload bytes. */
+static __always_inline __u64 payload(__u64 counted, __u64 control)
+{
+        return counted > control ? counted - control : 0;
+}
+
+/* Our FIN was acknowledged when the socket leaves FIN_WAIT2, CLOSING or
+ * LAST_ACK with nothing unacknowledged (FIN_WAIT1 -> FIN_WAIT2 and
+ * CLOSING/LAST_ACK -> CLOSE test just that). */
+static __always_inline __u64 our_fin_acked(const struct tcp_sock *tp, int oldstate)
+{
+        if (oldstate != TCP_FIN_WAIT2 && oldstate != TCP_CLOSING && oldstate != TCP_LAST_ACK)
+                return 0;
+        return BPF_CORE_READ(tp, snd_una) == BPF_CORE_READ(tp, write_seq) ? 1 : 0;
+}
+
+/* Theirs was received when tcp_fin() set SOCK_DONE (tcp_done(), which
+ * does not, runs after the tracepoint). */
+struct sock___before_skc_flags { /* sk_flags moved into sock_common in 6.x */
+        unsigned long sk_flags;
+} __attribute__((preserve_access_index));
+
+static __always_inline __u64 their_fin_received(const struct sock *sk)
+{
+        unsigned long flags;
+
+        if (bpf_core_field_exists(sk->__sk_common.skc_flags))
+                flags = BPF_CORE_READ(sk, __sk_common.skc_flags);
+        else
+                flags = BPF_CORE_READ((const struct sock___before_skc_flags *)sk, sk_flags);
+
+        return (flags >> bpf_core_enum_value(enum sock_flags, SOCK_DONE)) & 1;
+}
+
+static __always_inline void on_close(const struct sock *sk, int oldstate, __u64 key, __u64 now)
+{
+        const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+        struct nd_tcp_event_raw *e;
+        struct sock_info *info;
+
+        info = bpf_map_lookup_elem(&socks, &key);
+        if (!info)
+                return;
+        if (oldstate == TCP_SYN_SENT) {
+                if (!event_wanted(sk, info->owner.pid))
+                        goto forget;
+                e = event_new(sk, ND_TCP_EVENT_FAILED, now, &info->owner, info->cookie);
+                if (!e)
+                        goto forget;
+                e->duration_ns = now - info->ts_start;
+                e->error = BPF_CORE_READ(sk, sk_err);
+                bpf_ringbuf_submit(e, 0);
+                goto forget;
+        }
+        if (!info->ts_established || !event_wanted(sk, info->owner.pid))
+                goto forget;
+        e = event_new(sk, ND_TCP_EVENT_CLOSE, now, &info->owner, info->cookie);
+        if (!e)
+                goto forget;
+        e->duration_ns = now - info->ts_established;
+        e->bytes_acked = payload(BPF_CORE_READ(tp, bytes_acked), our_fin_acked(tp, oldstate) + !info->passive);
+        e->bytes_received = payload(BPF_CORE_READ(tp, bytes_received), their_fin_received(sk));
+        e->rtt_us = BPF_CORE_READ(tp, srtt_us) >> 3;
+        e->retrans = BPF_CORE_READ(tp, total_retrans);
+        e->state = oldstate;
+        if (info->passive)
+                e->flags |= ND_TCP_EVENT_F_PASSIVE;
+        if (info->passive && info->owner_from_listener)
+                e->flags |= ND_TCP_EVENT_F_OWNER_LISTENER;
+        bpf_ringbuf_submit(e, 0);
+forget:
+        bpf_map_delete_elem(&socks, &key);
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(nd_inet_sock_set_state, struct sock *sk, int oldstate, int newstate)
+{
+        __u64 key = (__u64)sk, now;
+        struct sock_info *info;
+
+        if (!sock_wanted(sk))
+                return 0;
+        now = bpf_ktime_get_ns();
+
+        switch (newstate) {
+        case TCP_LISTEN:
+                on_listen(sk, now);
+                return 0;
+        case TCP_SYN_SENT: {
+                /* connect() runs in the connecting process. */
+                struct sock_info fresh = { .ts_start = now, .cookie = bpf_get_socket_cookie(sk) };
+
+                current_owner(&fresh.owner);
+                if (bpf_map_update_elem(&socks, &key, &fresh, BPF_ANY) != 0)
+                        count(ND_TCP_COUNTER_UNTRACKED);
+                return 0;
+        }
+        case TCP_ESTABLISHED:
+                if (oldstate == TCP_SYN_SENT)
+                        on_connected(sk, key, now);
+                else if (oldstate == TCP_SYN_RECV)
+                        on_accepted(sk, key, now);
+                return 0;
+        case TCP_FIN_WAIT1:
+        case TCP_LAST_ACK:
+                /* Only close() and shutdown() make these changes, in the
+                 * process holding the socket: the accepting process is known
+                 * at last. */
+                info = bpf_map_lookup_elem(&socks, &key);
+                if (info && info->passive && info->owner_from_listener) {
+                        current_owner(&info->owner);
+                        info->owner_from_listener = 0;
+                }
+                return 0;
+        case TCP_CLOSE:
+                if (oldstate == TCP_LISTEN)
+                        on_listen_stop(sk, now);
+                else
+                        on_close(sk, oldstate, key, now);
+                return 0;
+        default:
+                return 0;
+        }
+}
+
+/* Run once by user space after attaching: credits the listeners that were
+ * already open to the processes holding them, so that their connections
+ * are not anonymous. A walk over every open file of every process. */
+SEC("iter/task_file")
+int nd_seed_listeners(struct bpf_iter__task_file *ctx)
+{
+        struct task_struct *task = ctx->task;
+        struct file *file = ctx->file;
+        struct owner owner = {};
+        struct socket *sock;
+        struct sock *sk;
+
+        if (!task || !file)
+                return 0;
+        if ((BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+                return 0;
+        sock = BPF_CORE_READ(file, private_data);
+        sk = BPF_CORE_READ(sock, sk);
+        if (!sk || !sock_wanted(sk) || BPF_CORE_READ(sk, __sk_common.skc_state) != TCP_LISTEN)
+                return 0;
+        owner.pid = BPF_CORE_READ(task, tgid);
+        owner.pgid = task_pgid(task);
+        BPF_CORE_READ_INTO(&owner.comm, task, comm);
+        listener_add(sk, &owner, true);
+        return 0;
+}
+
+char LICENSE[] SEC("license") = "Dual MIT/GPL";

@@ -1,0 +1,59 @@
+/* The event the tcp_events BPF programs hand to user space through the ring
+ * buffer. Shared by the kernel side (tcp_events.bpf.c, which includes
+ * vmlinux.h first) and the user side (collect/tcp_event.c): fixed-width
+ * types only, no pointers, explicit padding, so both sides agree on the
+ * layout. The user side decodes it with nd_tcp_event_decode(). */
+#pragma once
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define ND_TCP_EVENT_COMM_LEN 16
+
+enum nd_tcp_event_kind {
+        ND_TCP_EVENT_CONNECT = 1, /* SYN_SENT -> ESTABLISHED: an active open completed */
+        ND_TCP_EVENT_ACCEPT = 2, /* SYN_RECV -> ESTABLISHED: a passive open completed */
+        ND_TCP_EVENT_CLOSE = 3, /* an established connection reached CLOSE */
+        ND_TCP_EVENT_FAILED = 4, /* SYN_SENT -> CLOSE: refused, timed out, unreachable, aborted */
+        ND_TCP_EVENT_LISTEN = 5, /* a socket entered LISTEN */
+        ND_TCP_EVENT_LISTEN_STOP = 6, /* a socket left LISTEN (closed, or listen() failed) */
+};
+#define ND_TCP_EVENT_KIND_MAX ND_TCP_EVENT_LISTEN_STOP
+
+/* flags */
+#define ND_TCP_EVENT_F_PASSIVE (1u << 0) /* close: the connection was accepted, not connected */
+/* close of a passive connection: pid is its listener's owner; nobody was
+ * seen closing it (reset by the peer, or never accepted). */
+#define ND_TCP_EVENT_F_OWNER_LISTENER (1u << 1)
+
+/* Indices of the counters array (one slot per CPU, user space sums). */
+enum nd_tcp_event_counter {
+        ND_TCP_COUNTER_LOST = 0, /* ring buffer full: event dropped */
+        ND_TCP_COUNTER_UNTRACKED = 1, /* socket or listener table full: not followed */
+        ND_TCP_COUNTER_MAX = 2,
+};
+
+struct nd_tcp_event_raw {
+        __u64 ts_ns; /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+        __u64 cookie; /* socket cookie, as sock_diag's idiag_cookie (0 if unknown) */
+        __u64 duration_ns; /* close: ESTABLISHED -> CLOSE; failed: SYN_SENT -> CLOSE */
+        __u64 bytes_acked; /* close: tcp_sock.bytes_acked (sent and acknowledged) */
+        __u64 bytes_received; /* close: tcp_sock.bytes_received */
+        __u32 netns; /* inode of the socket's network namespace */
+        __u32 pid; /* tgid of the owning process; 0 when unknown */
+        __u32 pgid; /* its process group; 0 when unknown */
+        __u32 rtt_us; /* close: smoothed RTT */
+        __u32 retrans; /* close: total retransmits */
+        __s32 error; /* failed: the socket's error (ECONNREFUSED, ETIMEDOUT...), 0 if closed by the application */
+        __u16 kind; /* enum nd_tcp_event_kind */
+        __u16 family; /* AF_INET or AF_INET6 */
+        __u16 sport; /* local port, host order */
+        __u16 dport; /* remote port, host order */
+        __u8 saddr[16]; /* local address, network order; IPv4 in the first 4 bytes */
+        __u8 daddr[16]; /* remote address */
+        __u8 flags; /* ND_TCP_EVENT_F_* */
+        __u8 state; /* close: the TCP state the socket left for CLOSE */
+        __u8 pad[6];
+        char comm[ND_TCP_EVENT_COMM_LEN]; /* not always NUL-terminated */
+};

@@ -1,0 +1,313 @@
+/* The eBPF TCP event collector: loads src/bpf/tcp_events.bpf.c through its
+ * skeleton and reads its ring buffer. Built only with eBPF support;
+ * tcp_events_stub.c stands in otherwise. */
+#include "collect/tcp_events.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "collect/netns.h"
+#include "shared/log.h"
+#include "bpf/tcp_events.skel.h"
+
+#define RING_BYTES_MAX (1ul << 30)
+#define KERNEL_BTF "/sys/kernel/btf/vmlinux"
+#define ENOTSUPP_KERNEL 524 /* the kernel's internal ENOTSUPP, seen by BPF callers */
+
+struct nd_tcp_events {
+        struct tcp_events_bpf *skel;
+        struct ring_buffer *rb;
+        /* Valid during one poll or consume. */
+        nd_tcp_event_fn fn;
+        void *userdata;
+        int64_t realtime_offset_ns;
+        uint64_t n_events, n_malformed;
+};
+
+/* libbpf talks a lot while loading: keep it for -v (warnings) and -vv. */
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+        enum log_level ours = level == LIBBPF_WARN ? LOG_LEVEL_INFO : LOG_LEVEL_DEBUG;
+        char line[1024];
+        size_t n;
+
+        if (ours > log_get_max_level())
+                return 0;
+        vsnprintf(line, sizeof(line), fmt, ap);
+        n = strlen(line);
+        while (n > 0 && line[n - 1] == '\n')
+                line[--n] = 0;
+        /* libbpf's lines start with "libbpf: " already. */
+        if (ours == LOG_LEVEL_INFO)
+                log_info("%s", line);
+        else
+                log_debug("%s", line);
+        return 0;
+}
+
+static void set_why(char *why, size_t why_size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void set_why(char *why, size_t why_size, const char *fmt, ...)
+{
+        va_list ap;
+
+        if (!why || why_size == 0)
+                return;
+        va_start(ap, fmt);
+        vsnprintf(why, why_size, fmt, ap);
+        va_end(ap);
+}
+
+static const char *error_text(int r)
+{
+        return -r == ENOTSUPP_KERNEL ? "not supported by this kernel" : strerror(-r);
+}
+
+/* Folds a load or attach failure into the documented errors, with a reason. */
+static int load_failure(int r, const char *step, char *why, size_t why_size)
+{
+        if ((r == -EPERM || r == -EACCES) && geteuid() != 0) {
+                set_why(why, why_size, "%s the BPF programs is not permitted (needs root, or CAP_BPF and CAP_PERFMON)",
+                        step);
+                return -EPERM;
+        }
+        if (r == -ENOMEM) {
+                set_why(why, why_size, "%s the BPF programs failed: %s", step, error_text(r));
+                return r;
+        }
+        set_why(why, why_size, "%s the BPF programs failed: %s (run with -vv for libbpf's log)", step, error_text(r));
+        return -EOPNOTSUPP;
+}
+
+static size_t ring_size(size_t want)
+{
+        size_t page = (size_t)sysconf(_SC_PAGESIZE), size = page;
+
+        while (size < want && size < RING_BYTES_MAX)
+                size <<= 1;
+        return size;
+}
+
+static int on_record(void *ctx, void *data, size_t len)
+{
+        struct nd_tcp_events *t = ctx;
+        struct nd_tcp_event ev;
+
+        if (nd_tcp_event_decode(data, len, t->realtime_offset_ns, &ev) < 0) {
+                t->n_malformed++;
+                return 0;
+        }
+        t->n_events++;
+        return t->fn ? t->fn(&ev, t->userdata) : 0;
+}
+
+/* Runs the nd_seed_listeners iterator over every open file once. */
+static int seed_listeners(struct tcp_events_bpf *skel)
+{
+        struct bpf_link *link;
+        _cleanup_close_ int fd = -EBADF;
+        char buf[256];
+        ssize_t n;
+        int r = 0;
+
+        link = bpf_program__attach_iter(skel->progs.nd_seed_listeners, NULL);
+        if (!link)
+                return -errno;
+        fd = bpf_iter_create(bpf_link__fd(link)); /* close-on-exec, by the kernel */
+        if (fd < 0)
+                r = -errno;
+        /* The program prints nothing: reading to the end is the walk. */
+        while (r == 0 && (n = read(fd, buf, sizeof(buf))) != 0)
+                if (n < 0 && errno != EINTR)
+                        r = -errno;
+        bpf_link__destroy(link);
+        return r;
+}
+
+struct nd_tcp_events *nd_tcp_events_free(struct nd_tcp_events *t)
+{
+        if (!t)
+                return NULL;
+        ring_buffer__free(t->rb);
+        tcp_events_bpf__destroy(t->skel);
+        free(t);
+        return NULL;
+}
+
+int nd_tcp_events_open(const struct nd_tcp_events_options *o, struct nd_tcp_events **ret, char *why,
+                       size_t why_size)
+{
+        static const struct nd_tcp_events_options defaults = {};
+        _cleanup_(nd_tcp_events_freep) struct nd_tcp_events *t = NULL;
+        uint64_t netns = 0;
+        size_t ring_bytes;
+        uint32_t max_sockets, max_listeners;
+        int r;
+
+        if (!o)
+                o = &defaults;
+        r = nd_tcp_events_check_switch(o->disabled, getenv("NETDEP_BPF"), why, why_size);
+        if (r < 0)
+                return r;
+        if (o->ring_bytes > RING_BYTES_MAX) {
+                set_why(why, why_size, "ring buffer of %zu bytes is larger than 1 GiB", o->ring_bytes);
+                return -EINVAL;
+        }
+        ring_bytes = ring_size(o->ring_bytes ? o->ring_bytes : ND_TCP_EVENTS_RING_BYTES_DEFAULT);
+        max_sockets = o->max_sockets ? o->max_sockets : ND_TCP_EVENTS_MAX_SOCKETS_DEFAULT;
+        max_listeners = o->max_listeners ? o->max_listeners : ND_TCP_EVENTS_MAX_LISTENERS_DEFAULT;
+
+        /* CO-RE needs the running kernel's BTF: say so plainly rather than
+         * through libbpf's error. */
+        if (access(KERNEL_BTF, R_OK) < 0) {
+                r = -errno;
+                if (r == -EACCES || r == -EPERM)
+                        return load_failure(r, "loading", why, why_size);
+                set_why(why, why_size, "the kernel has no BTF (%s: %s; needs CONFIG_DEBUG_INFO_BTF)", KERNEL_BTF,
+                        strerror(-r));
+                return -EOPNOTSUPP;
+        }
+        if (!o->all_netns) {
+                r = nd_netns_current(&netns);
+                if (r < 0) {
+                        set_why(why, why_size, "cannot tell the current network namespace: %s", strerror(-r));
+                        return r;
+                }
+        }
+
+        libbpf_set_print(libbpf_print);
+        t = calloc(1, sizeof(*t));
+        if (!t)
+                return -ENOMEM;
+        t->skel = tcp_events_bpf__open();
+        if (!t->skel)
+                return load_failure(-errno, "opening", why, why_size);
+
+        t->skel->rodata->filter_netns = (uint32_t)netns;
+        t->skel->rodata->filter_pid = o->pid;
+        t->skel->rodata->filter_port = o->port;
+        r = bpf_map__set_max_entries(t->skel->maps.events, (uint32_t)ring_bytes);
+        if (r >= 0)
+                r = bpf_map__set_max_entries(t->skel->maps.socks, max_sockets);
+        if (r >= 0)
+                r = bpf_map__set_max_entries(t->skel->maps.listeners, max_listeners);
+        if (r >= 0)
+                r = bpf_map__set_max_entries(t->skel->maps.listen_socks, max_listeners);
+        if (r < 0) {
+                set_why(why, why_size, "sizing the BPF maps failed: %s", strerror(-r));
+                return r;
+        }
+
+        /* The seeding walk runs once, below, not as an attachment. */
+        bpf_program__set_autoattach(t->skel->progs.nd_seed_listeners, false);
+        r = tcp_events_bpf__load(t->skel);
+        if (r < 0)
+                return load_failure(r, "loading", why, why_size);
+        r = tcp_events_bpf__attach(t->skel);
+        if (r < 0)
+                return load_failure(r, "attaching", why, why_size);
+        /* After attaching: a listener opened meanwhile is seen by both, and
+         * counted once. */
+        r = seed_listeners(t->skel);
+        if (r < 0)
+                return load_failure(r, "running", why, why_size);
+
+        t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events), on_record, t, NULL);
+        if (!t->rb) {
+                r = -errno;
+                set_why(why, why_size, "opening the ring buffer failed: %s", strerror(-r));
+                return r;
+        }
+        log_debug("eBPF TCP events: ring buffer %zu bytes, up to %u sockets, netns %s", ring_bytes, max_sockets,
+                  o->all_netns ? "all" : "current");
+        *ret = TAKE_PTR(t);
+        return 0;
+}
+
+int nd_tcp_events_poll(struct nd_tcp_events *t, int timeout_ms, nd_tcp_event_fn fn, void *userdata)
+{
+        int r;
+
+        t->fn = fn;
+        t->userdata = userdata;
+        t->realtime_offset_ns = nd_tcp_event_realtime_offset();
+        r = ring_buffer__poll(t->rb, timeout_ms);
+        t->fn = NULL;
+        t->userdata = NULL;
+        return r;
+}
+
+int nd_tcp_events_fd(const struct nd_tcp_events *t)
+{
+        return ring_buffer__epoll_fd(t->rb);
+}
+
+int nd_tcp_events_consume(struct nd_tcp_events *t, nd_tcp_event_fn fn, void *userdata)
+{
+        int r;
+
+        t->fn = fn;
+        t->userdata = userdata;
+        t->realtime_offset_ns = nd_tcp_event_realtime_offset();
+        r = ring_buffer__consume(t->rb);
+        t->fn = NULL;
+        t->userdata = NULL;
+        return r;
+}
+
+static int read_counter(const struct nd_tcp_events *t, uint32_t index, uint64_t *ret)
+{
+        int n_cpus = libbpf_num_possible_cpus();
+        _cleanup_free_ uint64_t *values = NULL;
+        uint64_t sum = 0;
+        int r;
+
+        if (n_cpus <= 0)
+                return n_cpus < 0 ? n_cpus : -EINVAL;
+        values = calloc((size_t)n_cpus, sizeof(*values));
+        if (!values)
+                return -ENOMEM;
+        r = bpf_map__lookup_elem(t->skel->maps.counters, &index, sizeof(index), values,
+                                 (size_t)n_cpus * sizeof(*values), 0);
+        if (r < 0)
+                return r;
+        for (int i = 0; i < n_cpus; i++)
+                sum += values[i];
+        *ret = sum;
+        return 0;
+}
+
+int nd_tcp_events_stats(const struct nd_tcp_events *t, struct nd_tcp_events_stats *ret)
+{
+        struct nd_tcp_events_stats s = { .events = t->n_events, .malformed = t->n_malformed };
+        int r;
+
+        r = read_counter(t, ND_TCP_COUNTER_LOST, &s.lost);
+        if (r < 0)
+                return r;
+        r = read_counter(t, ND_TCP_COUNTER_UNTRACKED, &s.untracked);
+        if (r < 0)
+                return r;
+        *ret = s;
+        return 0;
+}
+
+int nd_tcp_events_lost(const struct nd_tcp_events *t, uint64_t *ret)
+{
+        return read_counter(t, ND_TCP_COUNTER_LOST, ret);
+}
+
+bool nd_tcp_events_supported(char *why, size_t why_size)
+{
+        /* The smallest maps: this only asks whether load and attach work. */
+        const struct nd_tcp_events_options o = { .ring_bytes = 1, .max_sockets = 1, .max_listeners = 1 };
+        _cleanup_(nd_tcp_events_freep) struct nd_tcp_events *t = NULL;
+
+        return nd_tcp_events_open(&o, &t, why, why_size) >= 0;
+}

@@ -1,0 +1,94 @@
+/* The eBPF TCP event collector: every connection of the host as it opens
+ * and closes, even those too short for any sock_diag poll to see, and
+ * every failed connect. See docs/bpf.md.
+ *
+ * A build without BPF (meson -Dbpf=disabled, or clang, bpftool, libbpf or
+ * BTF missing at build time) links a stub whose functions return
+ * -EOPNOTSUPP. Not thread-safe: one thread opens, polls and frees. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "collect/tcp_event.h"
+#include "shared/cleanup.h"
+
+struct nd_tcp_events;
+
+#define ND_TCP_EVENTS_RING_BYTES_DEFAULT (1u << 20)
+#define ND_TCP_EVENTS_MAX_SOCKETS_DEFAULT 65536u
+#define ND_TCP_EVENTS_MAX_LISTENERS_DEFAULT 16384u
+
+struct nd_tcp_events_options {
+        /* Ring buffer size, rounded up to a power of two of at least a page
+         * (at most 1 GiB); 0 for ND_TCP_EVENTS_RING_BYTES_DEFAULT. */
+        size_t ring_bytes;
+        /* Connections followed at once from open to close (the in-kernel
+         * socket table, about 100 bytes each, allocated as used); 0 for
+         * ND_TCP_EVENTS_MAX_SOCKETS_DEFAULT. Connections beyond it are
+         * counted as untracked and give no close event (and an active one
+         * no connect event either). */
+        uint32_t max_sockets;
+        /* Listening (netns, address, port)s remembered with their owner, to
+         * credit passive connections; 0 for ND_TCP_EVENTS_MAX_LISTENERS_DEFAULT. */
+        uint32_t max_listeners;
+        /* Every network namespace; otherwise only that of the thread
+         * calling nd_tcp_events_open(). */
+        bool all_netns;
+        uint32_t pid; /* only events of this process (tgid); 0 for any */
+        uint16_t port; /* only events with this local or remote port; 0 for any */
+        /* The settings' off switch: open then fails with -EOPNOTSUPP. */
+        bool disabled;
+};
+
+/* Called once per event, in the polling thread; ev is valid only during
+ * the call. A negative return stops the poll and is passed back. */
+typedef int (*nd_tcp_event_fn)(const struct nd_tcp_event *ev, void *userdata);
+
+/* Loads and attaches the BPF programs, then walks every open file of the
+ * host once (in the kernel) to credit listeners opened before us to their
+ * processes. o may be NULL for the defaults. Returns 0, or:
+ *   -EOPNOTSUPP  switched off (o->disabled, NETDEP_BPF=off), built without
+ *                eBPF, or the kernel lacks BTF or a hook we need;
+ *   -EINVAL      a bad NETDEP_BPF value or option;
+ *   -EPERM       not allowed (needs root, or CAP_BPF + CAP_PERFMON);
+ *   other -errno from loading.
+ * On error a one-line reason goes into why (if not NULL), fit for "eBPF
+ * unavailable: %s"; nothing is logged but libbpf's own messages, at info
+ * (warnings) and debug level. Caller owns *ret; free with
+ * nd_tcp_events_free(). */
+int nd_tcp_events_open(const struct nd_tcp_events_options *o, struct nd_tcp_events **ret, char *why,
+                       size_t why_size);
+
+struct nd_tcp_events *nd_tcp_events_free(struct nd_tcp_events *t);
+
+/* Waits up to timeout_ms (-1: forever, 0: not at all) for events and hands
+ * every available one to fn. Returns the number of events handled, -EINTR
+ * when a signal interrupted the wait, or fn's negative return. */
+int nd_tcp_events_poll(struct nd_tcp_events *t, int timeout_ms, nd_tcp_event_fn fn, void *userdata);
+
+/* For callers with their own poll loop: an fd that turns readable (POLLIN)
+ * when events are waiting. Owned by t: do not close it. */
+int nd_tcp_events_fd(const struct nd_tcp_events *t);
+/* Hands every available event to fn without waiting; returns as _poll(). */
+int nd_tcp_events_consume(struct nd_tcp_events *t, nd_tcp_event_fn fn, void *userdata);
+
+struct nd_tcp_events_stats {
+        uint64_t events; /* handed to fn */
+        uint64_t lost; /* dropped in the kernel: the ring buffer was full */
+        uint64_t untracked; /* connections or listeners not followed: their table was full */
+        uint64_t malformed; /* records that did not decode (version skew: a bug) */
+};
+
+/* Counters since open. */
+int nd_tcp_events_stats(const struct nd_tcp_events *t, struct nd_tcp_events_stats *ret);
+/* Events dropped in the kernel since open because the ring buffer was full
+ * (stats.lost). */
+int nd_tcp_events_lost(const struct nd_tcp_events *t, uint64_t *ret);
+
+/* Whether nd_tcp_events_open() with default options would succeed here:
+ * tries it (load and attach) and frees. On false, why says why. */
+bool nd_tcp_events_supported(char *why, size_t why_size);
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct nd_tcp_events *, nd_tcp_events_free);

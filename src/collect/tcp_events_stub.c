@@ -1,0 +1,58 @@
+/* The eBPF TCP event collector in a build without eBPF: every entry point
+ * says -EOPNOTSUPP, and why. */
+#include "collect/tcp_events.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define WHY_NOT_BUILT "netdep was built without eBPF support (meson -Dbpf=enabled needs clang, bpftool, libbpf and kernel BTF)"
+
+int nd_tcp_events_open(const struct nd_tcp_events_options *o, struct nd_tcp_events **ret, char *why,
+                       size_t why_size)
+{
+        int r;
+
+        /* The off switch still speaks first, as in the real collector. */
+        r = nd_tcp_events_check_switch(o && o->disabled, getenv("NETDEP_BPF"), why, why_size);
+        if (r < 0)
+                return r;
+        if (why && why_size > 0)
+                snprintf(why, why_size, "%s", WHY_NOT_BUILT);
+        return -EOPNOTSUPP;
+}
+
+struct nd_tcp_events *nd_tcp_events_free(struct nd_tcp_events *t)
+{
+        return NULL;
+}
+
+int nd_tcp_events_poll(struct nd_tcp_events *t, int timeout_ms, nd_tcp_event_fn fn, void *userdata)
+{
+        return -EOPNOTSUPP;
+}
+
+int nd_tcp_events_fd(const struct nd_tcp_events *t)
+{
+        return -EOPNOTSUPP;
+}
+
+int nd_tcp_events_consume(struct nd_tcp_events *t, nd_tcp_event_fn fn, void *userdata)
+{
+        return -EOPNOTSUPP;
+}
+
+int nd_tcp_events_stats(const struct nd_tcp_events *t, struct nd_tcp_events_stats *ret)
+{
+        return -EOPNOTSUPP;
+}
+
+int nd_tcp_events_lost(const struct nd_tcp_events *t, uint64_t *ret)
+{
+        return -EOPNOTSUPP;
+}
+
+bool nd_tcp_events_supported(char *why, size_t why_size)
+{
+        return nd_tcp_events_open(NULL, &(struct nd_tcp_events *){ NULL }, why, why_size) >= 0;
+}

@@ -13,35 +13,32 @@
 #include <libpq-fe.h>
 #include <stddef.h>
 
-#define PQ_FUNCTIONS(X)                                                        \
-        X(PQclear)                                                             \
-        X(PQcmdTuples)                                                         \
-        X(PQconnectdbParams)                                                   \
-        X(PQconninfoFree)                                                      \
-        X(PQconninfoParse)                                                     \
-        X(PQenterPipelineMode)                                                 \
-        X(PQerrorMessage)                                                      \
-        X(PQexec)                                                              \
-        X(PQexecParams)                                                        \
-        X(PQexitPipelineMode)                                                  \
-        X(PQfinish)                                                            \
-        X(PQfreemem)                                                           \
-        X(PQgetResult)                                                         \
-        X(PQgetvalue)                                                          \
-        X(PQntuples)                                                           \
-        X(PQpipelineSync)                                                      \
-        X(PQprepare)                                                           \
-        X(PQputCopyData)                                                       \
-        X(PQputCopyEnd)                                                        \
-        X(PQresultErrorField)                                                  \
-        X(PQresultErrorMessage)                                                \
-        X(PQresultStatus)                                                      \
-        X(PQsendQuery)                                                         \
-        X(PQsendQueryParams)                                                   \
-        X(PQsendQueryPrepared)                                                 \
-        X(PQserverVersion)                                                     \
-        X(PQsetNoticeProcessor)                                                \
-        X(PQstatus)                                                            \
+#define PQ_FUNCTIONS(X)                                                         \
+        X(PQclear)                                                              \
+        X(PQcmdTuples)                                                          \
+        X(PQconnectdbParams)                                                    \
+        X(PQconninfoFree)                                                       \
+        X(PQconninfoParse)                                                      \
+        X(PQenterPipelineMode)                                                  \
+        X(PQerrorMessage)                                                       \
+        X(PQexec)                                                               \
+        X(PQexecParams)                                                         \
+        X(PQexitPipelineMode)                                                   \
+        X(PQfinish)                                                             \
+        X(PQfreemem)                                                            \
+        X(PQgetResult)                                                          \
+        X(PQgetvalue)                                                           \
+        X(PQntuples)                                                            \
+        X(PQpipelineSync)                                                       \
+        X(PQprepare)                                                            \
+        X(PQresultErrorField)                                                   \
+        X(PQresultErrorMessage)                                                 \
+        X(PQresultStatus)                                                       \
+        X(PQsendQueryParams)                                                    \
+        X(PQsendQueryPrepared)                                                  \
+        X(PQserverVersion)                                                      \
+        X(PQsetNoticeProcessor)                                                 \
+        X(PQstatus)                                                             \
         X(PQtransactionStatus)
 
 #define PQ_DECLARE(f) extern __typeof__(f) *sym_##f;
@@ -72,12 +69,9 @@ int pq_dlopen(char *errbuf, size_t size);
 #define PQntuples sym_PQntuples
 #define PQpipelineSync sym_PQpipelineSync
 #define PQprepare sym_PQprepare
-#define PQputCopyData sym_PQputCopyData
-#define PQputCopyEnd sym_PQputCopyEnd
 #define PQresultErrorField sym_PQresultErrorField
 #define PQresultErrorMessage sym_PQresultErrorMessage
 #define PQresultStatus sym_PQresultStatus
-#define PQsendQuery sym_PQsendQuery
 #define PQsendQueryParams sym_PQsendQueryParams
 #define PQsendQueryPrepared sym_PQsendQueryPrepared
 #define PQserverVersion sym_PQserverVersion

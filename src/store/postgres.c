@@ -19,7 +19,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <libpq-fe.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +27,7 @@
 
 #include "shared/cleanup.h"
 #include "shared/log.h"
+#include "store/libpq-dl.h"
 #include "store/migrations.h"
 #include "store/store.h"
 
@@ -328,6 +328,13 @@ static int pg_open(const char *uri, unsigned flags, struct nd_store **ret)
                 return -ENOMEM;
         *ret = &s->base;
 
+        char why[300];
+        int r = pq_dlopen(why, sizeof(why));
+        if (r < 0) {
+                nd_store_set_error(&s->base, "%s", why);
+                return r;
+        }
+
         /* libpq reads the URI; a malformed one is the caller's mistake. */
         options = PQconninfoParse(uri, &parse_error);
         if (!options) {
@@ -374,7 +381,9 @@ static void pg_close(struct nd_store *base)
 {
         struct pg_store *s = to_pg(base);
 
-        PQfinish(s->conn);
+        /* Without a connection libpq may not even be loaded. */
+        if (s->conn)
+                PQfinish(s->conn);
         free(s);
 }
 

@@ -41,9 +41,14 @@ static void insert_new(uint32_t *keys, uint32_t *values, size_t mask, uint32_t k
         values[i] = value;
 }
 
-static int grow(struct nd_inode_map *m)
+/* At most 4/5 full: 200k sockets fit 2^18 slots (2 MiB), probes stay short. */
+static bool too_full(size_t n, size_t capacity)
 {
-        size_t capacity = m->keys ? (m->mask + 1) * 2 : INODE_MAP_MIN_CAPACITY;
+        return n * 5 > capacity * 4;
+}
+
+static int resize(struct nd_inode_map *m, size_t capacity)
+{
         uint32_t *keys = calloc(capacity, sizeof(*keys));
         uint32_t *values = malloc(capacity * sizeof(*values));
 
@@ -63,15 +68,31 @@ static int grow(struct nd_inode_map *m)
         return 0;
 }
 
+int nd_inode_map_reserve(struct nd_inode_map *m, size_t n)
+{
+        size_t capacity = m->keys ? m->mask + 1 : INODE_MAP_MIN_CAPACITY;
+
+        if (m->n > 0)
+                return -EBUSY;
+        while (too_full(n, capacity))
+                capacity *= 2;
+        if (m->keys && capacity == m->mask + 1)
+                return 0;
+        /* Empty: drop the old table first, then allocate the new one. */
+        free(m->keys);
+        free(m->values);
+        m->keys = m->values = NULL;
+        return resize(m, capacity);
+}
+
 int nd_inode_map_add(struct nd_inode_map *m, uint32_t key, uint32_t value)
 {
         size_t i;
 
         if (key == 0)
                 return -EINVAL;
-        /* Keep the load under 3/4 so probes stay short. */
-        if (!m->keys || (m->n + 1) * 4 > (m->mask + 1) * 3) {
-                int r = grow(m);
+        if (!m->keys || too_full(m->n + 1, m->mask + 1)) {
+                int r = resize(m, m->keys ? (m->mask + 1) * 2 : INODE_MAP_MIN_CAPACITY);
                 if (r < 0)
                         return r;
         }

@@ -20,6 +20,10 @@ void nd_inode_map_init(struct nd_inode_map *m);
 void nd_inode_map_done(struct nd_inode_map *m);
 void nd_inode_map_clear(struct nd_inode_map *m);
 
+/* Makes room for n keys in an empty map at once, so that filling it never
+ * holds an old and a new table together. -ENOMEM, or -EBUSY if not empty. */
+int nd_inode_map_reserve(struct nd_inode_map *m, size_t n);
+
 /* Inserts key -> value. An existing key keeps its value and 0 is returned;
  * 1 when inserted; -ENOMEM or -EINVAL (key 0). */
 int nd_inode_map_add(struct nd_inode_map *m, uint32_t key, uint32_t value);

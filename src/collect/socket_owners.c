@@ -240,6 +240,14 @@ static int rebuild(struct nd_socket_owners *o)
 
         nd_inode_map_clear(&o->sockets);
         nd_inode_map_clear(&o->pids);
+        size_t n_inodes = 0;
+        for (size_t i = 0; i < o->n_records; i++)
+                n_inodes += o->records[i].n_inodes;
+        r = nd_inode_map_reserve(&o->sockets, n_inodes);
+        if (r >= 0)
+                r = nd_inode_map_reserve(&o->pids, o->n_records);
+        if (r < 0)
+                return r;
         for (size_t i = 0; i < o->n_records; i++) {
                 r = nd_inode_map_add(&o->pids, (uint32_t)o->records[i].proc.pid, (uint32_t)i);
                 for (size_t k = 0; r >= 0 && k < o->records[i].n_inodes; k++)

@@ -321,15 +321,16 @@ static int pg_open(const char *uri, unsigned flags, struct nd_store **ret)
         struct pg_store *s = calloc(1, sizeof(*s));
         const char *keys[5], *values[5];
         PQconninfoOption *options;
-        char *parse_error = NULL;
+        char *parse_error = NULL, why[300];
         size_t n = 0;
+        int r;
 
         if (!s)
                 return -ENOMEM;
         *ret = &s->base;
 
-        char why[300];
-        int r = pq_dlopen(why, sizeof(why));
+        /* libpq is loaded on first use (libpq-dl.h). */
+        r = pq_dlopen(why, sizeof(why));
         if (r < 0) {
                 nd_store_set_error(&s->base, "%s", why);
                 return r;

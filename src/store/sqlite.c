@@ -426,7 +426,9 @@ static int sqlite_edges(struct nd_store *base, const struct nd_edge_query *q, st
         sqlite3_bind_text(st, 1, json, -1, SQLITE_STATIC);
         if (ranged) {
                 /* A bucket [b, b + width) overlaps [since, until]. */
-                sqlite3_bind_int64(st, 2, q->range.since == INT64_MIN ? INT64_MIN : q->range.since - ND_BUCKET_SECONDS);
+                sqlite3_bind_int64(st, 2, q->range.since < INT64_MIN + ND_BUCKET_SECONDS
+                                                  ? INT64_MIN
+                                                  : q->range.since - ND_BUCKET_SECONDS);
                 sqlite3_bind_int64(st, 3, q->range.until);
         }
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {

@@ -82,8 +82,9 @@ struct nd_store_ops {
         void (*close)(struct nd_store *s);
         /* 0 when the store has no schema yet. */
         int (*schema_version)(struct nd_store *s, int *ret);
-        /* Applies the migrations above the current version, each in its own
-         * transaction. Idempotent. */
+        /* Applies the migrations above the current version, transactionally
+         * (SQLite: all in one transaction; PostgreSQL: one each, under an
+         * advisory lock). Idempotent, and safe from several hosts at once. */
         int (*migrate)(struct nd_store *s);
         int (*ingest)(struct nd_store *s, const struct nd_ingest *in);
         /* Drops observations (PostgreSQL: whole days) older than before, then

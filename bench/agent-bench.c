@@ -6,7 +6,8 @@
  *               [--ss PATH] [--keep] [--setup-timeout SECONDS]
  *
  * In a network namespace of its own (hold.h), the bench holds N (10,000)
- * established loopback connections, 2N sockets in 4 processes. Then, one
+ * established loopback connections, 2N sockets (4 holder processes at
+ * 10,000). Then, one
  * after the other, for --duration seconds (60) each:
  *
  *   agent   `netdep agent --store sqlite:DIR/store.db --interval 1s
@@ -544,6 +545,16 @@ finish:
         return r;
 }
 
+/* Other work on the machine skews every figure: say how much there was. */
+static void print_load(const char *when)
+{
+        double load[3];
+
+        if (getloadavg(load, 3) == 3)
+                printf("load average %s: %.2f %.2f %.2f (%ld CPUs)\n", when, load[0], load[1], load[2],
+                       sysconf(_SC_NPROCESSORS_ONLN));
+}
+
 /* ---- options ---- */
 
 static void help(FILE *out)
@@ -677,7 +688,9 @@ int main(int argc, char **argv)
         printf("agent-bench: %ld CPUs online, netdep %s, ss %s\n", sysconf(_SC_NPROCESSORS_ONLN), o.netdep, o.ss);
         fflush(stdout);
 
+        print_load("at the start");
         r = run(&o, dir);
+        print_load("at the end");
 
         if (o.keep)
                 printf("\nkept the store and the agent's log in %s\n", dir);

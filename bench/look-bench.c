@@ -24,6 +24,9 @@
  * client-view and 339,990 server-view edges. Nothing connects to an lb
  * host, so nginx never shows as a server process.
  *
+ * On PostgreSQL the bench then runs ANALYZE, as autovacuum soon would: with
+ * no statistics the planner seq-scans edges and JIT-compiles every query.
+ *
  * Then, the store opened once, it times in-process, depth D (3) and both
  * directions, per query nd_graph_init + nd_look + nd_look_result_done +
  * nd_graph_done:
@@ -37,7 +40,8 @@
  *
  * interleaved over --queries (50) lb/app/db hosts drawn with --seed (1)
  * outside the infra hosts, and --infra-queries (3) infra hosts, the worst
- * case: 10,000 clients. Then `netdep look --host ADDR --depth D --store URI`
+ * case: 10,000 clients (each of those nd_look() calls took over two
+ * minutes when this was written; --infra-queries 0 skips them). Then `netdep look --host ADDR --depth D --store URI`
  * end to end (fork to wait4, stdout to /dev/null) on the first --cli-runs
  * (10) sampled hosts. Prints median, p90 and max, the nodes in each tree,
  * the ratio netdep / naive, and PASS when the median in-process look of
@@ -379,6 +383,28 @@ static int census_postgres(const char *uri, struct census *ret)
                 return r;
         *ret = (struct census){ v[0], v[1], v[2], v[3], v[4], v[5], v[6] };
         return 0;
+}
+
+/* What autovacuum does within a minute or so of a bulk load: without it
+ * the planner has no statistics, plans seq scans, and JIT-compiles them. */
+static int analyze_postgres(const char *uri, double *ret_seconds)
+{
+        PGconn *conn = PQconnectdb(uri);
+        PGresult *res = NULL;
+        double start = monotonic_s();
+        int r = 0;
+
+        if (PQstatus(conn) != CONNECTION_OK)
+                r = bench_error(-EIO, "ANALYZE: %s", PQerrorMessage(conn));
+        else {
+                res = PQexec(conn, "ANALYZE");
+                if (PQresultStatus(res) != PGRES_COMMAND_OK)
+                        r = bench_error(-EIO, "ANALYZE: %s", PQerrorMessage(conn));
+        }
+        PQclear(res);
+        PQfinish(conn);
+        *ret_seconds = monotonic_s() - start;
+        return r;
 }
 
 static int store_census(const char *uri, struct census *ret)
@@ -919,6 +945,14 @@ static int run(const struct bench_options *o, const char *uri)
                        "from %u hosts in %.1f s = %.0f rows/s\n",
                        rows, counts.client_rows, counts.server_rows, o->services * HOSTS_PER_SERVICE, build_s,
                        (double)rows / build_s);
+                if (is_postgres(uri)) {
+                        double analyze_s;
+
+                        r = analyze_postgres(uri, &analyze_s);
+                        if (r < 0)
+                                goto finish;
+                        printf("  ANALYZE (untimed; autovacuum's job on a live store): %.1f s\n", analyze_s);
+                }
         }
         printf("  the store holds %" PRId64 " edges: %" PRId64 " client-view (client process known), %" PRId64
                " server-view (client process \"\"), %" PRId64 " both; %" PRId64 " observations, %" PRId64
@@ -985,6 +1019,16 @@ finish:
                 bench_error(r, "Interrupted by signal %d", (int)interrupted);
         nd_store_close(s);
         return r;
+}
+
+/* Other work on the machine skews every figure: say how much there was. */
+static void print_load(const char *when)
+{
+        double load[3];
+
+        if (getloadavg(load, 3) == 3)
+                printf("load average %s: %.2f %.2f %.2f (%ld CPUs)\n", when, load[0], load[1], load[2],
+                       sysconf(_SC_NPROCESSORS_ONLN));
 }
 
 /* ---- options ---- */
@@ -1169,7 +1213,9 @@ int main(int argc, char **argv)
                o.netdep, sqlite3_libversion(), PQlibVersion());
         fflush(stdout);
 
+        print_load("at the start");
         r = run(&o, uri);
+        print_load("at the end");
 
         if (temp && o.keep)
                 printf("\nkept the store: %s (look-bench --store %s --reuse)\n", uri, uri);

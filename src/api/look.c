@@ -29,6 +29,39 @@ static const char *match_label(const struct edge_cache *c, const struct nd_label
         return c->match == ND_MATCH_SERVER_ADDR ? e->server : e->client;
 }
 
+static int compare_server_label(const void *a, const void *b)
+{
+        return strcmp(((const struct nd_labeled_edge *)a)->server, ((const struct nd_labeled_edge *)b)->server);
+}
+
+static int compare_client_label(const void *a, const void *b)
+{
+        return strcmp(((const struct nd_labeled_edge *)a)->client, ((const struct nd_labeled_edge *)b)->client);
+}
+
+/* Keeps the cache sorted by the label it is matched on, so that a node finds
+ * its edges by binary search, not by a scan of everything fetched. */
+static void sort_cache(struct edge_cache *c)
+{
+        qsort_safe(c->edges.items, c->edges.n, sizeof(*c->edges.items),
+                   c->match == ND_MATCH_SERVER_ADDR ? compare_server_label : compare_client_label);
+}
+
+/* The first cached edge whose match label is label (or c->edges.n). */
+static size_t first_edge_of(const struct edge_cache *c, const char *label)
+{
+        size_t lo = 0, hi = c->edges.n;
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (strcmp(match_label(c, &c->edges.items[mid]), label) < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return lo;
+}
+
 /* Adds or merges a child: the same label, port and process fold together. */
 static int add_child(struct look_state *st, struct nd_look_node *parent, size_t *allocated,
                      const struct nd_look_node *child)
@@ -110,6 +143,8 @@ static int fetch_level(struct look_state *st, struct edge_cache *c, struct nd_lo
         }
         if (r >= 0)
                 r = nd_graph_edges(st->g, c->match, addrs, n, &st->o->range, &c->edges);
+        if (r >= 0)
+                sort_cache(c);
         for (size_t i = 0; i < n; i++)
                 free((char *)addrs[i]);
         free(addrs);
@@ -150,12 +185,12 @@ static int expand(struct look_state *st, struct edge_cache *c, enum nd_look_dire
         size_t allocated = 0;
         int r;
 
-        for (size_t i = 0; i < c->edges.n; i++) {
+        for (size_t i = first_edge_of(c, node->label); i < c->edges.n; i++) {
                 const struct nd_labeled_edge *e = &c->edges.items[i];
                 struct nd_look_node child;
 
                 if (strcmp(match_label(c, e), node->label) != 0)
-                        continue;
+                        break;
                 node_from_edge(e, d, &child);
                 child.cycle = on_path(path, depth, child.label) || strcmp(child.label, node->label) == 0;
                 r = add_child(st, node, &allocated, &child);
@@ -217,6 +252,10 @@ static int make_roots(struct look_state *st, struct edge_cache *c, enum nd_look_
                             strcmp(roots[k].process, root.process) == 0)
                                 break;
                 if (k == n) {
+                        if (st->n_nodes >= ND_LOOK_MAX_NODES) {
+                                st->truncated = true;
+                                continue;
+                        }
                         if (n == allocated) {
                                 size_t want = allocated ? allocated * 2 : 8;
                                 struct nd_look_node *p = reallocarray(roots, want, sizeof(*p));

@@ -1,6 +1,7 @@
 #include "api/look.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,19 +63,22 @@ static size_t first_edge_of(const struct edge_cache *c, const char *label)
         return lo;
 }
 
-/* Adds or merges a child: the same label, port and process fold together. */
+/* Adds or merges a child: the same label, port and process fold together.
+ * index maps those keys to the parent's children (a node may have 10k). */
 static int add_child(struct look_state *st, struct nd_look_node *parent, size_t *allocated,
-                     const struct nd_look_node *child)
+                     struct strmap *index, const struct nd_look_node *child)
 {
-        for (size_t i = 0; i < parent->n_children; i++) {
+        char key[ND_LABEL_MAX + ND_PROCESS_NAME_MAX + 16];
+        size_t i;
+        int r;
+
+        snprintf(key, sizeof(key), "%s|%u|%u|%s", child->label, child->port, child->to_port, child->process);
+        if (strmap_get(index, key, &i)) {
                 struct nd_look_node *c = &parent->children[i];
-                if (strcmp(c->label, child->label) == 0 && c->port == child->port &&
-                    c->to_port == child->to_port && strcmp(c->process, child->process) == 0) {
-                        c->connections += child->connections;
-                        if (c->pgid != child->pgid)
-                                c->pgid = -1;
-                        return 0;
-                }
+                c->connections += child->connections;
+                if (c->pgid != child->pgid)
+                        c->pgid = -1;
+                return 0;
         }
         if (st->n_nodes >= ND_LOOK_MAX_NODES) {
                 st->truncated = true;
@@ -88,6 +92,9 @@ static int add_child(struct look_state *st, struct nd_look_node *parent, size_t 
                 parent->children = c;
                 *allocated = want;
         }
+        r = strmap_put(index, key, parent->n_children, NULL);
+        if (r < 0)
+                return r;
         parent->children[parent->n_children++] = *child;
         st->n_nodes++;
         return 0;
@@ -183,9 +190,11 @@ static int expand(struct look_state *st, struct edge_cache *c, enum nd_look_dire
                   struct nd_look_node *node, struct nd_look_node **path, size_t depth)
 {
         size_t allocated = 0;
-        int r;
+        struct strmap index;
+        int r = 0;
 
-        for (size_t i = first_edge_of(c, node->label); i < c->edges.n; i++) {
+        strmap_init(&index);
+        for (size_t i = first_edge_of(c, node->label); i < c->edges.n && r >= 0; i++) {
                 const struct nd_labeled_edge *e = &c->edges.items[i];
                 struct nd_look_node child;
 
@@ -193,11 +202,10 @@ static int expand(struct look_state *st, struct edge_cache *c, enum nd_look_dire
                         break;
                 node_from_edge(e, d, &child);
                 child.cycle = on_path(path, depth, child.label) || strcmp(child.label, node->label) == 0;
-                r = add_child(st, node, &allocated, &child);
-                if (r < 0)
-                        return r;
+                r = add_child(st, node, &allocated, &index, &child);
         }
-        return 0;
+        strmap_done(&index);
+        return r;
 }
 
 static int compare_nodes(const void *a, const void *b)
@@ -228,6 +236,7 @@ static int make_roots(struct look_state *st, struct edge_cache *c, enum nd_look_
         struct nd_look_node *roots = NULL;
         size_t n = 0, allocated = 0;
         size_t *child_alloc = NULL;
+        struct strmap *indexes = NULL;
         int r = 0;
 
         for (size_t i = 0; i < c->edges.n && r >= 0; i++) {
@@ -259,18 +268,23 @@ static int make_roots(struct look_state *st, struct edge_cache *c, enum nd_look_
                         if (n == allocated) {
                                 size_t want = allocated ? allocated * 2 : 8;
                                 struct nd_look_node *p = reallocarray(roots, want, sizeof(*p));
+                                if (p)
+                                        roots = p;
                                 size_t *ca = reallocarray(child_alloc, want, sizeof(*ca));
-                                if (!p || !ca) {
-                                        free(p ? p : roots);
-                                        free(ca ? ca : child_alloc);
-                                        return -ENOMEM;
+                                if (ca)
+                                        child_alloc = ca;
+                                struct strmap *ix = reallocarray(indexes, want, sizeof(*ix));
+                                if (ix)
+                                        indexes = ix;
+                                if (!p || !ca || !ix) {
+                                        r = -ENOMEM;
+                                        break;
                                 }
-                                roots = p;
-                                child_alloc = ca;
                                 allocated = want;
                         }
                         roots[n] = root;
                         child_alloc[n] = 0;
+                        strmap_init(&indexes[n]);
                         n++;
                         st->n_nodes++;
                 } else if (roots[k].pgid != root.pgid)
@@ -278,8 +292,11 @@ static int make_roots(struct look_state *st, struct edge_cache *c, enum nd_look_
 
                 node_from_edge(e, d, &child);
                 child.cycle = strcmp(child.label, roots[k].label) == 0;
-                r = add_child(st, &roots[k], &child_alloc[k], &child);
+                r = add_child(st, &roots[k], &child_alloc[k], &indexes[k], &child);
         }
+        for (size_t i = 0; i < n; i++)
+                strmap_done(&indexes[i]);
+        free(indexes);
         free(child_alloc);
         *ret = roots;
         *ret_n = n;

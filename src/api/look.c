@@ -12,6 +12,7 @@
 struct edge_cache {
         enum nd_edge_match match;
         struct nd_labeled_edges edges;
+        uint32_t *order; /* indexes into edges, sorted by match label */
         struct strmap fetched; /* labels asked for already */
 };
 
@@ -30,32 +31,45 @@ static const char *match_label(const struct edge_cache *c, const struct nd_label
         return c->match == ND_MATCH_SERVER_ADDR ? e->server : e->client;
 }
 
-static int compare_server_label(const void *a, const void *b)
+static int compare_order(const void *a, const void *b, void *userdata)
 {
-        return strcmp(((const struct nd_labeled_edge *)a)->server, ((const struct nd_labeled_edge *)b)->server);
+        const struct edge_cache *c = userdata;
+        const struct nd_labeled_edge *x = &c->edges.items[*(const uint32_t *)a];
+        const struct nd_labeled_edge *y = &c->edges.items[*(const uint32_t *)b];
+
+        return strcmp(match_label(c, x), match_label(c, y));
 }
 
-static int compare_client_label(const void *a, const void *b)
+/* Orders the cache by the label it is matched on, so that a node finds its
+ * edges by binary search, not by a scan of everything fetched. Sorts
+ * indexes, not the (large) edges. */
+static int sort_cache(struct edge_cache *c)
 {
-        return strcmp(((const struct nd_labeled_edge *)a)->client, ((const struct nd_labeled_edge *)b)->client);
+        uint32_t *order = reallocarray(c->order, c->edges.n ? c->edges.n : 1, sizeof(*order));
+
+        if (!order)
+                return -ENOMEM;
+        c->order = order;
+        for (size_t i = 0; i < c->edges.n; i++)
+                order[i] = (uint32_t)i;
+        if (c->edges.n > 1)
+                qsort_r(order, c->edges.n, sizeof(*order), compare_order, c);
+        return 0;
 }
 
-/* Keeps the cache sorted by the label it is matched on, so that a node finds
- * its edges by binary search, not by a scan of everything fetched. */
-static void sort_cache(struct edge_cache *c)
+static const struct nd_labeled_edge *ordered(const struct edge_cache *c, size_t i)
 {
-        qsort_safe(c->edges.items, c->edges.n, sizeof(*c->edges.items),
-                   c->match == ND_MATCH_SERVER_ADDR ? compare_server_label : compare_client_label);
+        return &c->edges.items[c->order[i]];
 }
 
-/* The first cached edge whose match label is label (or c->edges.n). */
+/* The first position in c->order whose edge has match label label. */
 static size_t first_edge_of(const struct edge_cache *c, const char *label)
 {
         size_t lo = 0, hi = c->edges.n;
 
         while (lo < hi) {
                 size_t mid = lo + (hi - lo) / 2;
-                if (strcmp(match_label(c, &c->edges.items[mid]), label) < 0)
+                if (strcmp(match_label(c, ordered(c, mid)), label) < 0)
                         lo = mid + 1;
                 else
                         hi = mid;
@@ -151,7 +165,7 @@ static int fetch_level(struct look_state *st, struct edge_cache *c, struct nd_lo
         if (r >= 0)
                 r = nd_graph_edges(st->g, c->match, addrs, n, &st->o->range, &c->edges);
         if (r >= 0)
-                sort_cache(c);
+                r = sort_cache(c);
         for (size_t i = 0; i < n; i++)
                 free((char *)addrs[i]);
         free(addrs);
@@ -195,7 +209,7 @@ static int expand(struct look_state *st, struct edge_cache *c, enum nd_look_dire
 
         strmap_init(&index);
         for (size_t i = first_edge_of(c, node->label); i < c->edges.n && r >= 0; i++) {
-                const struct nd_labeled_edge *e = &c->edges.items[i];
+                const struct nd_labeled_edge *e = ordered(c, i);
                 struct nd_look_node child;
 
                 if (strcmp(match_label(c, e), node->label) != 0)
@@ -474,6 +488,8 @@ int nd_look(struct nd_graph *g, const struct nd_look_options *o, struct nd_look_
         res.truncated = st.truncated;
         nd_labeled_edges_done(&st.in.edges);
         nd_labeled_edges_done(&st.out.edges);
+        free(st.in.order);
+        free(st.out.order);
         strmap_done(&st.in.fetched);
         strmap_done(&st.out.fetched);
         strmap_done(&st.start);

@@ -217,9 +217,9 @@ void nd_writer_submit(struct nd_writer *w, struct nd_flush *f)
                 /* Full: drop the oldest that is not being written now. */
                 size_t victim = w->busy ? (w->head + 1) % w->capacity : w->head;
                 if (w->busy && w->capacity == 1) {
+                        w->stats.dropped++;
                         pthread_mutex_unlock(&w->lock);
                         nd_flush_free(f);
-                        w->stats.dropped++;
                         return;
                 }
                 nd_flush_free(w->ring[victim]);

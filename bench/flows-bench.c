@@ -74,6 +74,7 @@
 #include <unistd.h>
 
 #include "hold.h"
+#include "run-command.h"
 #include "shared/cleanup.h"
 #include "shared/parse.h"
 
@@ -262,66 +263,6 @@ static int sockdiag_count(uint32_t states, bool with_info, uint64_t *ret_count)
 
 /* ---- running commands ---- */
 
-struct command_result {
-        double seconds;
-        long maxrss_kib;
-};
-
-/* Runs argv with stdout on out_fd (borrowed), timing it from fork to wait4. */
-static int run_command(const char *const *argv, int out_fd, unsigned timeout_s, struct command_result *ret)
-{
-        _cleanup_close_ int pidfd = -EBADF;
-        pid_t parent = getpid();
-        double start = monotonic_s(), deadline = start + timeout_s;
-        struct rusage ru;
-        int status, r = 0;
-        pid_t pid;
-
-        pid = fork();
-        if (pid < 0)
-                return -errno;
-        if (pid == 0) {
-                if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
-                        _exit(127);
-                signal(SIGPIPE, SIG_DFL);
-                if (dup2(out_fd, STDOUT_FILENO) < 0)
-                        _exit(127);
-                execvp(argv[0], (char *const *)argv);
-                fprintf(stderr, "flows-bench: Failed to run %s: %m\n", argv[0]);
-                _exit(127);
-        }
-
-        pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-        if (pidfd < 0)
-                r = -errno;
-        while (r == 0) {
-                struct pollfd p = { .fd = pidfd, .events = POLLIN };
-                double left = deadline - monotonic_s();
-
-                if (interrupted)
-                        r = -EINTR;
-                else if (left <= 0)
-                        r = -ETIMEDOUT;
-                else if (poll(&p, 1, (int)(left * 1000) + 1) > 0)
-                        break; /* it exited */
-        }
-        if (r < 0)
-                kill(pid, SIGKILL);
-        while (wait4(pid, &status, 0, &ru) < 0)
-                if (errno != EINTR)
-                        return -errno;
-        if (r == -ETIMEDOUT)
-                return bench_error(r, "%s took longer than %u s", argv[0], timeout_s);
-        if (r < 0)
-                return r;
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-                return bench_error(-EPROTO, "%s %s failed (%s %d)", argv[0], argv[1] ? argv[1] : "",
-                                   WIFEXITED(status) ? "exit status" : "signal",
-                                   WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
-        *ret = (struct command_result){ .seconds = monotonic_s() - start, .maxrss_kib = ru.ru_maxrss };
-        return 0;
-}
-
 static int measure_once(const struct bench_options *o, enum tool t, int devnull, struct samples *s)
 {
         const char *argv[4] = {};
@@ -357,7 +298,7 @@ static int measure_once(const struct bench_options *o, enum tool t, int devnull,
                 return -EINVAL;
         }
         if (argv[0]) {
-                r = run_command(argv, devnull, o->timeout_s, &c);
+                r = run_command("flows-bench", argv, devnull, o->timeout_s, &interrupted, &c);
                 if (r < 0)
                         return r;
         }
@@ -383,7 +324,7 @@ static int netdep_census(const struct bench_options *o, struct netdep_census *re
 
         if (fd < 0)
                 return -errno;
-        r = run_command(argv, fd, o->timeout_s, &c);
+        r = run_command("flows-bench", argv, fd, o->timeout_s, &interrupted, &c);
         if (r < 0)
                 return r;
         if (fstat(fd, &st) < 0)

@@ -82,6 +82,7 @@
 #include "shared/parse.h"
 #include "shared/strmap.h"
 #include "store/store.h"
+#include "run-command.h"
 
 #ifndef NETDEP_PATH
 #define NETDEP_PATH "netdep"
@@ -604,63 +605,6 @@ static int netdep_look(struct nd_store *s, const char *addr, unsigned depth, str
 
 /* ---- running the CLI ---- */
 
-/* Runs argv with stdout on out_fd (borrowed), timing it from fork to wait4. */
-static int run_command(const char *const *argv, int out_fd, unsigned timeout_s, double *ret_seconds,
-                       long *ret_maxrss_kib)
-{
-        _cleanup_close_ int pidfd = -EBADF;
-        pid_t parent = getpid();
-        double start = monotonic_s(), deadline = start + timeout_s;
-        struct rusage ru;
-        int status, r = 0;
-        pid_t pid;
-
-        pid = fork();
-        if (pid < 0)
-                return -errno;
-        if (pid == 0) {
-                if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
-                        _exit(127);
-                signal(SIGPIPE, SIG_DFL);
-                if (dup2(out_fd, STDOUT_FILENO) < 0)
-                        _exit(127);
-                execvp(argv[0], (char *const *)argv);
-                fprintf(stderr, "look-bench: Failed to run %s: %m\n", argv[0]);
-                _exit(127);
-        }
-
-        pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-        if (pidfd < 0)
-                r = -errno;
-        while (r == 0) {
-                struct pollfd p = { .fd = pidfd, .events = POLLIN };
-                double left = deadline - monotonic_s();
-
-                if (interrupted)
-                        r = -EINTR;
-                else if (left <= 0)
-                        r = -ETIMEDOUT;
-                else if (poll(&p, 1, (int)(left * 1000) + 1) > 0)
-                        break; /* it exited */
-        }
-        if (r < 0)
-                kill(pid, SIGKILL);
-        while (wait4(pid, &status, 0, &ru) < 0)
-                if (errno != EINTR)
-                        return -errno;
-        if (r == -ETIMEDOUT)
-                return bench_error(r, "%s took longer than %u s", argv[0], timeout_s);
-        if (r < 0)
-                return r;
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-                return bench_error(-EPROTO, "%s %s failed (%s %d)", argv[0], argv[1] ? argv[1] : "",
-                                   WIFEXITED(status) ? "exit status" : "signal",
-                                   WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
-        *ret_seconds = monotonic_s() - start;
-        *ret_maxrss_kib = ru.ru_maxrss;
-        return 0;
-}
-
 /* ---- statistics ---- */
 
 struct samples {
@@ -853,19 +797,18 @@ static int time_cli(const struct bench_options *o, const char *uri, const struct
         for (size_t i = 0; i < n; i++) {
                 char addr[ND_ADDR_TEXT_MAX];
                 const char *argv[] = { o->netdep, "look", "--host", addr, "--depth", depth, "--store", uri, NULL };
-                double seconds = 0;
-                long maxrss = 0;
+                struct command_result c;
                 int r;
 
                 if (interrupted)
                         return -EINTR;
                 host_addr(hosts[i].svc, hosts[i].h, addr);
-                r = run_command(argv, devnull, o->timeout_s, &seconds, &maxrss);
+                r = run_command("look-bench", argv, devnull, o->timeout_s, &interrupted, &c);
                 if (r < 0)
                         return r;
-                samples_add(&res->cli, seconds, NULL);
-                if (maxrss > res->cli_maxrss_kib)
-                        res->cli_maxrss_kib = maxrss;
+                samples_add(&res->cli, c.seconds, NULL);
+                if (c.maxrss_kib > res->cli_maxrss_kib)
+                        res->cli_maxrss_kib = c.maxrss_kib;
         }
         return 0;
 }

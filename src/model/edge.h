@@ -34,6 +34,7 @@ struct nd_edge_observation {
         struct nd_endpoint client, server;
         enum nd_edge_side side;
         uint32_t connections; /* the most seen at once over the flush */
+        uint32_t opened, failed; /* streaming mode: totals over the flush */
         uint32_t rtt_us; /* average smoothed RTT, 0 when unknown */
         uint64_t retrans, bytes_sent, bytes_received;
 };
@@ -44,6 +45,9 @@ struct nd_edge {
         struct nd_endpoint client, server;
         int64_t first_seen, last_seen; /* unix seconds */
         uint32_t connections; /* last count, or the most in the asked range */
+        /* Streaming mode: connections opened and failed connects, over the
+         * edge's life or in the asked range; 0 where only polling ran. */
+        uint64_t opened, failed;
         uint8_t sides; /* bitmask of enum nd_edge_side that ever reported it */
 };
 

@@ -80,6 +80,8 @@ static void observation_of(const struct nd_flow *f, struct nd_edge_observation *
                 endpoint_of(&f->local, f->local_port, f, true, &o->server);
         }
         o->connections = f->connections;
+        o->opened = f->opened;
+        o->failed = f->failed;
         o->rtt_us = nd_flow_rtt_us_avg(f);
         o->retrans = f->tcp.retrans;
         o->bytes_sent = f->tcp.bytes_sent;
@@ -117,6 +119,9 @@ static int add_flow(struct nd_edge_batch *b, const struct nd_flow *f)
         }
 
         struct nd_edge_observation *row = &b->rows[i];
+        /* Counts of events, not of sockets: they add up over snapshots. */
+        row->opened += o.opened;
+        row->failed += o.failed;
         if (b->snapshot_seq[i] == b->seq) {
                 /* Same snapshot: another pid of the same program. */
                 b->snapshot_connections[i] += o.connections;

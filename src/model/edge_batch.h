@@ -6,7 +6,8 @@
  *
  * Within a snapshot, flows that map to the same edge (one program with two
  * pids) add up; across the snapshots of a flush an edge keeps the most
- * connections seen at once, and the latest RTT and counters. */
+ * connections seen at once, and the latest RTT and counters; connections
+ * opened and failed connects (streaming mode) add up. */
 #pragma once
 
 #include <stdbool.h>

@@ -35,14 +35,25 @@ struct nd_flow {
         uint64_t netns; /* inode of the network namespace */
         struct nd_addr local, peer;
         uint16_t local_port, peer_port; /* the folded side's port is 0 */
-        uint32_t connections;
+        uint32_t connections; /* open at the snapshot (polling) */
+        /* Streaming mode (eBPF): connections opened, and connects that
+         * failed, since the previous snapshot. */
+        uint32_t opened, failed;
         bool has_process;
         struct nd_process process; /* cgroup owned by the flow */
         struct nd_tcp_stats tcp;
 };
 
+/* What a connection adds to its flow. */
+enum nd_connection_count {
+        ND_COUNT_LIVE, /* open now (a socket the poll found): connections */
+        ND_COUNT_OPENED, /* opened since the previous snapshot (an event): opened */
+        ND_COUNT_FAILED, /* a connect that failed (an event): failed */
+};
+
 /* One connection, as the aggregator receives it. */
 struct nd_connection {
+        enum nd_connection_count count;
         enum nd_direction direction;
         uint64_t netns;
         struct nd_addr local, peer;

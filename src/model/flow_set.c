@@ -108,6 +108,16 @@ static int ensure_room(struct nd_flow_set *set)
 
 static void fold_connection(struct nd_flow *f, const struct nd_connection *c)
 {
+        switch (c->count) {
+        case ND_COUNT_OPENED:
+                f->opened++;
+                return;
+        case ND_COUNT_FAILED:
+                f->failed++;
+                return;
+        case ND_COUNT_LIVE:
+                break;
+        }
         f->connections++;
         if (!c->has_tcp_info)
                 return;

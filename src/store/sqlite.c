@@ -33,22 +33,30 @@ static const char *const statement_sql[_STMT_MAX] = {
                 "pgid = CASE WHEN excluded.name <> '' THEN excluded.pgid ELSE pgid END "
                 "RETURNING id",
         [STMT_EDGE] =
-                "INSERT INTO edges (client_id, server_id, first_seen, last_seen, last_connections, sides) "
-                "VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
+                "INSERT INTO edges (client_id, server_id, first_seen, last_seen, last_connections, sides, "
+                "opened_by_client, opened_by_server, failed) "
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
                 "ON CONFLICT (client_id, server_id) DO UPDATE SET "
                 "first_seen = min(first_seen, excluded.first_seen), "
                 "last_connections = CASE WHEN excluded.last_seen >= last_seen "
                 "THEN excluded.last_connections ELSE last_connections END, "
                 "last_seen = max(last_seen, excluded.last_seen), "
-                "sides = sides | excluded.sides "
+                "sides = sides | excluded.sides, "
+                "opened_by_client = opened_by_client + excluded.opened_by_client, "
+                "opened_by_server = opened_by_server + excluded.opened_by_server, "
+                "failed = failed + excluded.failed "
                 "RETURNING id",
         [STMT_OBSERVATION] =
-                "INSERT INTO observations (edge_id, bucket, connections, rtt_us, retrans, bytes_sent, bytes_received) "
-                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) "
+                "INSERT INTO observations (edge_id, bucket, connections, rtt_us, retrans, bytes_sent, bytes_received, "
+                "opened_by_client, opened_by_server, failed) "
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
                 "ON CONFLICT (edge_id, bucket) DO UPDATE SET "
                 "connections = max(connections, excluded.connections), rtt_us = excluded.rtt_us, "
                 "retrans = max(retrans, excluded.retrans), bytes_sent = max(bytes_sent, excluded.bytes_sent), "
-                "bytes_received = max(bytes_received, excluded.bytes_received)",
+                "bytes_received = max(bytes_received, excluded.bytes_received), "
+                "opened_by_client = opened_by_client + excluded.opened_by_client, "
+                "opened_by_server = opened_by_server + excluded.opened_by_server, "
+                "failed = failed + excluded.failed",
         [STMT_HOST] =
                 "INSERT INTO hosts (addr, hostname, last_seen) VALUES (?1, ?2, ?3) "
                 "ON CONFLICT (addr) DO UPDATE SET hostname = excluded.hostname, "
@@ -280,6 +288,9 @@ static int ingest_row(struct sqlite_store *s, const struct nd_ingest *in, const 
         sqlite3_bind_int64(st, 4, in->ts);
         sqlite3_bind_int64(st, 5, o->connections);
         sqlite3_bind_int(st, 6, (int)o->side);
+        sqlite3_bind_int64(st, 7, o->side == ND_SIDE_CLIENT ? o->opened : 0);
+        sqlite3_bind_int64(st, 8, o->side == ND_SIDE_SERVER ? o->opened : 0);
+        sqlite3_bind_int64(st, 9, o->failed);
         if ((r = step_id(s, st, &edge_id)) < 0)
                 return r;
 
@@ -292,6 +303,9 @@ static int ingest_row(struct sqlite_store *s, const struct nd_ingest *in, const 
         sqlite3_bind_int64(st, 5, (sqlite3_int64)o->retrans);
         sqlite3_bind_int64(st, 6, (sqlite3_int64)o->bytes_sent);
         sqlite3_bind_int64(st, 7, (sqlite3_int64)o->bytes_received);
+        sqlite3_bind_int64(st, 8, o->side == ND_SIDE_CLIENT ? o->opened : 0);
+        sqlite3_bind_int64(st, 9, o->side == ND_SIDE_SERVER ? o->opened : 0);
+        sqlite3_bind_int64(st, 10, o->failed);
         return step_done(s, st);
 }
 
@@ -407,12 +421,15 @@ static int sqlite_edges(struct nd_store *base, const struct nd_edge_query *q, st
 
         snprintf(sql, sizeof(sql),
                  "SELECT e.id, c.addr, c.port, c.name, c.pgid, s.addr, s.port, s.name, s.pgid, "
-                 "e.first_seen, e.last_seen, %s, e.sides "
+                 "e.first_seen, e.last_seen, %s, e.sides, %s "
                  "FROM edges e JOIN endpoints c ON c.id = e.client_id JOIN endpoints s ON s.id = e.server_id "
                  "%s "
                  "WHERE %s IN (SELECT value FROM json_each(?1)) "
                  "%s ORDER BY e.id",
                  ranged ? "max(o.connections)" : "e.last_connections",
+                 /* Both sides count the same connections opened: the larger. */
+                 ranged ? "max(sum(o.opened_by_client), sum(o.opened_by_server)), sum(o.failed)"
+                        : "max(e.opened_by_client, e.opened_by_server), e.failed",
                  ranged ? "JOIN observations o ON o.edge_id = e.id AND o.bucket > ?2 AND o.bucket <= ?3" : "",
                  match, ranged ? "GROUP BY e.id" : "");
         rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
@@ -440,6 +457,8 @@ static int sqlite_edges(struct nd_store *base, const struct nd_edge_query *q, st
                 e.last_seen = sqlite3_column_int64(st, 10);
                 e.connections = (uint32_t)sqlite3_column_int64(st, 11);
                 e.sides = (uint8_t)sqlite3_column_int(st, 12);
+                e.opened = (uint64_t)sqlite3_column_int64(st, 13);
+                e.failed = (uint64_t)sqlite3_column_int64(st, 14);
                 r = nd_edge_list_push(out, &e);
                 if (r < 0)
                         break;

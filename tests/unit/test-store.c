@@ -170,6 +170,70 @@ static void test_ingest_and_merge(void **state)
         nd_store_close(s);
 }
 
+/* Streaming mode's counts: connections opened and failed connects add up
+ * over flushes, in the edge's life and per bucket; where both agents report
+ * one edge (the client's process unknown to its own agent) the same
+ * connections are not counted twice. */
+static void test_opened_and_failed(void **state)
+{
+        struct nd_store *s = open_store(0);
+        struct nd_edge_list l;
+        const struct nd_edge *e;
+        const int64_t t = 1800003000; /* a bucket boundary */
+
+        struct nd_edge_observation rows[] = {
+                obs(ND_SIDE_CLIENT, "10.9.0.2", "curl", "10.9.0.1", 80, "", 0),
+                obs(ND_SIDE_CLIENT, "10.9.0.2", "curl", "10.9.0.1", 81, "", 0),
+                obs(ND_SIDE_CLIENT, "10.9.0.2", "", "10.9.0.1", 82, "", 1),
+        };
+        rows[0].opened = 1500;
+        rows[1].failed = 60;
+        rows[2].opened = 30;
+        ingest(s, t + 10, "c", "10.9.0.2", rows, 3);
+        rows[0].opened = 500;
+        rows[1].failed = 40;
+        rows[2].opened = 0;
+        ingest(s, t + 20, "c", "10.9.0.2", rows, 3);
+        struct nd_edge_observation server_row = obs(ND_SIDE_SERVER, "10.9.0.2", "", "10.9.0.1", 82, "nginx", 1);
+        server_row.opened = 30;
+        ingest(s, t + 20, "s", "10.9.0.1", &server_row, 1);
+        /* A later bucket. */
+        rows[0].opened = 7;
+        rows[1].failed = 0;
+        ingest(s, t + 130, "c", "10.9.0.2", rows, 2);
+
+        query(s, ND_MATCH_CLIENT_ADDR, "10.9.0.2", INT64_MIN, INT64_MAX, &l);
+        assert_int_equal(l.n, 3);
+        e = find(&l, "10.9.0.2", "curl", "10.9.0.1", 80);
+        assert_non_null(e);
+        assert_int_equal(e->opened, 2007);
+        assert_int_equal(e->failed, 0);
+        assert_int_equal(e->connections, 0);
+        e = find(&l, "10.9.0.2", "curl", "10.9.0.1", 81);
+        assert_non_null(e);
+        assert_int_equal(e->failed, 100);
+        assert_int_equal(e->opened, 0);
+        e = find(&l, "10.9.0.2", "", "10.9.0.1", 82);
+        assert_non_null(e);
+        assert_int_equal(e->opened, 30);
+        assert_int_equal(e->sides, ND_SIDE_CLIENT | ND_SIDE_SERVER);
+        nd_edge_list_done(&l);
+
+        /* The first bucket only. */
+        query(s, ND_MATCH_CLIENT_ADDR, "10.9.0.2", t, t + 59, &l);
+        e = find(&l, "10.9.0.2", "curl", "10.9.0.1", 80);
+        assert_non_null(e);
+        assert_int_equal(e->opened, 2000);
+        e = find(&l, "10.9.0.2", "curl", "10.9.0.1", 81);
+        assert_non_null(e);
+        assert_int_equal(e->failed, 100);
+        e = find(&l, "10.9.0.2", "", "10.9.0.1", 82);
+        assert_non_null(e);
+        assert_int_equal(e->opened, 30);
+        nd_edge_list_done(&l);
+        nd_store_close(s);
+}
+
 static void test_time_ranges(void **state)
 {
         struct nd_store *s = open_store(0);
@@ -276,6 +340,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_schema_lifecycle),
                 cmocka_unit_test(test_ingest_and_merge),
+                cmocka_unit_test(test_opened_and_failed),
                 cmocka_unit_test(test_time_ranges),
                 cmocka_unit_test(test_many_addresses_one_query),
                 cmocka_unit_test(test_hosts_and_roles),

@@ -546,6 +546,9 @@ enum column {
         COL_RETRANS,
         COL_BYTES_SENT,
         COL_BYTES_RECEIVED,
+        COL_OPENED_BY_CLIENT,
+        COL_OPENED_BY_SERVER,
+        COL_FAILED,
         _COL_MAX,
 };
 
@@ -560,9 +563,10 @@ enum column {
         "SELECT saddr, sport, '', sname, spgid, sname <> '', ord FROM " ENDPOINT_ROWS ") x "
 #define EDGE_ROWS                                                                                       \
         "unnest($1::text[], $2::text[], $3::text[], $4::integer[], $5::integer[], $6::integer[], "      \
-        "$7::integer[], $8::bigint[], $9::bigint[], $10::bigint[]) "                                     \
+        "$7::integer[], $8::bigint[], $9::bigint[], $10::bigint[], $14::bigint[], $15::bigint[], "      \
+        "$16::bigint[]) "                                                                                \
         "WITH ORDINALITY AS st(caddr, cprocess, saddr, sport, side, connections, rtt_us, retrans, "      \
-        "bytes_sent, bytes_received, ord) "
+        "bytes_sent, bytes_received, opened_by_client, opened_by_server, failed, ord) "
 
 /* A row's endpoints by index lookups, whatever the planner
  * believes of the tables' sizes (a fresh store has no statistics). */
@@ -615,20 +619,27 @@ static const char *const statement_sql[_STMT_MAX] = {
                 "connections AS last_connections, rtt_us AS last_rtt_us, "
                 "min(ord) OVER edge AS first_ord, bit_or(side) OVER edge AS sides, "
                 "max(connections) OVER edge AS max_connections, max(retrans) OVER edge AS retrans, "
-                "max(bytes_sent) OVER edge AS bytes_sent, max(bytes_received) OVER edge AS bytes_received "
+                "max(bytes_sent) OVER edge AS bytes_sent, max(bytes_received) OVER edge AS bytes_received, "
+                "sum(opened_by_client) OVER edge AS opened_by_client, "
+                "sum(opened_by_server) OVER edge AS opened_by_server, sum(failed) OVER edge AS failed "
                 "FROM rows WINDOW edge AS (PARTITION BY client_id, server_id) "
                 "ORDER BY client_id, server_id, ord DESC), "
                 "numbered AS (SELECT seen.*, nextval('edges_id_seq') AS id FROM seen ORDER BY first_ord), "
                 "upserted AS ("
-                "INSERT INTO edges (id, client_id, server_id, first_seen, last_seen, last_connections, sides) "
-                "SELECT id, client_id, server_id, $11::bigint, $12::bigint, last_connections, sides FROM numbered "
+                "INSERT INTO edges (id, client_id, server_id, first_seen, last_seen, last_connections, sides, "
+                "opened_by_client, opened_by_server, failed) "
+                "SELECT id, client_id, server_id, $11::bigint, $12::bigint, last_connections, sides, "
+                "opened_by_client, opened_by_server, failed FROM numbered "
                 "ORDER BY client_id, server_id "
                 "ON CONFLICT (client_id, server_id) DO UPDATE SET "
                 "first_seen = least(edges.first_seen, excluded.first_seen), "
                 "last_connections = CASE WHEN excluded.last_seen >= edges.last_seen "
                 "THEN excluded.last_connections ELSE edges.last_connections END, "
                 "last_seen = greatest(edges.last_seen, excluded.last_seen), "
-                "sides = edges.sides | excluded.sides "
+                "sides = edges.sides | excluded.sides, "
+                "opened_by_client = edges.opened_by_client + excluded.opened_by_client, "
+                "opened_by_server = edges.opened_by_server + excluded.opened_by_server, "
+                "failed = edges.failed + excluded.failed "
                 "RETURNING id, client_id, server_id), "
                 "zipped AS (SELECT * FROM unnest("
                 "(SELECT array_agg(id ORDER BY client_id, server_id) FROM upserted), "
@@ -640,18 +651,27 @@ static const char *const statement_sql[_STMT_MAX] = {
                 "(SELECT array_agg(last_rtt_us ORDER BY client_id, server_id) FROM seen), "
                 "(SELECT array_agg(retrans ORDER BY client_id, server_id) FROM seen), "
                 "(SELECT array_agg(bytes_sent ORDER BY client_id, server_id) FROM seen), "
-                "(SELECT array_agg(bytes_received ORDER BY client_id, server_id) FROM seen)"
+                "(SELECT array_agg(bytes_received ORDER BY client_id, server_id) FROM seen), "
+                "(SELECT array_agg(opened_by_client ORDER BY client_id, server_id) FROM seen), "
+                "(SELECT array_agg(opened_by_server ORDER BY client_id, server_id) FROM seen), "
+                "(SELECT array_agg(failed ORDER BY client_id, server_id) FROM seen)"
                 ") AS z(edge_id, edge_client_id, edge_server_id, client_id, server_id, "
-                "connections, rtt_us, retrans, bytes_sent, bytes_received)) "
-                "INSERT INTO observations (edge_id, bucket, connections, rtt_us, retrans, bytes_sent, bytes_received) "
-                "SELECT edge_id, $13::bigint, connections, rtt_us, retrans, bytes_sent, bytes_received FROM zipped "
+                "connections, rtt_us, retrans, bytes_sent, bytes_received, opened_by_client, opened_by_server, "
+                "failed)) "
+                "INSERT INTO observations (edge_id, bucket, connections, rtt_us, retrans, bytes_sent, bytes_received, "
+                "opened_by_client, opened_by_server, failed) "
+                "SELECT edge_id, $13::bigint, connections, rtt_us, retrans, bytes_sent, bytes_received, "
+                "opened_by_client, opened_by_server, failed FROM zipped "
                 "WHERE edge_client_id = client_id AND edge_server_id = server_id ORDER BY edge_id "
                 "ON CONFLICT (edge_id, bucket) DO UPDATE SET "
                 "connections = greatest(observations.connections, excluded.connections), "
                 "rtt_us = excluded.rtt_us, "
                 "retrans = greatest(observations.retrans, excluded.retrans), "
                 "bytes_sent = greatest(observations.bytes_sent, excluded.bytes_sent), "
-                "bytes_received = greatest(observations.bytes_received, excluded.bytes_received)",
+                "bytes_received = greatest(observations.bytes_received, excluded.bytes_received), "
+                "opened_by_client = observations.opened_by_client + excluded.opened_by_client, "
+                "opened_by_server = observations.opened_by_server + excluded.opened_by_server, "
+                "failed = observations.failed + excluded.failed",
         /* $1 the addresses, $2 the hostname, $3 ts */
         [STMT_HOSTS] =
                 "INSERT INTO hosts (addr, hostname, last_seen) "
@@ -717,6 +737,9 @@ static int rows_to_arrays(const struct nd_ingest *in, char *ret[static _COL_MAX]
                 text_array_add_i64(&columns[COL_RETRANS], (int64_t)o->retrans, number);
                 text_array_add_i64(&columns[COL_BYTES_SENT], (int64_t)o->bytes_sent, number);
                 text_array_add_i64(&columns[COL_BYTES_RECEIVED], (int64_t)o->bytes_received, number);
+                text_array_add_i64(&columns[COL_OPENED_BY_CLIENT], server_side ? 0 : o->opened, number);
+                text_array_add_i64(&columns[COL_OPENED_BY_SERVER], server_side ? o->opened : 0, number);
+                text_array_add_i64(&columns[COL_FAILED], o->failed, number);
         }
         for (int c = 0; c < _COL_MAX; c++) {
                 ret[c] = text_array_finish(&columns[c]);
@@ -729,7 +752,7 @@ struct step {
         const char *statement; /* a prepared statement's name, or NULL for sql */
         const char *sql;
         int n_params;
-        const char *params[13];
+        const char *params[16];
 };
 
 /* Sends the steps in one pipeline (one round trip) and reads every
@@ -802,11 +825,12 @@ static int ingest_once(struct pg_store *s, const struct nd_ingest *in)
                         return r;
                 steps[n++] = (struct step){ statement_name[STMT_ENDPOINTS_INSERT], NULL, 7, { ENDPOINT_COLUMNS } };
                 steps[n++] = (struct step){ statement_name[STMT_ENDPOINTS_UPDATE], NULL, 7, { ENDPOINT_COLUMNS } };
-                steps[n++] = (struct step){ statement_name[STMT_EDGES_AND_OBSERVATIONS], NULL, 13,
+                steps[n++] = (struct step){ statement_name[STMT_EDGES_AND_OBSERVATIONS], NULL, 16,
                                             { col[COL_CADDR], col[COL_CPROCESS], col[COL_SADDR], col[COL_SPORT],
                                               col[COL_SIDE], col[COL_CONNECTIONS], col[COL_RTT_US],
                                               col[COL_RETRANS], col[COL_BYTES_SENT], col[COL_BYTES_RECEIVED],
-                                              first_ts, ts, bucket } };
+                                              first_ts, ts, bucket, col[COL_OPENED_BY_CLIENT],
+                                              col[COL_OPENED_BY_SERVER], col[COL_FAILED] } };
         }
         if (in->hostname && in->n_host_addrs > 0) {
                 struct text_array array = {};
@@ -958,7 +982,7 @@ static int pg_edges(struct nd_store *base, const struct nd_edge_query *q, struct
         bool by_server = q->match == ND_MATCH_SERVER_ADDR;
         snprintf(sql, sizeof(sql),
                  "SELECT e.id, c.addr, c.port, c.name, c.pgid, s.addr, s.port, s.name, s.pgid, "
-                 "e.first_seen, e.last_seen, %s, e.sides "
+                 "e.first_seen, e.last_seen, %s, e.sides, %s "
                  "FROM (SELECT DISTINCT unnest($1::text[]) AS addr) q "
                  "CROSS JOIN LATERAL (SELECT e.* FROM endpoints m JOIN edges e ON e.%s = m.id "
                  "WHERE m.addr = q.addr OFFSET 0) e "
@@ -966,6 +990,9 @@ static int pg_edges(struct nd_store *base, const struct nd_edge_query *q, struct
                  "%s "
                  "%s ORDER BY e.id",
                  ranged ? "max(o.connections)" : "e.last_connections",
+                 /* Both sides count the same connections opened: the larger. */
+                 ranged ? "greatest(sum(o.opened_by_client), sum(o.opened_by_server)), sum(o.failed)"
+                        : "greatest(e.opened_by_client, e.opened_by_server), e.failed",
                  by_server ? "server_id" : "client_id",
                  ranged ? "JOIN observations o ON o.edge_id = e.id AND o.bucket > $2::bigint "
                           "AND o.bucket <= $3::bigint"
@@ -990,6 +1017,8 @@ static int pg_edges(struct nd_store *base, const struct nd_edge_query *q, struct
                 e.last_seen = strtoll(PQgetvalue(res, i, 10), NULL, 10);
                 e.connections = (uint32_t)strtoll(PQgetvalue(res, i, 11), NULL, 10);
                 e.sides = (uint8_t)atoi(PQgetvalue(res, i, 12));
+                e.opened = strtoull(PQgetvalue(res, i, 13), NULL, 10);
+                e.failed = strtoull(PQgetvalue(res, i, 14), NULL, 10);
                 r = nd_edge_list_push(out, &e);
         }
         return r;

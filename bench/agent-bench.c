@@ -57,7 +57,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench-util.h"
 #include "hold.h"
+#include "run-command.h"
 #include "shared/cleanup.h"
 #include "shared/parse.h"
 
@@ -88,185 +90,6 @@ struct bench_options {
         bool keep;
         unsigned setup_timeout_s;
 };
-
-__attribute__((format(printf, 2, 3)))
-static int bench_error(int r, const char *fmt, ...)
-{
-        int saved = errno;
-        va_list ap;
-
-        errno = r < 0 ? -r : r;
-        fputs("agent-bench: ", stderr);
-        va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
-        va_end(ap);
-        fputc('\n', stderr);
-        errno = saved;
-        return r < 0 ? r : -r;
-}
-
-static double mib(long kib)
-{
-        return (double)kib / 1024.0;
-}
-
-static double cpu_seconds(const struct rusage *ru)
-{
-        return (double)ru->ru_utime.tv_sec + (double)ru->ru_utime.tv_usec / 1e6 + (double)ru->ru_stime.tv_sec +
-               (double)ru->ru_stime.tv_usec / 1e6;
-}
-
-static long self_maxrss_kib(void)
-{
-        struct rusage ru;
-
-        return getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : 0;
-}
-
-/* Sleeps until the monotonic time `until`, or a signal asks to stop. */
-static int sleep_until(double until)
-{
-        for (;;) {
-                double left = until - monotonic_s();
-
-                if (interrupted)
-                        return -EINTR;
-                if (left <= 0)
-                        return 0;
-                poll(NULL, 0, left > 0.25 ? 250 : (int)(left * 1000) + 1);
-        }
-}
-
-/* ---- children ---- */
-
-/* Forks argv with stdout on out_fd and stderr on err_fd (both borrowed;
- * -1 keeps the bench's); the child dies with the bench. */
-static int spawn(const char *const *argv, int out_fd, int err_fd, pid_t *ret)
-{
-        pid_t parent = getpid();
-        pid_t pid = fork();
-
-        if (pid < 0)
-                return -errno;
-        if (pid == 0) {
-                if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
-                        _exit(127);
-                signal(SIGPIPE, SIG_DFL);
-                signal(SIGINT, SIG_DFL);
-                signal(SIGTERM, SIG_DFL);
-                signal(SIGHUP, SIG_DFL);
-                if ((out_fd >= 0 && dup2(out_fd, STDOUT_FILENO) < 0) ||
-                    (err_fd >= 0 && dup2(err_fd, STDERR_FILENO) < 0))
-                        _exit(127);
-                execvp(argv[0], (char *const *)argv);
-                fprintf(stderr, "agent-bench: Failed to run %s: %m\n", argv[0]);
-                _exit(127);
-        }
-        *ret = pid;
-        return 0;
-}
-
-/* Waits for pid until deadline (monotonic), then SIGKILLs it; reaps it
- * whatever happens. Returns 0 when it exited in time, -ETIMEDOUT, or -EINTR
- * when a signal asked the bench to stop. */
-static int reap(pid_t pid, double deadline, int *ret_status, struct rusage *ret_ru)
-{
-        _cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-        int r = pidfd < 0 ? -errno : 0;
-
-        while (r == 0) {
-                struct pollfd p = { .fd = pidfd, .events = POLLIN };
-                double left = deadline - monotonic_s();
-
-                if (interrupted)
-                        r = -EINTR;
-                else if (left <= 0)
-                        r = -ETIMEDOUT;
-                else if (poll(&p, 1, (int)(left * 1000) + 1) > 0)
-                        break; /* it exited */
-        }
-        if (r < 0)
-                kill(pid, SIGKILL);
-        while (wait4(pid, ret_status, 0, ret_ru) < 0)
-                if (errno != EINTR)
-                        return -errno;
-        return r;
-}
-
-static bool exited_ok(int status)
-{
-        return WIFEXITED(status) && WEXITSTATUS(status) == 0;
-}
-
-static int run_command(const char *const *argv, int out_fd, struct rusage *ret_ru, double *ret_seconds)
-{
-        double start = monotonic_s();
-        struct rusage ru;
-        int status, r;
-        pid_t pid;
-
-        r = spawn(argv, out_fd, -1, &pid);
-        if (r < 0)
-                return bench_error(r, "Failed to start %s: %m", argv[0]);
-        r = reap(pid, start + COMMAND_TIMEOUT_S, &status, &ru);
-        if (r == -ETIMEDOUT)
-                return bench_error(r, "%s took longer than %d s", argv[0], COMMAND_TIMEOUT_S);
-        if (r < 0)
-                return r;
-        if (!exited_ok(status))
-                return bench_error(-EPROTO, "%s %s failed (%s %d)", argv[0], argv[1] ? argv[1] : "",
-                                   WIFEXITED(status) ? "exit status" : "signal",
-                                   WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
-        if (ret_ru)
-                *ret_ru = ru;
-        if (ret_seconds)
-                *ret_seconds = monotonic_s() - start;
-        return 0;
-}
-
-/* ---- /proc sampling ---- */
-
-struct proc_sample {
-        long rss_kib, hwm_kib;
-        uint64_t cpu_ticks; /* utime + stime, every thread */
-};
-
-static int sample_proc(pid_t pid, struct proc_sample *ret)
-{
-        char path[64], line[256], buf[1024];
-        _cleanup_fclose_ FILE *f = NULL;
-        struct proc_sample s = {};
-        unsigned long utime, stime;
-        const char *p;
-        ssize_t n;
-        int fd;
-
-        snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-        f = fopen(path, "re");
-        if (!f)
-                return -errno;
-        while (fgets(line, sizeof(line), f)) {
-                sscanf(line, "VmRSS: %ld kB", &s.rss_kib);
-                sscanf(line, "VmHWM: %ld kB", &s.hwm_kib);
-        }
-
-        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        n = read(fd, buf, sizeof(buf) - 1);
-        close(fd);
-        if (n <= 0)
-                return -EIO;
-        buf[n] = 0;
-        /* Fields 14 and 15, counted after the ")" that ends the comm field. */
-        p = strrchr(buf, ')');
-        if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) != 2)
-                return -EIO;
-        s.cpu_ticks = (uint64_t)utime + stime;
-        *ret = s;
-        return 0;
-}
 
 /* ---- the two phases ---- */
 
@@ -310,7 +133,7 @@ static int run_agent(const struct bench_options *o, const char *uri, int log_fd,
         for (unsigned t = 1; r == 0 && t <= o->duration_s; t++) {
                 struct proc_sample s = {};
 
-                r = sleep_until(start + t);
+                r = sleep_until(start + t, &interrupted);
                 if (r < 0)
                         break;
                 if (sample_proc(pid, &s) < 0) {
@@ -334,7 +157,7 @@ static int run_agent(const struct bench_options *o, const char *uri, int log_fd,
         /* Stopped however the loop ended; reap() SIGKILLs it on a signal. */
         kill(pid, SIGTERM);
         stop = monotonic_s();
-        int reaped = reap(pid, stop + STOP_TIMEOUT_S, &status, &ru);
+        int reaped = reap(pid, stop + STOP_TIMEOUT_S, &interrupted, &status, &ru);
         if (r < 0)
                 return r;
         if (reaped == -ETIMEDOUT)
@@ -360,28 +183,27 @@ static int run_ss(const struct bench_options *o, struct ss_result *res)
         if (devnull < 0)
                 return -errno;
         for (unsigned t = 0; t < o->duration_s; t++) {
-                struct rusage ru;
-                double seconds;
+                struct command_result c;
 
                 if (monotonic_s() > start + t + 1) { /* the last run took the whole tick */
                         res->skipped_ticks++;
                         continue;
                 }
-                r = sleep_until(start + t);
+                r = sleep_until(start + t, &interrupted);
                 if (r < 0)
                         return r;
-                r = run_command(argv, devnull, &ru, &seconds);
+                r = run_command(argv, devnull, COMMAND_TIMEOUT_S, &interrupted, &c);
                 if (r < 0)
                         return r;
                 res->runs++;
-                res->cpu_s += cpu_seconds(&ru);
-                res->total_run_s += seconds;
-                if (seconds > res->longest_run_s)
-                        res->longest_run_s = seconds;
-                if (ru.ru_maxrss > res->maxrss_kib)
-                        res->maxrss_kib = ru.ru_maxrss;
+                res->cpu_s += c.cpu_s;
+                res->total_run_s += c.seconds;
+                if (c.seconds > res->longest_run_s)
+                        res->longest_run_s = c.seconds;
+                if (c.maxrss_kib > res->maxrss_kib)
+                        res->maxrss_kib = c.maxrss_kib;
         }
-        r = sleep_until(start + o->duration_s);
+        r = sleep_until(start + o->duration_s, &interrupted);
         if (r < 0)
                 return r;
         res->wall_s = monotonic_s() - start;
@@ -470,7 +292,7 @@ static int run(const struct bench_options *o, const char *dir)
         if (log_fd < 0)
                 return bench_error(-errno, "Failed to create %s: %m", log_path);
 
-        r = run_command(migrate, devnull, NULL, NULL);
+        r = run_command(migrate, devnull, COMMAND_TIMEOUT_S, &interrupted, NULL);
         if (r < 0)
                 return r;
         printf("store: %s (migrated with netdep db migrate)\n", uri);
@@ -545,16 +367,6 @@ finish:
         return r;
 }
 
-/* Other work on the machine skews every figure: say how much there was. */
-static void print_load(const char *when)
-{
-        double load[3];
-
-        if (getloadavg(load, 3) == 3)
-                printf("load average %s: %.2f %.2f %.2f (%ld CPUs)\n", when, load[0], load[1], load[2],
-                       sysconf(_SC_NPROCESSORS_ONLN));
-}
-
 /* ---- options ---- */
 
 static void help(FILE *out)
@@ -574,17 +386,6 @@ static void help(FILE *out)
                 "      --setup-timeout S   longest the connections may take (default 300)\n"
                 "  -h, --help              this help\n",
                 NETDEP_PATH);
-}
-
-static int parse_uint(const char *s, long long min, long long max, unsigned *ret)
-{
-        long long v;
-        int r = parse_int_range(s, min, max, &v);
-
-        if (r < 0)
-                return r;
-        *ret = (unsigned)v;
-        return 0;
 }
 
 /* Returns 0 to go on, 1 after --help, or -EINVAL. */
@@ -617,10 +418,10 @@ static int parse_args(int argc, char **argv, struct bench_options *o)
                         help(stdout);
                         return 1;
                 case OPT_DURATION:
-                        r = parse_uint(optarg, WINDOW_S, MAX_DURATION_S, &o->duration_s);
+                        r = bench_parse_uint(optarg, WINDOW_S, MAX_DURATION_S, &o->duration_s);
                         break;
                 case OPT_CONNECTIONS:
-                        r = parse_uint(optarg, 100, HOLD_MAX_CONNECTIONS, &v);
+                        r = bench_parse_uint(optarg, 100, HOLD_MAX_CONNECTIONS, &v);
                         o->connections = v;
                         break;
                 case OPT_NETDEP:
@@ -633,7 +434,7 @@ static int parse_args(int argc, char **argv, struct bench_options *o)
                         o->keep = true;
                         break;
                 case OPT_SETUP_TIMEOUT:
-                        r = parse_uint(optarg, 1, 3600, &o->setup_timeout_s);
+                        r = bench_parse_uint(optarg, 1, 3600, &o->setup_timeout_s);
                         break;
                 default:
                         return -EINVAL;

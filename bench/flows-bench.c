@@ -73,6 +73,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench-util.h"
 #include "hold.h"
 #include "run-command.h"
 #include "shared/cleanup.h"
@@ -157,34 +158,6 @@ struct size_result {
         struct netdep_census census;
         struct samples tools[_TOOL_MAX];
 };
-
-__attribute__((format(printf, 2, 3)))
-static int bench_error(int r, const char *fmt, ...)
-{
-        int saved = errno;
-        va_list ap;
-
-        errno = r < 0 ? -r : r;
-        fputs("flows-bench: ", stderr);
-        va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
-        va_end(ap);
-        fputc('\n', stderr);
-        errno = saved;
-        return r < 0 ? r : -r;
-}
-
-static double mib(long kib)
-{
-        return (double)kib / 1024.0;
-}
-
-static long self_maxrss_kib(void)
-{
-        struct rusage ru;
-
-        return getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : 0;
-}
 
 /* ---- the bare sock_diag dump ---- */
 
@@ -298,7 +271,7 @@ static int measure_once(const struct bench_options *o, enum tool t, int devnull,
                 return -EINVAL;
         }
         if (argv[0]) {
-                r = run_command("flows-bench", argv, devnull, o->timeout_s, &interrupted, &c);
+                r = run_command(argv, devnull, o->timeout_s, &interrupted, &c);
                 if (r < 0)
                         return r;
         }
@@ -324,7 +297,7 @@ static int netdep_census(const struct bench_options *o, struct netdep_census *re
 
         if (fd < 0)
                 return -errno;
-        r = run_command("flows-bench", argv, fd, o->timeout_s, &interrupted, &c);
+        r = run_command(argv, fd, o->timeout_s, &interrupted, &c);
         if (r < 0)
                 return r;
         if (fstat(fd, &st) < 0)
@@ -653,17 +626,6 @@ static void help(FILE *out)
                 NETDEP_PATH);
 }
 
-static int parse_uint(const char *s, long long min, long long max, unsigned *ret)
-{
-        long long v;
-        int r = parse_int_range(s, min, max, &v);
-
-        if (r < 0)
-                return r;
-        *ret = (unsigned)v;
-        return 0;
-}
-
 /* Returns 0 to go on, 1 after --help, or -EINVAL. */
 static int parse_args(int argc, char **argv, struct bench_options *o)
 {
@@ -699,17 +661,17 @@ static int parse_args(int argc, char **argv, struct bench_options *o)
                         return 1;
                 case OPT_CONNECTIONS:
                         if (o->n_sizes == MAX_SIZES ||
-                            parse_uint(optarg, MIN_CONNECTIONS, HOLD_MAX_CONNECTIONS, &v) < 0)
+                            bench_parse_uint(optarg, MIN_CONNECTIONS, HOLD_MAX_CONNECTIONS, &v) < 0)
                                 return bench_error(-EINVAL, "--connections takes at most %d sizes from %d to %d",
                                                    MAX_SIZES, MIN_CONNECTIONS, HOLD_MAX_CONNECTIONS);
                         o->sizes[o->n_sizes++] = v;
                         break;
                 case OPT_RUNS:
-                        if (parse_uint(optarg, 1, MAX_RUNS, &o->runs) < 0)
+                        if (bench_parse_uint(optarg, 1, MAX_RUNS, &o->runs) < 0)
                                 return bench_error(-EINVAL, "--runs takes 1 to %d", MAX_RUNS);
                         break;
                 case OPT_SLOW_RUNS:
-                        if (parse_uint(optarg, 1, MAX_RUNS, &o->slow_runs) < 0)
+                        if (bench_parse_uint(optarg, 1, MAX_RUNS, &o->slow_runs) < 0)
                                 return bench_error(-EINVAL, "--slow-runs takes 1 to %d", MAX_RUNS);
                         break;
                 case OPT_NETDEP:
@@ -719,15 +681,15 @@ static int parse_args(int argc, char **argv, struct bench_options *o)
                         o->ss = optarg;
                         break;
                 case OPT_TIMEOUT:
-                        if (parse_uint(optarg, 1, 3600, &o->timeout_s) < 0)
+                        if (bench_parse_uint(optarg, 1, 3600, &o->timeout_s) < 0)
                                 return bench_error(-EINVAL, "--timeout takes 1 to 3600 seconds");
                         break;
                 case OPT_SETUP_TIMEOUT:
-                        if (parse_uint(optarg, 1, 3600, &o->setup_timeout_s) < 0)
+                        if (bench_parse_uint(optarg, 1, 3600, &o->setup_timeout_s) < 0)
                                 return bench_error(-EINVAL, "--setup-timeout takes 1 to 3600 seconds");
                         break;
                 case OPT_HOLD:
-                        if (parse_uint(optarg, 0, 3600, &o->hold_s) < 0)
+                        if (bench_parse_uint(optarg, 0, 3600, &o->hold_s) < 0)
                                 return bench_error(-EINVAL, "--hold takes 0 to 3600 seconds");
                         break;
                 default:

@@ -19,28 +19,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bench-util.h"
 #include "shared/cleanup.h"
 
 #define BASE_PORT 5000 /* below the widened ephemeral range */
 #define EPHEMERAL_PORTS "10000 65535"
 #define LISTEN_BACKLOG 65535
 #define CONNECT_TIMEOUT_S 5
-
-__attribute__((format(printf, 2, 3)))
-static int hold_error(int r, const char *fmt, ...)
-{
-        int saved = errno;
-        va_list ap;
-
-        errno = r < 0 ? -r : r;
-        fprintf(stderr, "%s: ", program_invocation_short_name);
-        va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
-        va_end(ap);
-        fputc('\n', stderr);
-        errno = saved;
-        return r < 0 ? r : -r;
-}
 
 struct hold_layout hold_layout_for(uint32_t connections)
 {
@@ -99,14 +84,14 @@ int hold_enter_fresh_netns(void)
         int r;
 
         if (unshare(CLONE_NEWNET) < 0)
-                return hold_error(-errno, "Failed to create a network namespace: %m (run as root)");
+                return bench_error(-errno, "Failed to create a network namespace: %m (run as root)");
         r = loopback_up();
         if (r < 0)
-                return hold_error(r, "Failed to bring lo up: %m");
+                return bench_error(r, "Failed to bring lo up: %m");
         for (size_t i = 0; i < ELEMENTSOF(sysctls); i++) {
                 r = write_file(sysctls[i].path, sysctls[i].value);
                 if (r < 0)
-                        return hold_error(r, "Failed to write %s: %m", sysctls[i].path);
+                        return bench_error(r, "Failed to write %s: %m", sysctls[i].path);
         }
         return 0;
 }
@@ -310,14 +295,14 @@ static int wait_for_holders(struct hold *h, enum holder_event event, uint32_t wa
                 if (interrupted && *interrupted)
                         return -EINTR;
                 if (left <= 0)
-                        return hold_error(-ETIMEDOUT, "Only %u of %u holder processes were ready in time",
+                        return bench_error(-ETIMEDOUT, "Only %u of %u holder processes were ready in time",
                                           seen, want);
                 pid = waitpid(-1, &status, WNOHANG);
                 if (pid > 0) {
                         for (size_t i = 0; i < h->n; i++)
                                 if (h->pids[i] == pid)
                                         h->pids[i] = 0;
-                        return hold_error(-ECHILD, "Holder process %d exited early (status 0x%x)",
+                        return bench_error(-ECHILD, "Holder process %d exited early (status 0x%x)",
                                           (int)pid, (unsigned)status);
                 }
                 if (poll(&p, 1, left > 0.25 ? 250 : (int)(left * 1000) + 1) <= 0)
@@ -326,9 +311,9 @@ static int wait_for_holders(struct hold *h, enum holder_event event, uint32_t wa
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n != (ssize_t)sizeof(m))
-                        return hold_error(n < 0 ? -errno : -EIO, "Failed to read a holder's report: %m");
+                        return bench_error(n < 0 ? -errno : -EIO, "Failed to read a holder's report: %m");
                 if (m.event == HOLDER_FAILED)
-                        return hold_error(m.error, "Holder process %u failed: %m", m.index);
+                        return bench_error(m.error, "Holder process %u failed: %m", m.index);
                 if (m.event == event)
                         seen++;
         }
@@ -369,7 +354,7 @@ int hold_start(struct hold *h, const struct hold_layout *l, const struct hold_op
         for (uint32_t i = 0; i < l->per_side; i++) {
                 r = spawn_holder(h, true, i, layout_share(l, i), o->lifetime_s, deadline);
                 if (r < 0)
-                        return hold_error(r, "Failed to start a server process: %m");
+                        return bench_error(r, "Failed to start a server process: %m");
         }
         r = wait_for_holders(h, HOLDER_LISTENING, l->per_side, deadline, o->interrupted);
         if (r < 0)
@@ -377,7 +362,7 @@ int hold_start(struct hold *h, const struct hold_layout *l, const struct hold_op
         for (uint32_t i = 0; i < l->per_side; i++) {
                 r = spawn_holder(h, false, i, layout_share(l, i), o->lifetime_s, deadline);
                 if (r < 0)
-                        return hold_error(r, "Failed to start a client process: %m");
+                        return bench_error(r, "Failed to start a client process: %m");
         }
         return wait_for_holders(h, HOLDER_DONE, 2 * l->per_side, deadline, o->interrupted);
 }

@@ -14,7 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
-#include <time.h>
+
+#include "bench-util.h"
 
 #define HOLD_MAX_CONNECTIONS 500000
 #define HOLD_CONNECTIONS_PER_PROCESS 12500
@@ -44,14 +45,6 @@ struct hold_options {
         /* Set by the caller's signal handler: the waits give up with -EINTR. */
         const volatile sig_atomic_t *interrupted;
 };
-
-static inline double monotonic_s(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* connections must be at most HOLD_MAX_CONNECTIONS. */
 struct hold_layout hold_layout_for(uint32_t connections);

@@ -82,6 +82,7 @@
 #include "shared/parse.h"
 #include "shared/strmap.h"
 #include "store/store.h"
+#include "bench-util.h"
 #include "run-command.h"
 
 #ifndef NETDEP_PATH
@@ -135,30 +136,6 @@ static const char *const role_name[] = {
         [ROLE_DB] = "db",
         [ROLE_CACHE] = "cache",
 };
-
-__attribute__((format(printf, 2, 3)))
-static int bench_error(int r, const char *fmt, ...)
-{
-        int saved = errno;
-        va_list ap;
-
-        errno = r < 0 ? -r : r;
-        fputs("look-bench: ", stderr);
-        va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
-        va_end(ap);
-        fputc('\n', stderr);
-        errno = saved;
-        return r < 0 ? r : -r;
-}
-
-static double monotonic_s(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* ---- the fleet ---- */
 
@@ -803,7 +780,7 @@ static int time_cli(const struct bench_options *o, const char *uri, const struct
                 if (interrupted)
                         return -EINTR;
                 host_addr(hosts[i].svc, hosts[i].h, addr);
-                r = run_command("look-bench", argv, devnull, o->timeout_s, &interrupted, &c);
+                r = run_command(argv, devnull, o->timeout_s, &interrupted, &c);
                 if (r < 0)
                         return r;
                 samples_add(&res->cli, c.seconds, NULL);
@@ -964,16 +941,6 @@ finish:
         return r;
 }
 
-/* Other work on the machine skews every figure: say how much there was. */
-static void print_load(const char *when)
-{
-        double load[3];
-
-        if (getloadavg(load, 3) == 3)
-                printf("load average %s: %.2f %.2f %.2f (%ld CPUs)\n", when, load[0], load[1], load[2],
-                       sysconf(_SC_NPROCESSORS_ONLN));
-}
-
 /* ---- options ---- */
 
 static void help(FILE *out)
@@ -998,17 +965,6 @@ static void help(FILE *out)
                 "      --timeout S         longest one CLI run may take (default 120)\n"
                 "  -h, --help              this help\n",
                 ND_LOOK_MAX_DEPTH, NETDEP_PATH);
-}
-
-static int parse_uint(const char *s, long long min, long long max, unsigned *ret)
-{
-        long long v;
-        int r = parse_int_range(s, min, max, &v);
-
-        if (r < 0)
-                return r;
-        *ret = (unsigned)v;
-        return 0;
 }
 
 /* Returns 0 to go on, 1 after --help, or -EINVAL. */
@@ -1060,29 +1016,29 @@ static int parse_args(int argc, char **argv, struct bench_options *o)
                         o->keep = true;
                         break;
                 case OPT_SERVICES:
-                        r = parse_uint(optarg, 1, MAX_SERVICES, &o->services);
+                        r = bench_parse_uint(optarg, 1, MAX_SERVICES, &o->services);
                         break;
                 case OPT_DEPTH:
-                        r = parse_uint(optarg, 1, ND_LOOK_MAX_DEPTH, &o->depth);
+                        r = bench_parse_uint(optarg, 1, ND_LOOK_MAX_DEPTH, &o->depth);
                         break;
                 case OPT_QUERIES:
-                        r = parse_uint(optarg, 0, MAX_QUERIES, &o->queries);
+                        r = bench_parse_uint(optarg, 0, MAX_QUERIES, &o->queries);
                         break;
                 case OPT_INFRA_QUERIES:
-                        r = parse_uint(optarg, 0, INFRA_HOSTS, &o->infra_queries);
+                        r = bench_parse_uint(optarg, 0, INFRA_HOSTS, &o->infra_queries);
                         break;
                 case OPT_CLI_RUNS:
-                        r = parse_uint(optarg, 0, MAX_QUERIES, &o->cli_runs);
+                        r = bench_parse_uint(optarg, 0, MAX_QUERIES, &o->cli_runs);
                         break;
                 case OPT_SEED:
-                        r = parse_uint(optarg, 0, UINT32_MAX, &seed);
+                        r = bench_parse_uint(optarg, 0, UINT32_MAX, &seed);
                         o->seed = seed;
                         break;
                 case OPT_NETDEP:
                         o->netdep = optarg;
                         break;
                 case OPT_TIMEOUT:
-                        r = parse_uint(optarg, 1, 3600, &o->timeout_s);
+                        r = bench_parse_uint(optarg, 1, 3600, &o->timeout_s);
                         break;
                 default:
                         return -EINVAL;

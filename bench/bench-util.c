@@ -1,0 +1,178 @@
+#include "bench-util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "shared/cleanup.h"
+#include "shared/parse.h"
+
+int bench_error(int r, const char *fmt, ...)
+{
+        int saved = errno;
+        va_list ap;
+
+        errno = r < 0 ? -r : r;
+        fprintf(stderr, "%s: ", program_invocation_short_name);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+        errno = saved;
+        return r < 0 ? r : -r;
+}
+
+int bench_parse_uint(const char *s, long long min, long long max, unsigned *ret)
+{
+        long long v;
+        int r = parse_int_range(s, min, max, &v);
+
+        if (r < 0)
+                return r;
+        *ret = (unsigned)v;
+        return 0;
+}
+
+int sleep_until(double until, const volatile sig_atomic_t *interrupted)
+{
+        for (;;) {
+                double left = until - monotonic_s();
+
+                if (interrupted && *interrupted)
+                        return -EINTR;
+                if (left <= 0)
+                        return 0;
+                poll(NULL, 0, left > 0.25 ? 250 : (int)(left * 1000) + 1);
+        }
+}
+
+double cpu_seconds(const struct rusage *ru)
+{
+        return (double)ru->ru_utime.tv_sec + (double)ru->ru_utime.tv_usec / 1e6 + (double)ru->ru_stime.tv_sec +
+               (double)ru->ru_stime.tv_usec / 1e6;
+}
+
+int spawn(const char *const *argv, int out_fd, int err_fd, pid_t *ret)
+{
+        pid_t parent = getpid();
+        pid_t pid = fork();
+
+        if (pid < 0)
+                return -errno;
+        if (pid == 0) {
+                if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+                        _exit(127);
+                signal(SIGPIPE, SIG_DFL);
+                signal(SIGINT, SIG_DFL);
+                signal(SIGTERM, SIG_DFL);
+                signal(SIGHUP, SIG_DFL);
+                if ((out_fd >= 0 && dup2(out_fd, STDOUT_FILENO) < 0) ||
+                    (err_fd >= 0 && dup2(err_fd, STDERR_FILENO) < 0))
+                        _exit(127);
+                execvp(argv[0], (char *const *)argv);
+                fprintf(stderr, "%s: Failed to run %s: %m\n", program_invocation_short_name, argv[0]);
+                _exit(127);
+        }
+        *ret = pid;
+        return 0;
+}
+
+int reap(pid_t pid, double deadline, const volatile sig_atomic_t *interrupted, int *ret_status,
+         struct rusage *ret_ru)
+{
+        _cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+        int status, r = pidfd < 0 ? -errno : 0;
+
+        while (r == 0) {
+                struct pollfd p = { .fd = pidfd, .events = POLLIN };
+                double left = deadline - monotonic_s();
+
+                if (interrupted && *interrupted)
+                        r = -EINTR;
+                else if (left <= 0)
+                        r = -ETIMEDOUT;
+                else if (poll(&p, 1, (int)(left * 1000) + 1) > 0)
+                        break; /* it exited */
+        }
+        if (r < 0)
+                kill(pid, SIGKILL);
+        while (wait4(pid, &status, 0, ret_ru) < 0)
+                if (errno != EINTR)
+                        return -errno;
+        if (ret_status)
+                *ret_status = status;
+        return r;
+}
+
+bool exited_ok(int status)
+{
+        return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+int sample_proc(pid_t pid, struct proc_sample *ret)
+{
+        char path[64], line[256], buf[1024];
+        _cleanup_fclose_ FILE *f = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        struct proc_sample s = {};
+        unsigned long utime, stime;
+        const char *p;
+        ssize_t n;
+
+        snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+        f = fopen(path, "re");
+        if (!f)
+                return -errno;
+        while (fgets(line, sizeof(line), f)) {
+                sscanf(line, "VmRSS: %ld kB", &s.rss_kib);
+                sscanf(line, "VmHWM: %ld kB", &s.hwm_kib);
+        }
+
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        n = read(fd, buf, sizeof(buf) - 1);
+        if (n < 0)
+                return -errno;
+        if (n == 0)
+                return -ESRCH;
+        buf[n] = 0;
+        /* Fields 14 and 15, counted after the ")" that ends the comm field. */
+        p = strrchr(buf, ')');
+        if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) != 2)
+                return -EIO;
+        s.cpu_ticks = (uint64_t)utime + stime;
+        *ret = s;
+        return 0;
+}
+
+double ticks_to_seconds(uint64_t ticks)
+{
+        long per_s = sysconf(_SC_CLK_TCK);
+
+        return per_s > 0 ? (double)ticks / (double)per_s : 0;
+}
+
+long self_maxrss_kib(void)
+{
+        struct rusage ru;
+
+        return getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : 0;
+}
+
+void print_load(const char *when)
+{
+        double load[3];
+
+        if (getloadavg(load, 3) == 3)
+                printf("load average %s: %.2f %.2f %.2f (%ld CPUs)\n", when, load[0], load[1], load[2],
+                       sysconf(_SC_NPROCESSORS_ONLN));
+}

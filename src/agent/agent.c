@@ -11,12 +11,37 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/event_fold.h"
 #include "agent/writer.h"
 #include "model/edge_batch.h"
 #include "shared/cleanup.h"
 #include "shared/log.h"
 
 #define FINAL_FLUSH_TIMEOUT_MS 10000
+#define MAX_REMEMBERED_LISTENERS 4096
+#define EVENT_DRAIN_MS 20
+
+static const char *const mode_names[] = {
+        [ND_AGENT_MODE_AUTO] = "auto",
+        [ND_AGENT_MODE_POLLING] = "polling",
+        [ND_AGENT_MODE_STREAMING] = "streaming",
+        [ND_AGENT_MODE_HYBRID] = "hybrid",
+};
+
+const char *nd_agent_mode_to_string(enum nd_agent_mode m)
+{
+        return (size_t)m < sizeof(mode_names) / sizeof(mode_names[0]) ? mode_names[m] : NULL;
+}
+
+int nd_agent_mode_from_string(const char *s, enum nd_agent_mode *ret)
+{
+        for (size_t i = 0; i < sizeof(mode_names) / sizeof(mode_names[0]); i++)
+                if (strcmp(s, mode_names[i]) == 0) {
+                        *ret = (enum nd_agent_mode)i;
+                        return 0;
+                }
+        return -EINVAL;
+}
 
 static uint64_t now_ms(clockid_t clock)
 {
@@ -91,22 +116,111 @@ static int make_flush(const struct nd_agent_options *o, struct nd_edge_batch *b,
         return 0;
 }
 
-static int take_snapshot(const struct nd_agent_options *o, const struct nd_flows_options *collect,
-                         struct nd_edge_batch *b)
+/* Where a running agent's flows come from: the scans, the event stream,
+ * or both. */
+struct sources {
+        enum nd_agent_mode mode; /* POLLING, STREAMING or HYBRID */
+        struct nd_flows_options collect;
+        struct nd_tcp_events *events; /* NULL in polling mode */
+        struct nd_event_fold fold;
+        struct nd_tcp_events_stats reported; /* counters at the last warning */
+};
+
+static int take_snapshot(const struct nd_agent_options *o, struct sources *src, struct nd_edge_batch *b)
 {
         struct nd_flow_set flows;
-        struct nd_flows_report report;
+        struct nd_flows_report report = {};
         uint64_t start = now_ms(CLOCK_MONOTONIC);
         int r;
 
-        r = nd_flows_collect(collect, &flows, &report);
-        if (r < 0)
-                return r;
-        r = nd_edge_batch_add_snapshot(b, &flows, (int64_t)(now_ms(CLOCK_REALTIME) / 1000), o->keep_loopback);
+        if (src->events) {
+                /* Up to the moment of the scan. */
+                r = nd_tcp_events_consume(src->events, nd_event_fold_event, &src->fold);
+                if (r < 0)
+                        return r;
+        }
+        if (src->mode == ND_AGENT_MODE_STREAMING)
+                nd_flow_set_init(&flows);
+        else {
+                r = nd_flows_collect(&src->collect, &flows, &report);
+                if (r < 0)
+                        return r;
+        }
+        r = src->events ? nd_event_fold_into(&src->fold, &flows) : 0;
+        if (r >= 0)
+                r = nd_edge_batch_add_snapshot(b, &flows, (int64_t)(now_ms(CLOCK_REALTIME) / 1000),
+                                               o->keep_loopback);
         log_debug("snapshot: %lu connections, %zu flows, %zu edges pending, %llu ms", report.sockets, flows.n,
                   b->n, (unsigned long long)(now_ms(CLOCK_MONOTONIC) - start));
         nd_flow_set_done(&flows);
         return r;
+}
+
+/* One warning per flush at most, when the collector dropped something. */
+static void report_event_losses(struct sources *src)
+{
+        struct nd_tcp_events_stats now;
+
+        if (!src->events || nd_tcp_events_stats(src->events, &now) < 0)
+                return;
+        uint64_t untracked = now.untracked + src->fold.live.untracked;
+        uint64_t lost = now.lost - src->reported.lost, missed = untracked - src->reported.untracked;
+        if (lost || missed)
+                log_warning("agent: eBPF: %llu events lost (ring buffer full), %llu connections not followed "
+                            "(table full) since the last flush; counts of connections opened are low",
+                            (unsigned long long)lost, (unsigned long long)missed);
+        src->reported = now;
+        src->reported.untracked = untracked;
+}
+
+/* Picks the mode, loads the collector when it needs one, and says which in
+ * one log line. Explicit streaming or hybrid without eBPF is an error. */
+static int open_sources(const struct nd_agent_options *o, struct nd_listen_memory *listeners, struct sources *src)
+{
+        struct nd_tcp_events_options events = o->events;
+        char why[300] = "";
+        int r;
+
+        src->mode = o->mode;
+        src->collect = o->collect;
+        nd_event_fold_init(&src->fold, false, 0, NULL);
+        if (o->mode == ND_AGENT_MODE_POLLING) {
+                log_notice("agent: polling mode (mode=polling from %s): connections shorter than the "
+                         "interval are not seen", o->mode_source ? o->mode_source : "the settings");
+                return 0;
+        }
+
+        events.all_netns = o->collect.all_netns;
+        r = nd_tcp_events_open(&events, &src->events, why, sizeof(why));
+        if (r < 0) {
+                src->events = NULL;
+                if (o->mode != ND_AGENT_MODE_AUTO)
+                        return log_error_errno(r, "agent: %s mode needs eBPF, which is unavailable: %s",
+                                               nd_agent_mode_to_string(o->mode), why);
+                src->mode = ND_AGENT_MODE_POLLING;
+                log_notice("agent: polling mode: eBPF unavailable: %s", why);
+                return 0;
+        }
+
+        src->mode = o->mode == ND_AGENT_MODE_STREAMING ? ND_AGENT_MODE_STREAMING : ND_AGENT_MODE_HYBRID;
+        nd_event_fold_init(&src->fold, src->mode == ND_AGENT_MODE_STREAMING,
+                           events.max_sockets ? events.max_sockets : ND_TCP_EVENTS_MAX_SOCKETS_DEFAULT,
+                           src->mode == ND_AGENT_MODE_HYBRID ? listeners : NULL);
+        if (src->mode == ND_AGENT_MODE_HYBRID) {
+                src->collect.remembered_listeners = listeners;
+                log_notice("agent: hybrid mode%s: scans for the connections open, eBPF events for every "
+                         "connection opened and every failed connect",
+                         o->mode == ND_AGENT_MODE_AUTO ? " (eBPF loaded)" : "");
+        } else
+                log_notice("agent: streaming mode: eBPF events only; connections opened before the agent "
+                         "started are not seen");
+        return 0;
+}
+
+static void close_sources(struct sources *src)
+{
+        src->events = nd_tcp_events_free(src->events);
+        nd_event_fold_done(&src->fold);
 }
 
 /* --once: one snapshot, one flush, written directly: any failure is the
@@ -116,11 +230,13 @@ static int run_once(const struct nd_agent_options *o)
         struct nd_edge_batch b;
         struct nd_flush *f = NULL;
         struct nd_store *store = NULL;
+        struct sources src = { .mode = ND_AGENT_MODE_POLLING, .collect = o->collect };
         char why[512];
         int r;
 
+        /* One moment, so a scan: events would have nothing to tell. */
         nd_edge_batch_init(&b);
-        r = take_snapshot(o, &o->collect, &b);
+        r = take_snapshot(o, &src, &b);
         if (r >= 0)
                 r = make_flush(o, &b, &f);
         nd_edge_batch_done(&b);
@@ -163,12 +279,13 @@ int nd_agent_run(const struct nd_agent_options *o)
 {
         struct nd_edge_batch batch;
         struct nd_socket_owners owners;
-        struct nd_flows_options collect = o->collect;
+        struct nd_listen_memory listeners;
+        struct sources src = {};
         struct nd_writer *w = NULL;
         struct nd_writer_stats stats;
         sigset_t old_mask;
         _cleanup_close_ int sfd = -EBADF;
-        uint64_t next_scan, next_flush;
+        uint64_t next_scan, next_flush, next_drain = 0;
         size_t max_queued, unwritten;
         uint64_t flushes = 0;
         int r = 0;
@@ -179,17 +296,27 @@ int nd_agent_run(const struct nd_agent_options *o)
         sfd = open_signalfd(&old_mask);
         if (sfd < 0)
                 return log_error_errno(sfd, "Failed to set up signal handling: %m");
+        nd_listen_memory_init(&listeners, MAX_REMEMBERED_LISTENERS);
+        r = open_sources(o, &listeners, &src);
+        if (r < 0) {
+                close_sources(&src);
+                sigprocmask(SIG_SETMASK, &old_mask, NULL);
+                return r;
+        }
         max_queued = (size_t)(o->queue_ms / (o->flush_interval_ms ? o->flush_interval_ms : 1));
         if (max_queued < 1)
                 max_queued = 1;
         r = nd_writer_start(o->store_uri, max_queued, o->retention_s, &w);
-        if (r < 0)
+        if (r < 0) {
+                close_sources(&src);
+                sigprocmask(SIG_SETMASK, &old_mask, NULL);
                 return log_error_errno(r, "Failed to start the writer: %m");
+        }
 
         nd_edge_batch_init(&batch);
         /* Kept between scans: only what changed is looked at again. */
         nd_socket_owners_init(&owners);
-        collect.owners = &owners;
+        src.collect.owners = &owners;
         next_scan = now_ms(CLOCK_MONOTONIC);
         next_flush = next_scan + o->flush_interval_ms;
         log_info("agent: a snapshot every %llu ms, a flush every %llu ms, up to %zu flushes queued",
@@ -197,20 +324,34 @@ int nd_agent_run(const struct nd_agent_options *o)
 
         for (;;) {
                 uint64_t now = now_ms(CLOCK_MONOTONIC);
-                struct pollfd pfd = { .fd = sfd, .events = POLLIN };
-                int timeout = next_scan > now ? (int)(next_scan - now) : 0;
+                /* Events are drained at most every EVENT_DRAIN_MS: under a
+                 * storm of connections the agent wakes 50 times a second, not
+                 * once per event; the ring buffer holds the rest. */
+                bool drain = src.events && now >= next_drain;
+                struct pollfd pfd[2] = {
+                        { .fd = sfd, .events = POLLIN },
+                        { .fd = drain ? nd_tcp_events_fd(src.events) : -1, .events = POLLIN },
+                };
+                uint64_t wake = src.events && !drain && next_drain < next_scan ? next_drain : next_scan;
+                int timeout = wake > now ? (int)(wake - now) : 0;
 
-                if (poll(&pfd, 1, timeout) > 0) {
+                if (poll(pfd, 2, timeout) > 0) {
                         struct signalfd_siginfo si;
-                        if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+                        if ((pfd[0].revents & POLLIN) && read(sfd, &si, sizeof(si)) == sizeof(si)) {
                                 log_info("agent: signal %u, writing a final flush", si.ssi_signo);
                                 break;
+                        }
+                        if (pfd[1].revents & POLLIN) {
+                                r = nd_tcp_events_consume(src.events, nd_event_fold_event, &src.fold);
+                                if (r < 0 && r != -EINTR)
+                                        log_warning_errno(r, "Failed to read eBPF events: %m");
+                                next_drain = now_ms(CLOCK_MONOTONIC) + EVENT_DRAIN_MS;
                         }
                 }
                 if (now_ms(CLOCK_MONOTONIC) < next_scan)
                         continue;
 
-                r = take_snapshot(o, &collect, &batch);
+                r = take_snapshot(o, &src, &batch);
                 if (r < 0)
                         log_warning_errno(r, "Failed to take a snapshot: %m");
                 /* A scan never overlaps the previous one: ticks missed while it
@@ -222,6 +363,7 @@ int nd_agent_run(const struct nd_agent_options *o)
 
                 if (now >= next_flush && batch.seq > 0) {
                         struct nd_flush *f;
+                        report_event_losses(&src);
                         if (make_flush(o, &batch, &f) >= 0) {
                                 nd_writer_submit(w, f);
                                 flushes++;
@@ -232,6 +374,10 @@ int nd_agent_run(const struct nd_agent_options *o)
                 }
         }
 
+        /* The events since the last scan belong in the final flush. */
+        if (src.events && take_snapshot(o, &src, &batch) < 0)
+                log_warning("agent: the events since the last snapshot could not be added");
+        report_event_losses(&src);
         if (batch.seq > 0) {
                 struct nd_flush *f;
                 if (make_flush(o, &batch, &f) >= 0) {
@@ -244,8 +390,14 @@ int nd_agent_run(const struct nd_agent_options *o)
                 log_warning("agent: %zu flushes could not be written before exit", unwritten);
         log_info("agent: %llu flushes made, %llu written, %llu dropped", (unsigned long long)flushes,
                  (unsigned long long)stats.written, (unsigned long long)stats.dropped);
+        if (src.events)
+                log_info("agent: eBPF: %llu connections opened, %llu failed connects, %llu closed",
+                         (unsigned long long)src.fold.opened, (unsigned long long)src.fold.failed,
+                         (unsigned long long)src.fold.closed);
         nd_edge_batch_done(&batch);
         nd_socket_owners_done(&owners);
+        close_sources(&src);
+        nd_listen_memory_done(&listeners);
         sigprocmask(SIG_SETMASK, &old_mask, NULL);
         return 0;
 }

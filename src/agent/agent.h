@@ -7,6 +7,19 @@
 #include <stdint.h>
 
 #include "api/flows.h"
+#include "collect/tcp_events.h"
+
+/* Where the agent's flows come from. */
+enum nd_agent_mode {
+        ND_AGENT_MODE_AUTO, /* hybrid where eBPF loads, polling elsewhere */
+        ND_AGENT_MODE_POLLING, /* sock_diag scans only: what is open at each scan */
+        ND_AGENT_MODE_STREAMING, /* eBPF events only: every connection from load on */
+        ND_AGENT_MODE_HYBRID, /* both: scans for what is open, events for what opened and failed */
+};
+
+const char *nd_agent_mode_to_string(enum nd_agent_mode m);
+/* "auto", "polling", "streaming" or "hybrid"; -EINVAL for others. */
+int nd_agent_mode_from_string(const char *s, enum nd_agent_mode *ret);
 
 struct nd_agent_options {
         const char *store_uri;
@@ -17,7 +30,10 @@ struct nd_agent_options {
         uint64_t queue_ms; /* how much flush time the queue holds */
         bool once;
         bool keep_loopback;
+        enum nd_agent_mode mode;
+        const char *mode_source; /* where mode was set, for the log line */
         struct nd_flows_options collect;
+        struct nd_tcp_events_options events; /* all_netns is taken from collect */
 };
 
 /* Runs until SIGTERM/SIGINT (or one round with once). Returns 0, or -errno

@@ -30,7 +30,7 @@ static int collect_here(const struct nd_flows_options *o, uint64_t netns,
                 r = nd_sock_source_open_sockdiag(o->tcp_info, &src);
                 if (r >= 0) {
                         report->source = src.ops->name;
-                        r = nd_snapshot_collect(&src, netns, owners, listeners, flows, &counts);
+                        r = nd_snapshot_collect(&src, netns, owners, listeners, o->remembered_listeners, flows, &counts);
                         nd_sock_source_close(&src);
                 }
                 if (r >= 0 || o->source == ND_SOURCE_SOCK_DIAG || !is_unsupported(r))
@@ -46,7 +46,7 @@ static int collect_here(const struct nd_flows_options *o, uint64_t netns,
         if (r < 0)
                 return r;
         report->source = src.ops->name;
-        r = nd_snapshot_collect(&src, netns, owners, listeners, flows, &counts);
+        r = nd_snapshot_collect(&src, netns, owners, listeners, o->remembered_listeners, flows, &counts);
         nd_sock_source_close(&src);
 done:
         if (r < 0)
@@ -140,6 +140,8 @@ int nd_flows_collect(const struct nd_flows_options *o, struct nd_flow_set *ret,
         }
         if (r < 0)
                 goto finish;
+        if (o->remembered_listeners)
+                nd_listen_memory_end_scan(o->remembered_listeners);
 
         nd_flow_set_filter(&flows, keep_flow, (void *)o);
         nd_flow_set_sort(&flows);

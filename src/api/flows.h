@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 
+#include "collect/listen_memory.h"
 #include "collect/socket_owners.h"
 #include "model/flow.h"
 
@@ -29,6 +30,9 @@ struct nd_flows_options {
         /* Optional, the caller's, kept across calls: refreshed incrementally
          * instead of scanned afresh (see collect/socket_owners.h). */
         struct nd_socket_owners *owners;
+        /* Optional, the caller's: listeners that stopped listening, which
+         * still classify the connections they accepted. */
+        struct nd_listen_memory *remembered_listeners;
         const char *proc_root; /* NULL means "/proc" */
         const char *run_netns_dir; /* NULL means "/run/netns" */
 };

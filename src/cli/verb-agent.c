@@ -28,12 +28,16 @@ static void help(FILE *out)
                 "      --queue=D              queue / NETDEP_QUEUE: flush time kept while the\n"
                 "                             store is down (default 10m)\n"
                 "      --hostname=NAME        hostname / NETDEP_HOSTNAME (default: this host's)\n"
+                "      --mode=MODE            mode / NETDEP_MODE: polling (scans only), streaming\n"
+                "                             (eBPF events only), hybrid (both), or auto: hybrid\n"
+                "                             where eBPF loads, else polling (default auto).\n"
+                "                             NETDEP_BPF=off turns eBPF off.\n"
                 "      --all-netns            all-netns / NETDEP_ALL_NETNS\n"
                 "      --keep-loopback        keep-loopback / NETDEP_KEEP_LOOPBACK\n"
                 "      --no-processes         no-processes / NETDEP_NO_PROCESSES\n"
                 "      --config=FILE          'key = value' lines; flags beat the\n"
                 "                             environment, which beats the file\n"
-                "      --once                 one snapshot, one flush, exit\n"
+                "      --once                 one scan, one flush, exit (polling)\n"
                 "  -v, -q, -h                 verbose, quiet, this help\n"
                 "\n"
                 "Exit status: 0 success, 1 failure (--once: the store was not written),\n"
@@ -54,6 +58,7 @@ int verb_agent(int argc, char **argv)
                 { "retention", required_argument, NULL, OPT_SETTING },
                 { "queue", required_argument, NULL, OPT_SETTING },
                 { "hostname", required_argument, NULL, OPT_SETTING },
+                { "mode", required_argument, NULL, OPT_SETTING },
                 { "all-netns", no_argument, NULL, OPT_SETTING },
                 { "keep-loopback", no_argument, NULL, OPT_SETTING },
                 { "no-processes", no_argument, NULL, OPT_SETTING },
@@ -66,6 +71,7 @@ int verb_agent(int argc, char **argv)
                 { "retention", "NETDEP_RETENTION", SETTING_DURATION, "30d" },
                 { "queue", "NETDEP_QUEUE", SETTING_DURATION, "10m" },
                 { "hostname", "NETDEP_HOSTNAME", SETTING_STRING, NULL },
+                { "mode", "NETDEP_MODE", SETTING_STRING, "auto" },
                 { "all-netns", "NETDEP_ALL_NETNS", SETTING_BOOL, "false" },
                 { "keep-loopback", "NETDEP_KEEP_LOOPBACK", SETTING_BOOL, "false" },
                 { "no-processes", "NETDEP_NO_PROCESSES", SETTING_BOOL, "false" },
@@ -130,6 +136,13 @@ int verb_agent(int argc, char **argv)
                 settings_done(settings);
                 return r == -ENOMEM ? EXIT_RUNTIME : EXIT_USAGE;
         }
+        if (nd_agent_mode_from_string(settings_string(settings, "mode"), &o.mode) < 0) {
+                usage_error("agent", "invalid mode '%s' from %s: polling, streaming, hybrid or auto",
+                            settings_string(settings, "mode"), settings_find(settings, "mode")->source);
+                settings_done(settings);
+                return EXIT_USAGE;
+        }
+        o.mode_source = settings_find(settings, "mode")->source;
         o.store_uri = settings_string(settings, "store");
         o.hostname = settings_string(settings, "hostname");
         o.retention_s = retention_ms / 1000;

@@ -24,10 +24,8 @@ void nd_listen_set_clear(struct nd_listen_set *set)
         set->sorted = true;
 }
 
-int nd_listen_set_add(struct nd_listen_set *set, const struct nd_sock *s)
+static int push(struct nd_listen_set *set, const struct nd_listener *l)
 {
-        if (s->state != ND_TCP_LISTEN)
-                return 0;
         if (set->n == set->allocated) {
                 size_t want = set->allocated ? set->allocated * 2 : 64;
                 struct nd_listener *p = reallocarray(set->items, want, sizeof(*p));
@@ -36,14 +34,26 @@ int nd_listen_set_add(struct nd_listen_set *set, const struct nd_sock *s)
                 set->items = p;
                 set->allocated = want;
         }
-        set->items[set->n++] = (struct nd_listener){
+        set->items[set->n++] = *l;
+        set->sorted = false;
+        return 0;
+}
+
+int nd_listen_set_add(struct nd_listen_set *set, const struct nd_sock *s)
+{
+        if (s->state != ND_TCP_LISTEN)
+                return 0;
+        return push(set, &(struct nd_listener){
                 .addr = s->local,
                 .port = s->local_port,
                 .v6only = s->v6only == 1,
                 .inode = s->inode,
-        };
-        set->sorted = false;
-        return 0;
+        });
+}
+
+int nd_listen_set_add_remembered(struct nd_listen_set *set, const struct nd_addr *addr, uint16_t port)
+{
+        return push(set, &(struct nd_listener){ .addr = *addr, .port = port, .remembered = true });
 }
 
 static int compare_port(const void *a, const void *b)
@@ -65,10 +75,9 @@ static bool wildcard_covers(const struct nd_listener *l, const struct nd_addr *a
         return l->addr.family == AF_INET6 && addr->family == AF_INET && !l->v6only;
 }
 
-const struct nd_listener *nd_listen_set_find(struct nd_listen_set *set,
-                                             const struct nd_addr *addr, uint16_t port)
+struct nd_listener *nd_listen_set_find(struct nd_listen_set *set, const struct nd_addr *addr, uint16_t port)
 {
-        const struct nd_listener *wildcard = NULL;
+        struct nd_listener *wildcard = NULL;
         size_t lo = 0, hi;
 
         if (!set->sorted) {
@@ -86,7 +95,7 @@ const struct nd_listener *nd_listen_set_find(struct nd_listen_set *set,
                         hi = mid;
         }
         for (size_t i = lo; i < set->n && set->items[i].port == port; i++) {
-                const struct nd_listener *l = &set->items[i];
+                struct nd_listener *l = &set->items[i];
 
                 if (nd_addr_equal(&l->addr, addr))
                         return l;

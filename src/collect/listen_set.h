@@ -13,6 +13,10 @@ struct nd_listener {
         uint16_t port;
         bool v6only;
         uint32_t inode;
+        /* Not in the scan: it stopped listening earlier, and connections it
+         * accepted may live on (collect/listen_memory.h). */
+        bool remembered;
+        uint32_t covered; /* connections classified by it in this scan */
 };
 
 struct nd_listen_set {
@@ -28,11 +32,13 @@ void nd_listen_set_clear(struct nd_listen_set *set);
 /* Adds a LISTEN socket; other states are ignored. Returns 0 or -ENOMEM. */
 int nd_listen_set_add(struct nd_listen_set *set, const struct nd_sock *s);
 
+/* Adds a listener that is no longer listening (inode 0, dual-stack). */
+int nd_listen_set_add_remembered(struct nd_listen_set *set, const struct nd_addr *addr, uint16_t port);
+
 /* The listener that accepts connections on (addr, port): the one bound to
  * that address, else a wildcard one (0.0.0.0 for IPv4; :: for IPv6, and for
  * IPv4 too unless it is IPV6_V6ONLY). NULL when no listener covers it. */
-const struct nd_listener *nd_listen_set_find(struct nd_listen_set *set,
-                                             const struct nd_addr *addr, uint16_t port);
+struct nd_listener *nd_listen_set_find(struct nd_listen_set *set, const struct nd_addr *addr, uint16_t port);
 
 static inline bool nd_listen_set_covers(struct nd_listen_set *set,
                                         const struct nd_addr *addr, uint16_t port)

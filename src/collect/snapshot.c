@@ -21,13 +21,15 @@ int nd_snapshot_fold_socket(const struct nd_sock *s, uint64_t netns,
                             struct nd_socket_owners *owners, struct nd_listen_set *listeners,
                             struct nd_flow_set *flows, struct nd_snapshot_counts *counts)
 {
-        const struct nd_listener *listener;
+        struct nd_listener *listener;
         struct nd_connection c;
 
         if (!nd_sock_is_flow_state(s) || nd_sock_is_orphan(s))
                 return 0;
 
         listener = nd_listen_set_find(listeners, &s->local, s->local_port);
+        if (listener)
+                listener->covered++;
         c = (struct nd_connection){
                 .direction = listener ? ND_DIRECTION_PASSIVE : ND_DIRECTION_ACTIVE,
                 .netns = netns,
@@ -66,7 +68,7 @@ static int fold(const struct nd_sock *s, void *userdata)
 
 int nd_snapshot_collect(struct nd_sock_source *src, uint64_t netns,
                         struct nd_socket_owners *owners, struct nd_listen_set *listeners,
-                        struct nd_flow_set *flows, struct nd_snapshot_counts *counts)
+                        struct nd_listen_memory *remembered, struct nd_flow_set *flows, struct nd_snapshot_counts *counts)
 {
         struct fold_context ctx = { netns, owners, listeners, flows, counts };
         int r;
@@ -79,10 +81,17 @@ int nd_snapshot_collect(struct nd_sock_source *src, uint64_t netns,
                 if (r < 0)
                         return r;
         }
+        if (remembered) {
+                r = nd_listen_memory_add_to(remembered, netns, listeners);
+                if (r < 0)
+                        return r;
+        }
         for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
                 r = nd_sock_source_dump(src, families[i], ND_TCPF_FLOW_STATES, fold, &ctx);
                 if (r < 0)
                         return r;
         }
+        if (remembered)
+                nd_listen_memory_note_covered(remembered, netns, listeners);
         return 0;
 }

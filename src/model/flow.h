@@ -78,6 +78,10 @@ void nd_flow_set_done(struct nd_flow_set *set);
  * Returns 0 or -ENOMEM. */
 int nd_flow_set_add(struct nd_flow_set *set, const struct nd_connection *c);
 
+/* Adds the opened and failed counts of another set's flow to the flow of
+ * the same key, creating it if needed. Returns 0 or -ENOMEM. */
+int nd_flow_set_add_counts(struct nd_flow_set *set, const struct nd_flow *counts);
+
 /* Sorts flows into their stable presentation order: netns, local endpoint,
  * peer endpoint, direction, pid. */
 void nd_flow_set_sort(struct nd_flow_set *set);

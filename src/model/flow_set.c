@@ -132,6 +132,50 @@ static void fold_connection(struct nd_flow *f, const struct nd_connection *c)
         f->tcp.bytes_received += c->bytes_received;
 }
 
+/* The flow with candidate's key, created from candidate (its cgroup
+ * copied) when there is none. */
+static int find_or_create(struct nd_flow_set *set, const struct nd_flow *candidate, struct nd_flow **ret)
+{
+        struct flow_key key, other;
+        size_t slot;
+        int r;
+
+        r = ensure_room(set);
+        if (r < 0)
+                return r;
+
+        key_of_flow(candidate, &key);
+        for (slot = hash_key(&key) & set->index_mask; set->index[slot] != FLOW_INDEX_EMPTY;
+             slot = (slot + 1) & set->index_mask) {
+                struct nd_flow *f = &set->flows[set->index[slot]];
+                key_of_flow(f, &other);
+                if (memcmp(&key, &other, sizeof(key)) == 0) {
+                        *ret = f;
+                        return 0;
+                }
+        }
+
+        struct nd_flow *f = &set->flows[set->n];
+        *f = (struct nd_flow){
+                .direction = candidate->direction,
+                .netns = candidate->netns,
+                .local = candidate->local,
+                .peer = candidate->peer,
+                .local_port = candidate->local_port,
+                .peer_port = candidate->peer_port,
+                .has_process = candidate->has_process,
+        };
+        if (candidate->has_process) {
+                f->process = candidate->process;
+                f->process.cgroup = NULL;
+                if (candidate->process.cgroup && !(f->process.cgroup = strdup(candidate->process.cgroup)))
+                        return -ENOMEM;
+        }
+        set->index[slot] = (uint32_t)set->n++;
+        *ret = f;
+        return 0;
+}
+
 int nd_flow_set_add(struct nd_flow_set *set, const struct nd_connection *c)
 {
         struct nd_flow candidate = {
@@ -143,38 +187,29 @@ int nd_flow_set_add(struct nd_flow_set *set, const struct nd_connection *c)
                 .local_port = c->direction == ND_DIRECTION_PASSIVE ? c->local_port : 0,
                 .peer_port = c->direction == ND_DIRECTION_ACTIVE ? c->peer_port : 0,
         };
-        struct flow_key key, other;
-        size_t slot;
+        struct nd_flow *f;
         int r;
 
         if (c->process) {
                 candidate.has_process = true;
                 candidate.process = *c->process;
-                candidate.process.cgroup = NULL;
         }
-        r = ensure_room(set);
+        r = find_or_create(set, &candidate, &f);
         if (r < 0)
                 return r;
+        fold_connection(f, c);
+        return 0;
+}
 
-        key_of_flow(&candidate, &key);
-        for (slot = hash_key(&key) & set->index_mask; set->index[slot] != FLOW_INDEX_EMPTY;
-             slot = (slot + 1) & set->index_mask) {
-                struct nd_flow *f = &set->flows[set->index[slot]];
-                key_of_flow(f, &other);
-                if (memcmp(&key, &other, sizeof(key)) == 0) {
-                        fold_connection(f, c);
-                        return 0;
-                }
-        }
+int nd_flow_set_add_counts(struct nd_flow_set *set, const struct nd_flow *counts)
+{
+        struct nd_flow *f;
+        int r = find_or_create(set, counts, &f);
 
-        if (c->process && c->process->cgroup) {
-                candidate.process.cgroup = strdup(c->process->cgroup);
-                if (!candidate.process.cgroup)
-                        return -ENOMEM;
-        }
-        fold_connection(&candidate, c);
-        set->flows[set->n] = candidate;
-        set->index[slot] = (uint32_t)set->n++;
+        if (r < 0)
+                return r;
+        f->opened += counts->opened;
+        f->failed += counts->failed;
         return 0;
 }
 

@@ -29,10 +29,14 @@
 
 static volatile sig_atomic_t stop;
 
+static volatile sig_atomic_t close_listeners;
+
 static void on_signal(int sig)
 {
-        (void)sig;
-        stop = 1;
+        if (sig == SIGUSR1)
+                close_listeners = 1;
+        else
+                stop = 1;
 }
 
 static void die(const char *what, const char *arg)
@@ -107,6 +111,7 @@ int main(int argc, char **argv)
 
         signal(SIGTERM, on_signal);
         signal(SIGINT, on_signal);
+        signal(SIGUSR1, on_signal);
         signal(SIGPIPE, SIG_IGN);
         if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
                 rl.rlim_cur = rl.rlim_max;
@@ -197,6 +202,13 @@ int main(int argc, char **argv)
         }
 
         while (!stop) {
+                if (close_listeners && n_listeners > 0) {
+                        for (int l = 0; l < n_listeners; l++) {
+                                accept_all(listeners[l].fd);
+                                close(listeners[l].fd);
+                        }
+                        n_listeners = 0;
+                }
                 if (n_listeners == 0) {
                         pause();
                         continue;

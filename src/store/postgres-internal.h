@@ -1,0 +1,128 @@
+/* What the PostgreSQL back end's files share; nothing outside
+ * src/store/postgres*.c includes this.
+ *
+ *   postgres.c         connection, errors, statements and pipelines, the ops table
+ *   postgres-text.c    text as PostgreSQL takes it: UTF-8, array literals
+ *   postgres-schema.c  migrations, day partitions, retention
+ *   postgres-ingest.c  an agent's flush: endpoints (and their cache), edges, observations
+ *   postgres-query.c   edges, hosts, endpoint addresses, roles */
+#pragma once
+
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "shared/cleanup.h"
+#include "store/libpq-dl.h"
+#include "store/store.h"
+
+#define DAY_SECONDS 86400
+#define KNOWN_DAYS_MAX 8
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(PGresult *, PQclear);
+#define _cleanup_result_ _cleanup_(PQclearp)
+
+struct pg_store {
+        struct nd_store base;
+        PGconn *conn;
+        char sqlstate[6]; /* of the last error, "" when none came from the server */
+        bool prepared; /* the ingest statements, in this session */
+        /* Day partitions this session knows exist, so an ingest checks
+         * only on a new day. */
+        int64_t known_days[KNOWN_DAYS_MAX];
+        size_t n_known_days;
+};
+
+static inline struct pg_store *to_pg(struct nd_store *s)
+{
+        return (struct pg_store *)s;
+}
+
+static inline void format_i64(char buf[static 24], int64_t v)
+{
+        snprintf(buf, 24, "%" PRId64, v);
+}
+
+static inline int64_t floor_div(int64_t a, int64_t b)
+{
+        return a / b - (a % b < 0);
+}
+
+static inline int64_t bucket_of(int64_t ts)
+{
+        return floor_div(ts, ND_BUCKET_SECONDS) * ND_BUCKET_SECONDS;
+}
+
+/* postgres.c: statements. Each returns 0 or -errno and keeps the
+ * server's text (pg_fail). */
+
+/* Keeps the server's (or libpq's) text and maps it to -errno: -ECONNRESET
+ * when the connection is gone, -EIO for plain SQL errors. res may be NULL. */
+int pg_fail(struct pg_store *s, const PGresult *res, const char *what);
+bool pg_result_ok(const PGresult *res);
+/* libpq's text on one line, as the store's last error. */
+void pg_set_error_line(struct pg_store *s, const char *what, const char *msg);
+/* Runs SQL without parameters; several statements are allowed. */
+int pg_exec(struct pg_store *s, const char *sql, const char *what);
+/* Runs one statement with text parameters; *ret (if given) gets the
+ * result, which the caller clears. */
+int pg_exec_params(struct pg_store *s, const char *sql, int n_params, const char *const *params, const char *what,
+                   PGresult **ret);
+/* Ends a failed transaction; keeps the error already recorded. */
+void pg_rollback(struct pg_store *s);
+/* Commits when r >= 0, else rolls back; returns the outcome. */
+int pg_commit(struct pg_store *s, int r, const char *what);
+
+#define PG_STEP_PARAMS_MAX 16
+
+/* One statement of a pipeline: a prepared one by name, or sql. */
+struct pg_step {
+        const char *statement;
+        const char *sql;
+        int n_params;
+        const char *params[PG_STEP_PARAMS_MAX];
+        PGresult **ret; /* if set, gets the step's result (the caller clears it) */
+};
+
+/* Sends the steps in one pipeline (one round trip) and reads every
+ * result; the first error is kept. */
+int pg_run_pipeline(struct pg_store *s, const struct pg_step *steps, size_t n_steps, const char *what);
+
+/* postgres-text.c */
+
+/* A PostgreSQL array literal, {"a","b"}: a list of any length as one
+ * parameter, so no value is ever spliced into SQL. */
+struct text_array {
+        char *data;
+        size_t len, size;
+        bool failed;
+};
+
+void text_array_add(struct text_array *a, const char *item);
+void text_array_add_i64(struct text_array *a, int64_t v);
+/* Returns the literal, or NULL when out of memory; a's data is handed
+ * over either way. */
+char *text_array_finish(struct text_array *a);
+/* text with any byte that is not UTF-8 as '?'; NULL when out of memory. */
+char *utf8_sanitized(const char *text);
+
+/* postgres-schema.c */
+int pg_schema_version(struct nd_store *base, int *ret);
+int pg_migrate(struct nd_store *base);
+/* Creates the day partition that holds bucket, unless this session knows
+ * it exists. */
+int pg_ensure_partition(struct pg_store *s, int64_t bucket);
+void pg_forget_partitions(struct pg_store *s);
+int pg_prune(struct nd_store *base, int64_t before);
+
+/* postgres-ingest.c */
+int pg_ingest(struct nd_store *base, const struct nd_ingest *in);
+
+/* postgres-query.c */
+int pg_edges(struct nd_store *base, const struct nd_edge_query *q, struct nd_edge_list *out);
+int pg_hosts(struct nd_store *base, struct nd_host_list *out);
+int pg_endpoint_addrs(struct nd_store *base, struct nd_host_list *out);
+int pg_roles_replace(struct nd_store *base, const struct nd_role_rules *rules);
+int pg_roles_load(struct nd_store *base, struct nd_role_rules *out);

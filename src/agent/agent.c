@@ -186,7 +186,7 @@ static int open_sources(const struct nd_agent_options *o, struct nd_listen_memor
         nd_event_fold_init(&src->fold, false, 0, NULL);
         if (o->mode == ND_AGENT_MODE_POLLING) {
                 log_notice("agent: polling mode (mode=polling from %s): connections shorter than the "
-                         "interval are not seen", o->mode_source ? o->mode_source : "the settings");
+                           "interval are not seen", o->mode_source ? o->mode_source : "the settings");
                 return 0;
         }
 
@@ -209,11 +209,11 @@ static int open_sources(const struct nd_agent_options *o, struct nd_listen_memor
         if (src->mode == ND_AGENT_MODE_HYBRID) {
                 src->collect.remembered_listeners = listeners;
                 log_notice("agent: hybrid mode%s: scans for the connections open, eBPF events for every "
-                         "connection opened and every failed connect",
-                         o->mode == ND_AGENT_MODE_AUTO ? " (eBPF loaded)" : "");
+                           "connection opened and every failed connect",
+                           o->mode == ND_AGENT_MODE_AUTO ? " (eBPF loaded)" : "");
         } else
                 log_notice("agent: streaming mode: eBPF events only; connections opened before the agent "
-                         "started are not seen");
+                           "started are not seen");
         return 0;
 }
 

@@ -9,6 +9,7 @@
 #include "cli/settings.h"
 #include "store/store.h"
 #include "shared/log.h"
+#include "shared/parse.h"
 
 static void help(FILE *out)
 {
@@ -32,6 +33,10 @@ static void help(FILE *out)
                 "                             (eBPF events only), hybrid (both), or auto: hybrid\n"
                 "                             where eBPF loads, else polling (default auto).\n"
                 "                             NETDEP_BPF=off turns eBPF off.\n"
+                "      --ring-bytes=N         ring-bytes / NETDEP_RING_BYTES: eBPF ring buffer\n"
+                "                             (default 1 MiB)\n"
+                "      --max-sockets=N        max-sockets / NETDEP_MAX_SOCKETS: connections\n"
+                "                             followed at once by eBPF (default 65536)\n"
                 "      --all-netns            all-netns / NETDEP_ALL_NETNS\n"
                 "      --keep-loopback        keep-loopback / NETDEP_KEEP_LOOPBACK\n"
                 "      --no-processes         no-processes / NETDEP_NO_PROCESSES\n"
@@ -46,6 +51,20 @@ static void help(FILE *out)
 
 enum { OPT_CONFIG = 0x100, OPT_ONCE, OPT_SETTING };
 
+/* A whole number setting in [min, max]; a usage error names its source. */
+static int number_setting(struct setting *settings, const char *key, long long min, long long max, size_t *ret)
+{
+        struct setting *s = settings_find(settings, key);
+        long long v;
+
+        if (parse_int_range(s->value, min, max, &v) < 0) {
+                usage_error("agent", "invalid %s '%s' from %s (%lld to %lld)", key, s->value, s->source, min, max);
+                return -EINVAL;
+        }
+        *ret = (size_t)v;
+        return 0;
+}
+
 int verb_agent(int argc, char **argv)
 {
         static const struct option options[] = {
@@ -59,6 +78,8 @@ int verb_agent(int argc, char **argv)
                 { "queue", required_argument, NULL, OPT_SETTING },
                 { "hostname", required_argument, NULL, OPT_SETTING },
                 { "mode", required_argument, NULL, OPT_SETTING },
+                { "ring-bytes", required_argument, NULL, OPT_SETTING },
+                { "max-sockets", required_argument, NULL, OPT_SETTING },
                 { "all-netns", no_argument, NULL, OPT_SETTING },
                 { "keep-loopback", no_argument, NULL, OPT_SETTING },
                 { "no-processes", no_argument, NULL, OPT_SETTING },
@@ -72,6 +93,8 @@ int verb_agent(int argc, char **argv)
                 { "queue", "NETDEP_QUEUE", SETTING_DURATION, "10m" },
                 { "hostname", "NETDEP_HOSTNAME", SETTING_STRING, NULL },
                 { "mode", "NETDEP_MODE", SETTING_STRING, "auto" },
+                { "ring-bytes", "NETDEP_RING_BYTES", SETTING_STRING, "1048576" },
+                { "max-sockets", "NETDEP_MAX_SOCKETS", SETTING_STRING, "65536" },
                 { "all-netns", "NETDEP_ALL_NETNS", SETTING_BOOL, "false" },
                 { "keep-loopback", "NETDEP_KEEP_LOOPBACK", SETTING_BOOL, "false" },
                 { "no-processes", "NETDEP_NO_PROCESSES", SETTING_BOOL, "false" },
@@ -81,6 +104,7 @@ int verb_agent(int argc, char **argv)
         const char *config = NULL;
         bool no_processes = false;
         uint64_t retention_ms;
+        size_t max_sockets;
         char why[600] = "";
         int c, index, r;
 
@@ -143,6 +167,12 @@ int verb_agent(int argc, char **argv)
                 return EXIT_USAGE;
         }
         o.mode_source = settings_find(settings, "mode")->source;
+        if (number_setting(settings, "ring-bytes", 1, 1 << 30, &o.events.ring_bytes) < 0 ||
+            number_setting(settings, "max-sockets", 1, 1 << 24, &max_sockets) < 0) {
+                settings_done(settings);
+                return EXIT_USAGE;
+        }
+        o.events.max_sockets = (uint32_t)max_sockets;
         o.store_uri = settings_string(settings, "store");
         o.hostname = settings_string(settings, "hostname");
         o.retention_s = retention_ms / 1000;

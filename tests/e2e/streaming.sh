@@ -49,6 +49,9 @@ grep -q "streaming mode needs eBPF, which is unavailable: eBPF is switched off b
 "$NETDEP" agent --store "$STORE" --mode sometimes >"$E2E_TMP/out" 2>"$E2E_TMP/err" && fail "a bad mode was taken"
 [ "$(head -1 "$E2E_TMP/err")" = "netdep: error: invalid mode 'sometimes' from --mode: polling, streaming, hybrid or auto" ] ||
         { cat "$E2E_TMP/err" >&2; fail "bad --mode message"; }
+NETDEP_MAX_SOCKETS=0 "$NETDEP" agent --store "$STORE" >"$E2E_TMP/out" 2>"$E2E_TMP/err" && fail "max-sockets 0 was taken"
+[ "$(head -1 "$E2E_TMP/err")" = "netdep: error: invalid max-sockets '0' from NETDEP_MAX_SOCKETS (1 to 16777216)" ] ||
+        { cat "$E2E_TMP/err" >&2; fail "bad NETDEP_MAX_SOCKETS message"; }
 echo "ok: usage errors, --mode streaming refused with eBPF off"
 
 make_host srv srv

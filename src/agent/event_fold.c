@@ -24,12 +24,11 @@ static void process_of(const struct nd_tcp_event *ev, struct nd_process *p)
         p->name[sizeof(p->name) - 1] = 0;
 }
 
-static int count(struct nd_event_fold *f, const struct nd_tcp_event *ev, enum nd_connection_count what)
+/* The connection an event is about; process points to the caller's copy. */
+static struct nd_connection connection_of(const struct nd_tcp_event *ev, enum nd_connection_count what,
+                                          const struct nd_process *process)
 {
-        struct nd_process p;
-
-        process_of(ev, &p);
-        struct nd_connection c = {
+        return (struct nd_connection){
                 .count = what,
                 .direction = ev->passive ? ND_DIRECTION_PASSIVE : ND_DIRECTION_ACTIVE,
                 .netns = ev->netns,
@@ -37,27 +36,34 @@ static int count(struct nd_event_fold *f, const struct nd_tcp_event *ev, enum nd
                 .peer = ev->peer,
                 .local_port = ev->local_port,
                 .peer_port = ev->peer_port,
-                .process = ev->pid ? &p : NULL,
+                .process = ev->pid ? process : NULL,
         };
+}
+
+static int count(struct nd_event_fold *f, const struct nd_tcp_event *ev, enum nd_connection_count what)
+{
+        struct nd_process p;
+
+        process_of(ev, &p);
+        struct nd_connection c = connection_of(ev, what, &p);
         return nd_flow_set_add(&f->counts, &c);
 }
 
 static int track(struct nd_event_fold *f, const struct nd_tcp_event *ev)
 {
-        struct nd_live_connection l = {
-                .cookie = ev->cookie,
-                .direction = ev->passive ? ND_DIRECTION_PASSIVE : ND_DIRECTION_ACTIVE,
-                .netns = ev->netns,
-                .local = ev->local,
-                .peer = ev->peer,
-                .local_port = ev->local_port,
-                .peer_port = ev->peer_port,
-        };
+        struct nd_live_connection l = { .cookie = ev->cookie };
         int r;
 
         if (!f->track_live || !ev->cookie)
                 return 0;
         process_of(ev, &l.process);
+        struct nd_connection c = connection_of(ev, ND_COUNT_LIVE, &l.process);
+        l.direction = c.direction;
+        l.netns = c.netns;
+        l.local = c.local;
+        l.peer = c.peer;
+        l.local_port = c.local_port;
+        l.peer_port = c.peer_port;
         r = nd_live_connections_open(&f->live, &l);
         return r == -ENOSPC ? 0 : r; /* counted in live.untracked */
 }

@@ -1,160 +1,164 @@
-/* An agent's flush into PostgreSQL: one transaction of a handful of
- * set-based statements whatever its size, each given the rows as column
- * arrays, all sent in one pipeline: one round trip. */
+/* An agent's flush into PostgreSQL: one transaction of a few set-based
+ * statements whatever its size, each given its rows as column arrays (an
+ * array literal per column: one parameter), sent in pipelines: one round
+ * trip, two when some endpoint is new to this session.
+ *
+ * Endpoints first. The session remembers the ids, names and pgids of the
+ * endpoints it has written or read; a flush whose endpoints it all knows,
+ * unchanged, sends no endpoint statement. The others go in one round trip
+ * that inserts the new ones, updates the changed ones and reads every id
+ * back. What the session knows it asks again after ENDPOINT_TTL_SECONDS,
+ * so that an endpoint another agent changed since (two agents claiming
+ * one address) is written back within that time, as SQLite's row-by-row
+ * upserts would write it at once; it forgets all of it after a prune. An
+ * id that a prune elsewhere deleted fails the flush's foreign key check:
+ * the flush then runs again, knowing nothing.
+ *
+ * Then edges and observations, in one statement, one row per edge: the
+ * rows of one edge are folded here as SQLite's sequence of upserts would
+ * leave them (the last row's count and RTT, the most of the other
+ * counters; connections opened and failed connects add up), sent in key
+ * order, and new edges are numbered in the order of their first rows, as
+ * SQLite numbers them.
+ *
+ * Locks, so that ingests deadlock neither one another nor a prune: the
+ * endpoints table first (as prune does), rows in key order (endpoints,
+ * edges), observations in edge order. */
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "shared/sort.h"
 #include "store/postgres-internal.h"
 
-/* An ingest's rows go to the server as arrays, one per column, which
- * each statement unnests: no per-session table to fill and empty (a
- * temporary table's truncation at every commit would cost more than the
- * rows' own writes), and the whole transaction goes in one round trip.
- * The columns carry what SQLite's statements would bind: a server-side
- * row knows neither the client's process nor its pgid, a client-side row
- * not the server's. ord, the row's place, comes from WITH ORDINALITY. */
-enum column {
-        COL_CADDR,
-        COL_CPROCESS,
-        COL_CPGID,
-        COL_SADDR,
-        COL_SPORT,
-        COL_SNAME,
-        COL_SPGID,
-        COL_SIDE,
-        COL_CONNECTIONS,
-        COL_RTT_US,
-        COL_RETRANS,
-        COL_BYTES_SENT,
-        COL_BYTES_RECEIVED,
-        COL_OPENED_BY_CLIENT,
-        COL_OPENED_BY_SERVER,
-        COL_FAILED,
-        _COL_MAX,
-};
-
-#define ENDPOINT_ROWS                                                                                   \
-        "unnest($1::text[], $2::text[], $3::integer[], $4::text[], $5::integer[], $6::text[], "         \
-        "$7::integer[]) WITH ORDINALITY AS st(caddr, cprocess, cpgid, saddr, sport, sname, spgid, ord)"
-/* Each row's client and server endpoints, and whether the row carries
- * their attributes (a pgid for a client, a name for a server). */
-#define ENDPOINTS_OF_ROWS                                                                               \
-        "(SELECT caddr AS addr, 0 AS port, cprocess AS process, cprocess AS name, cpgid AS pgid, "      \
-        "cpgid >= 0 AS carries, ord FROM " ENDPOINT_ROWS " UNION ALL "                                  \
-        "SELECT saddr, sport, '', sname, spgid, sname <> '', ord FROM " ENDPOINT_ROWS ") x "
-#define EDGE_ROWS                                                                                       \
-        "unnest($1::text[], $2::text[], $3::text[], $4::integer[], $5::integer[], $6::integer[], "      \
-        "$7::integer[], $8::bigint[], $9::bigint[], $10::bigint[], $14::bigint[], $15::bigint[], "      \
-        "$16::bigint[]) "                                                                                \
-        "WITH ORDINALITY AS st(caddr, cprocess, saddr, sport, side, connections, rtt_us, retrans, "      \
-        "bytes_sent, bytes_received, opened_by_client, opened_by_server, failed, ord) "
-
-/* A row's endpoints by index lookups, whatever the planner
- * believes of the tables' sizes (a fresh store has no statistics). */
-#define CLIENT_OF_ROW                                                                                   \
-        "CROSS JOIN LATERAL (SELECT id FROM endpoints "                                                  \
-        "WHERE addr = st.caddr AND port = 0 AND process = st.cprocess LIMIT 1) c "
-#define SERVER_OF_ROW                                                                                   \
-        "CROSS JOIN LATERAL (SELECT id FROM endpoints "                                                  \
-        "WHERE addr = st.saddr AND port = st.sport AND process = '' LIMIT 1) s "
+#define ENDPOINT_TTL_SECONDS 300.0
+#define ENDPOINT_KEY_MAX (ND_ADDR_TEXT_MAX + 8 + ND_PROCESS_NAME_MAX)
+#define SQLSTATE_FOREIGN_KEY_VIOLATION "23503" /* an endpoint id gone */
+#define SQLSTATE_NOT_NULL_VIOLATION "23502" /* an edge id gone (STMT_KNOWN_EDGES) */
+/* "no partition of relation ... found for row" (the schema has no CHECK
+ * constraint that could raise it otherwise). */
+#define SQLSTATE_NO_PARTITION_FOR_ROW "23514"
 
 enum statement {
         STMT_ENDPOINTS_INSERT,
         STMT_ENDPOINTS_UPDATE,
-        STMT_EDGES_AND_OBSERVATIONS,
+        STMT_ENDPOINT_IDS,
+        STMT_EDGES,
+        STMT_KNOWN_EDGES,
         STMT_HOSTS,
         _STMT_MAX,
 };
 
-/* Prepared once a session. Endpoints: new ones first, in key order; then
- * the existing ones whose attributes changed, locked in id order. The row
- * chosen per endpoint is the one SQLite's row-by-row upserts would leave:
- * the last that carries the attributes, else (for a new endpoint) the
- * first. Rows of one edge merge as SQLite's sequence of upserts would: the
- * last row's count and RTT, the most of the others. New edges are numbered
- * in the order their first rows came, as SQLite numbers them, though
- * written in key order. */
+/* $1 addr, $2 port, $3 process, $4 name, $5 pgid, $6 carries: one element
+ * per distinct endpoint. */
+#define ENDPOINT_ROWS                                                                                   \
+        "unnest($1::text[], $2::integer[], $3::text[], $4::text[], $5::integer[], $6::boolean[]) "    \
+        "WITH ORDINALITY AS x(addr, port, process, name, pgid, carries, ord) "
+/* An endpoint by an index lookup, whatever the planner believes of the
+ * table's size (a fresh store has no statistics). */
+#define ENDPOINT_OF_X                                                                                   \
+        "CROSS JOIN LATERAL (SELECT id, name, pgid FROM endpoints "                                     \
+        "WHERE addr = x.addr AND port = x.port AND process = x.process LIMIT 1) e "
+
+/* What both edge statements do to an edge. */
+#define EDGE_MERGE(e, v)                                                                                \
+        "first_seen = least(" e ".first_seen, " v ".first_seen), "                                      \
+        "last_connections = CASE WHEN " v ".last_seen >= " e ".last_seen "                              \
+        "THEN " v ".last_connections ELSE " e ".last_connections END, "                                 \
+        "last_seen = greatest(" e ".last_seen, " v ".last_seen), "                                      \
+        "sides = " e ".sides | " v ".sides, "                                                           \
+        "opened_by_client = " e ".opened_by_client + " v ".opened_by_client, "                          \
+        "opened_by_server = " e ".opened_by_server + " v ".opened_by_server, "                          \
+        "failed = " e ".failed + " v ".failed "
+/* z: an edge's id (NULL when it does not check out, which the NOT NULL
+ * column refuses: the flush fails rather than misfile a count) and its
+ * counts in the bucket ($bucket). */
+#define OBSERVATIONS_UPSERT(bucket)                                                                     \
+        "INSERT INTO observations (edge_id, bucket, connections, rtt_us, retrans, bytes_sent, "         \
+        "bytes_received, opened_by_client, opened_by_server, failed) "                                  \
+        "SELECT edge_id, " bucket "::bigint, connections, rtt_us, retrans, bytes_sent, bytes_received, " \
+        "opened_by_client, opened_by_server, failed FROM z ORDER BY edge_id "                           \
+        "ON CONFLICT (edge_id, bucket) DO UPDATE SET "                                                  \
+        "connections = greatest(observations.connections, excluded.connections), "                      \
+        "rtt_us = excluded.rtt_us, "                                                                    \
+        "retrans = greatest(observations.retrans, excluded.retrans), "                                  \
+        "bytes_sent = greatest(observations.bytes_sent, excluded.bytes_sent), "                         \
+        "bytes_received = greatest(observations.bytes_received, excluded.bytes_received), "             \
+        "opened_by_client = observations.opened_by_client + excluded.opened_by_client, "                \
+        "opened_by_server = observations.opened_by_server + excluded.opened_by_server, "                \
+        "failed = observations.failed + excluded.failed"
+
+/* Prepared once a session.
+ *
+ * Endpoints: new ones in key order; then those whose attributes changed,
+ * locked in id order; then every id.
+ *
+ * Edges, one element per edge in (client_id, server_id) order: $1 client
+ * ids, $2 server ids, $3 rank (new edges are numbered in rank order), $4
+ * last connections, $5 sides, $6 opened by the client, $7 by the server,
+ * $8 failed, $9 most connections, $10 RTT, $11 retransmits, $12 bytes
+ * sent, $13 received; $14 first_ts, $15 ts, $16 the bucket. Upserted by
+ * key; their ids come back in key order, are zipped with their
+ * observations, and are the statement's answer.
+ *
+ * Known edges, by id, in (client_id, server_id) order: $1 ids, then as
+ * above without client, server and rank ($2 last connections ... $11
+ * received; $12 first_ts, $13 ts, $14 the bucket). An id whose edge is
+ * gone (pruned) fails the flush. */
 static const char *const statement_sql[_STMT_MAX] = {
         [STMT_ENDPOINTS_INSERT] =
                 "INSERT INTO endpoints (addr, port, process, name, pgid) "
-                "SELECT DISTINCT ON (addr, port, process) addr, port, process, name, pgid FROM " ENDPOINTS_OF_ROWS
-                "ORDER BY addr, port, process, carries DESC, CASE WHEN carries THEN -ord ELSE ord END "
+                "SELECT addr, port, process, name, pgid FROM " ENDPOINT_ROWS
+                "ORDER BY addr, port, process "
                 "ON CONFLICT (addr, port, process) DO NOTHING",
         [STMT_ENDPOINTS_UPDATE] =
-                "WITH changed AS ("
-                "SELECT e.id, x.name, x.pgid FROM (SELECT DISTINCT ON (addr, port, process) addr, port, process, "
-                "name, pgid FROM " ENDPOINTS_OF_ROWS "WHERE carries ORDER BY addr, port, process, ord DESC) x "
-                "CROSS JOIN LATERAL (SELECT id, name, pgid FROM endpoints "
-                "WHERE addr = x.addr AND port = x.port AND process = x.process LIMIT 1) e "
-                "WHERE e.name <> x.name OR e.pgid <> x.pgid), "
+                "WITH changed AS (SELECT e.id, x.name, x.pgid FROM " ENDPOINT_ROWS ENDPOINT_OF_X
+                "WHERE x.carries AND (e.name <> x.name OR e.pgid <> x.pgid)), "
                 "locked AS (SELECT id FROM endpoints WHERE id = ANY (ARRAY(SELECT id FROM changed)) "
                 "ORDER BY id FOR NO KEY UPDATE) "
                 "UPDATE endpoints e SET name = changed.name, pgid = changed.pgid FROM changed "
                 "WHERE e.id = changed.id AND e.id = ANY (ARRAY(SELECT id FROM locked))",
-        /* $11 first_ts, $12 ts, $13 the bucket. The edges' ids come back
-         * one per seen edge, and are zipped with them in key order. */
-        [STMT_EDGES_AND_OBSERVATIONS] =
-                "WITH rows AS (SELECT c.id AS client_id, s.id AS server_id, st.* FROM " EDGE_ROWS
-                CLIENT_OF_ROW SERVER_OF_ROW "), "
-                "seen AS (SELECT DISTINCT ON (client_id, server_id) client_id, server_id, "
-                "connections AS last_connections, rtt_us AS last_rtt_us, "
-                "min(ord) OVER edge AS first_ord, bit_or(side) OVER edge AS sides, "
-                "max(connections) OVER edge AS max_connections, max(retrans) OVER edge AS retrans, "
-                "max(bytes_sent) OVER edge AS bytes_sent, max(bytes_received) OVER edge AS bytes_received, "
-                "sum(opened_by_client) OVER edge AS opened_by_client, "
-                "sum(opened_by_server) OVER edge AS opened_by_server, sum(failed) OVER edge AS failed "
-                "FROM rows WINDOW edge AS (PARTITION BY client_id, server_id) "
-                "ORDER BY client_id, server_id, ord DESC), "
-                "numbered AS (SELECT seen.*, nextval('edges_id_seq') AS id FROM seen ORDER BY first_ord), "
-                "upserted AS ("
-                "INSERT INTO edges (id, client_id, server_id, first_seen, last_seen, last_connections, sides, "
-                "opened_by_client, opened_by_server, failed) "
-                "SELECT id, client_id, server_id, $11::bigint, $12::bigint, last_connections, sides, "
-                "opened_by_client, opened_by_server, failed FROM numbered "
-                "ORDER BY client_id, server_id "
-                "ON CONFLICT (client_id, server_id) DO UPDATE SET "
-                "first_seen = least(edges.first_seen, excluded.first_seen), "
-                "last_connections = CASE WHEN excluded.last_seen >= edges.last_seen "
-                "THEN excluded.last_connections ELSE edges.last_connections END, "
-                "last_seen = greatest(edges.last_seen, excluded.last_seen), "
-                "sides = edges.sides | excluded.sides, "
-                "opened_by_client = edges.opened_by_client + excluded.opened_by_client, "
-                "opened_by_server = edges.opened_by_server + excluded.opened_by_server, "
-                "failed = edges.failed + excluded.failed "
+        [STMT_ENDPOINT_IDS] =
+                "SELECT x.ord, e.id, e.name, e.pgid FROM " ENDPOINT_ROWS ENDPOINT_OF_X "ORDER BY x.ord",
+        [STMT_EDGES] =
+                "WITH v AS (SELECT nextval('edges_id_seq') AS id, $14::bigint AS first_seen, "
+                "$15::bigint AS last_seen, v.* FROM unnest($1::bigint[], $2::bigint[], $3::integer[], "
+                "$4::integer[], $5::integer[], $6::bigint[], $7::bigint[], $8::bigint[]) WITH ORDINALITY "
+                "AS v(client_id, server_id, rank, last_connections, sides, opened_by_client, opened_by_server, "
+                "failed, ord) ORDER BY rank), "
+                "upserted AS (INSERT INTO edges AS e (id, client_id, server_id, first_seen, last_seen, "
+                "last_connections, sides, opened_by_client, opened_by_server, failed) "
+                "SELECT id, client_id, server_id, first_seen, last_seen, last_connections, sides, "
+                "opened_by_client, opened_by_server, failed FROM v ORDER BY ord "
+                "ON CONFLICT (client_id, server_id) DO UPDATE SET " EDGE_MERGE("e", "excluded")
                 "RETURNING id, client_id, server_id), "
-                "zipped AS (SELECT * FROM unnest("
-                "(SELECT array_agg(id ORDER BY client_id, server_id) FROM upserted), "
-                "(SELECT array_agg(client_id ORDER BY client_id, server_id) FROM upserted), "
-                "(SELECT array_agg(server_id ORDER BY client_id, server_id) FROM upserted), "
-                "(SELECT array_agg(client_id ORDER BY client_id, server_id) FROM seen), "
-                "(SELECT array_agg(server_id ORDER BY client_id, server_id) FROM seen), "
-                "(SELECT array_agg(max_connections ORDER BY client_id, server_id) FROM seen), "
-                "(SELECT array_agg(last_rtt_us ORDER BY client_id, server_id) FROM seen), "
-                "(SELECT array_agg(retrans ORDER BY client_id, server_id) FROM seen), "
-                "(SELECT array_agg(bytes_sent ORDER BY client_id, server_id) FROM seen), "
-                "(SELECT array_agg(bytes_received ORDER BY client_id, server_id) FROM seen), "
-                "(SELECT array_agg(opened_by_client ORDER BY client_id, server_id) FROM seen), "
-                "(SELECT array_agg(opened_by_server ORDER BY client_id, server_id) FROM seen), "
-                "(SELECT array_agg(failed ORDER BY client_id, server_id) FROM seen)"
-                ") AS z(edge_id, edge_client_id, edge_server_id, client_id, server_id, "
-                "connections, rtt_us, retrans, bytes_sent, bytes_received, opened_by_client, opened_by_server, "
-                "failed)) "
-                "INSERT INTO observations (edge_id, bucket, connections, rtt_us, retrans, bytes_sent, bytes_received, "
-                "opened_by_client, opened_by_server, failed) "
-                "SELECT edge_id, $13::bigint, connections, rtt_us, retrans, bytes_sent, bytes_received, "
-                "opened_by_client, opened_by_server, failed FROM zipped "
-                "WHERE edge_client_id = client_id AND edge_server_id = server_id ORDER BY edge_id "
-                "ON CONFLICT (edge_id, bucket) DO UPDATE SET "
-                "connections = greatest(observations.connections, excluded.connections), "
-                "rtt_us = excluded.rtt_us, "
-                "retrans = greatest(observations.retrans, excluded.retrans), "
-                "bytes_sent = greatest(observations.bytes_sent, excluded.bytes_sent), "
-                "bytes_received = greatest(observations.bytes_received, excluded.bytes_received), "
-                "opened_by_client = observations.opened_by_client + excluded.opened_by_client, "
-                "opened_by_server = observations.opened_by_server + excluded.opened_by_server, "
-                "failed = observations.failed + excluded.failed",
+                "ids AS (SELECT array_agg(id ORDER BY client_id, server_id) AS id, "
+                "array_agg(client_id ORDER BY client_id, server_id) AS client_id, "
+                "array_agg(server_id ORDER BY client_id, server_id) AS server_id FROM upserted), "
+                "z AS (SELECT CASE WHEN z.upserted_client_id = z.client_id AND z.upserted_server_id = z.server_id "
+                "THEN z.upserted_id END AS edge_id, z.* FROM unnest((SELECT id FROM ids), "
+                "(SELECT client_id FROM ids), (SELECT server_id FROM ids), $1::bigint[], $2::bigint[], "
+                "$9::integer[], $10::integer[], $11::bigint[], $12::bigint[], $13::bigint[], $6::bigint[], "
+                "$7::bigint[], $8::bigint[]) AS z(upserted_id, upserted_client_id, upserted_server_id, "
+                "client_id, server_id, connections, rtt_us, retrans, bytes_sent, bytes_received, "
+                "opened_by_client, opened_by_server, failed)), "
+                "observed AS (" OBSERVATIONS_UPSERT("$16") ") "
+                "SELECT id FROM ids",
+        [STMT_KNOWN_EDGES] =
+                "WITH v AS (SELECT $12::bigint AS first_seen, $13::bigint AS last_seen, v.* FROM unnest("
+                "$1::bigint[], $2::integer[], $3::integer[], $4::bigint[], $5::bigint[], $6::bigint[]) "
+                "WITH ORDINALITY AS v(id, last_connections, sides, opened_by_client, opened_by_server, failed, "
+                "ord)), "
+                "updated AS (UPDATE edges e SET " EDGE_MERGE("e", "v") "FROM v WHERE e.id = v.id "
+                "RETURNING e.id, v.ord), "
+                "z AS (SELECT CASE WHEN z.updated_id = z.id THEN z.id END AS edge_id, z.* FROM unnest("
+                "(SELECT array_agg(id ORDER BY ord) FROM updated), $1::bigint[], $7::integer[], $8::integer[], "
+                "$9::bigint[], $10::bigint[], $11::bigint[], $4::bigint[], $5::bigint[], $6::bigint[]) "
+                "AS z(updated_id, id, connections, rtt_us, retrans, bytes_sent, bytes_received, "
+                "opened_by_client, opened_by_server, failed)) "
+                OBSERVATIONS_UPSERT("$14"),
         /* $1 the addresses, $2 the hostname, $3 ts */
         [STMT_HOSTS] =
                 "INSERT INTO hosts (addr, hostname, last_seen) "
@@ -166,7 +170,9 @@ static const char *const statement_sql[_STMT_MAX] = {
 static const char *const statement_name[_STMT_MAX] = {
         [STMT_ENDPOINTS_INSERT] = "netdep_endpoints_insert",
         [STMT_ENDPOINTS_UPDATE] = "netdep_endpoints_update",
-        [STMT_EDGES_AND_OBSERVATIONS] = "netdep_edges_and_observations",
+        [STMT_ENDPOINT_IDS] = "netdep_endpoint_ids",
+        [STMT_EDGES] = "netdep_edges",
+        [STMT_KNOWN_EDGES] = "netdep_known_edges",
         [STMT_HOSTS] = "netdep_hosts",
 };
 
@@ -189,114 +195,498 @@ static int ensure_prepared(struct pg_store *s)
         return 0;
 }
 
+static double monotonic_seconds(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* One distinct endpoint of a flush, its text as the server keeps it
+ * (UTF-8). Its name and pgid are those of its last row that carries them
+ * (a pgid for a client, a name for a server), else of its first row: what
+ * SQLite's upserts would leave. */
+struct flush_endpoint {
+        char key[ENDPOINT_KEY_MAX];
+        char addr[ND_ADDR_TEXT_MAX];
+        uint16_t port;
+        char process[ND_PROCESS_NAME_MAX];
+        char name[ND_PROCESS_NAME_MAX];
+        int32_t pgid;
+        bool carries;
+        bool learned; /* read from the server in this flush: name and pgid are the server's */
+        int64_t id; /* 0 until known */
+};
+
+/* One edge of a flush: its rows folded. */
+struct flush_edge {
+        int64_t client_id, server_id;
+        int64_t id; /* 0 unless known: from the session, or the server's answer */
+        bool known; /* from the session */
+        size_t row; /* while folding: the row; then the edge's first */
+        int32_t rank; /* of its first row among the edges' first rows */
+        int32_t last_connections, max_connections, last_rtt_us;
+        int sides;
+        int64_t retrans, bytes_sent, bytes_received; /* the most */
+        int64_t opened_by_client, opened_by_server, failed; /* the sum */
+};
+
+struct flush {
+        struct strmap index; /* key -> endpoints[] */
+        struct flush_endpoint *endpoints;
+        size_t n_endpoints;
+        size_t *client_of_row, *server_of_row;
+        struct flush_edge *edges;
+        size_t n_edges;
+};
+
+static void flush_done(struct flush *f)
+{
+        strmap_done(&f->index);
+        free(f->endpoints);
+        free(f->client_of_row);
+        free(f->server_of_row);
+        free(f->edges);
+}
+
 static int32_t clamp_int32(uint32_t v)
 {
         return v > INT32_MAX ? INT32_MAX : (int32_t)v;
 }
 
-/* The rows as one array literal per column, into ret (which the caller
- * frees, whatever the outcome). Counters go in as SQLite stores them,
- * 64-bit signed. */
-static int rows_to_arrays(const struct nd_ingest *in, char *ret[static _COL_MAX])
+/* Adds a row's endpoint (process and name raw, as the row has them);
+ * its index in *ret. */
+static int add_endpoint(struct flush *f, const char *addr, uint16_t port, const char *process, const char *name,
+                        int32_t pgid, bool carries, size_t *ret)
 {
-        struct text_array columns[_COL_MAX] = {};
-        bool oom = false;
+        struct flush_endpoint e = { .port = port, .pgid = pgid, .carries = carries };
+        size_t i;
+        int r;
 
+        snprintf(e.addr, sizeof(e.addr), "%s", addr);
+        utf8_sanitize_into(e.process, process);
+        utf8_sanitize_into(e.name, name);
+        snprintf(e.key, sizeof(e.key), "%s\x1f%u\x1f%s", e.addr, (unsigned)port, e.process);
+        r = strmap_put(&f->index, e.key, f->n_endpoints, &i);
+        if (r < 0)
+                return r;
+        if (r > 0) {
+                f->endpoints[f->n_endpoints] = e;
+                *ret = f->n_endpoints++;
+                return 0;
+        }
+        if (carries) {
+                memcpy(f->endpoints[i].name, e.name, sizeof(e.name));
+                f->endpoints[i].pgid = pgid;
+                f->endpoints[i].carries = true;
+        }
+        *ret = i;
+        return 0;
+}
+
+/* A server-side row knows neither the client's process nor its pgid, a
+ * client-side row not the server's name and pgid. A client endpoint's name
+ * is its process. */
+static int flush_endpoints(const struct nd_ingest *in, struct flush *f)
+{
+        f->endpoints = calloc(2 * in->n_rows, sizeof(*f->endpoints));
+        f->client_of_row = calloc(in->n_rows, sizeof(*f->client_of_row));
+        f->server_of_row = calloc(in->n_rows, sizeof(*f->server_of_row));
+        if (!f->endpoints || !f->client_of_row || !f->server_of_row)
+                return -ENOMEM;
         for (size_t i = 0; i < in->n_rows; i++) {
                 const struct nd_edge_observation *o = &in->rows[i];
                 bool server_side = o->side == ND_SIDE_SERVER;
+                const char *cprocess = server_side ? "" : o->client.process;
+                int32_t cpgid = server_side ? -1 : o->client.pgid;
+                const char *sname = server_side ? o->server.process : "";
+                int r;
 
-                text_array_add(&columns[COL_CADDR], o->client.addr);
-                text_array_add(&columns[COL_CPROCESS], server_side ? "" : o->client.process);
-                text_array_add_i64(&columns[COL_CPGID], server_side ? -1 : o->client.pgid);
-                text_array_add(&columns[COL_SADDR], o->server.addr);
-                text_array_add_i64(&columns[COL_SPORT], o->server.port);
-                text_array_add(&columns[COL_SNAME], server_side ? o->server.process : "");
-                text_array_add_i64(&columns[COL_SPGID], server_side ? o->server.pgid : -1);
-                text_array_add_i64(&columns[COL_SIDE], (int)o->side);
-                text_array_add_i64(&columns[COL_CONNECTIONS], clamp_int32(o->connections));
-                text_array_add_i64(&columns[COL_RTT_US], clamp_int32(o->rtt_us));
-                text_array_add_i64(&columns[COL_RETRANS], (int64_t)o->retrans);
-                text_array_add_i64(&columns[COL_BYTES_SENT], (int64_t)o->bytes_sent);
-                text_array_add_i64(&columns[COL_BYTES_RECEIVED], (int64_t)o->bytes_received);
-                text_array_add_i64(&columns[COL_OPENED_BY_CLIENT], server_side ? 0 : o->opened);
-                text_array_add_i64(&columns[COL_OPENED_BY_SERVER], server_side ? o->opened : 0);
-                text_array_add_i64(&columns[COL_FAILED], o->failed);
+                r = add_endpoint(f, o->client.addr, 0, cprocess, cprocess, cpgid, cpgid >= 0, &f->client_of_row[i]);
+                if (r >= 0)
+                        r = add_endpoint(f, o->server.addr, o->server.port, "", sname,
+                                         server_side ? o->server.pgid : -1, sname[0] != 0, &f->server_of_row[i]);
+                if (r < 0)
+                        return r;
         }
-        for (int c = 0; c < _COL_MAX; c++) {
-                ret[c] = text_array_finish(&columns[c]);
+        return 0;
+}
+
+/* Known, not due for a check, and no row changes it. */
+static bool endpoint_known(const struct pg_store *s, struct flush_endpoint *e, double now)
+{
+        const struct pg_known_endpoint *k = pg_known_endpoint(s, e->key);
+
+        if (!k || k->expires <= now)
+                return false;
+        if (e->carries && (k->pgid != e->pgid || strcmp(k->name, e->name) != 0))
+                return false;
+        e->id = k->id;
+        return true;
+}
+
+static void free_texts(char *(*texts)[6])
+{
+        for (size_t i = 0; i < ELEMENTSOF(*texts); i++)
+                free((*texts)[i]);
+}
+
+/* Reads the ids of the endpoints in missing[] (in that order) from
+ * STMT_ENDPOINT_IDS's result. */
+static int read_endpoint_ids(struct pg_store *s, const PGresult *res, struct flush *f, const size_t *missing,
+                             size_t n_missing)
+{
+        if ((size_t)PQntuples(res) != n_missing) {
+                nd_store_set_error(&s->base, "ingest: %d of %zu endpoints found after writing them",
+                                   PQntuples(res), n_missing);
+                return -EIO;
+        }
+        for (size_t i = 0; i < n_missing; i++) {
+                struct flush_endpoint *e = &f->endpoints[missing[i]];
+
+                if (strtoull(PQgetvalue(res, (int)i, 0), NULL, 10) != i + 1) {
+                        nd_store_set_error(&s->base, "ingest: endpoint ids out of order");
+                        return -EIO;
+                }
+                e->id = strtoll(PQgetvalue(res, (int)i, 1), NULL, 10);
+                snprintf(e->name, sizeof(e->name), "%s", PQgetvalue(res, (int)i, 2));
+                e->pgid = (int32_t)strtol(PQgetvalue(res, (int)i, 3), NULL, 10);
+                e->learned = true;
+        }
+        return 0;
+}
+
+/* Gives every endpoint of the flush its id. Those this session does not
+ * know (or must check) are written and read back in one round trip, which
+ * opens the flush's transaction: then *ret_begun is set. */
+static int resolve_endpoints(struct pg_store *s, struct flush *f, bool *ret_begun)
+{
+        _cleanup_(free_texts) char *col[6] = {};
+        _cleanup_result_ PGresult *ids = NULL;
+        _cleanup_free_ size_t *missing = NULL;
+        struct text_array a[6] = {};
+        double now = monotonic_seconds();
+        size_t n_missing = 0;
+        bool oom = false;
+        int r;
+
+        missing = calloc(f->n_endpoints, sizeof(*missing));
+        if (!missing)
+                return -ENOMEM;
+        for (size_t i = 0; i < f->n_endpoints; i++)
+                if (!endpoint_known(s, &f->endpoints[i], now))
+                        missing[n_missing++] = i;
+        *ret_begun = false;
+        if (n_missing == 0)
+                return 0;
+
+        for (size_t i = 0; i < n_missing; i++) {
+                const struct flush_endpoint *e = &f->endpoints[missing[i]];
+
+                text_array_add(&a[0], e->addr);
+                text_array_add_i64(&a[1], e->port);
+                text_array_add(&a[2], e->process);
+                text_array_add(&a[3], e->name);
+                text_array_add_i64(&a[4], e->pgid);
+                text_array_add(&a[5], e->carries ? "t" : "f");
+        }
+        for (size_t c = 0; c < ELEMENTSOF(col); c++) {
+                col[c] = text_array_finish(&a[c]);
+                oom = oom || !col[c];
+        }
+        if (oom)
+                return -ENOMEM;
+        const struct pg_step steps[] = {
+                { .sql = "BEGIN" },
+                { statement_name[STMT_ENDPOINTS_INSERT], NULL, 6, { col[0], col[1], col[2], col[3], col[4], col[5] } },
+                { statement_name[STMT_ENDPOINTS_UPDATE], NULL, 6, { col[0], col[1], col[2], col[3], col[4], col[5] } },
+                { statement_name[STMT_ENDPOINT_IDS], NULL, 6, { col[0], col[1], col[2], col[3], col[4], col[5] },
+                  &ids },
+        };
+        *ret_begun = true;
+        r = pg_run_pipeline(s, steps, ELEMENTSOF(steps), "ingest endpoints");
+        if (r < 0)
+                return r;
+        return read_endpoint_ids(s, ids, f, missing, n_missing);
+}
+
+static int compare_edge_keys(const void *a, const void *b)
+{
+        const struct flush_edge *x = a, *y = b;
+
+        if (x->client_id != y->client_id)
+                return x->client_id < y->client_id ? -1 : 1;
+        if (x->server_id != y->server_id)
+                return x->server_id < y->server_id ? -1 : 1;
+        return x->row < y->row ? -1 : x->row > y->row;
+}
+
+static int64_t max_i64(int64_t a, int64_t b)
+{
+        return a > b ? a : b;
+}
+
+/* Folds the rows into one edge each, in key order; numbers them by their
+ * first rows. Counters are 64-bit signed, as SQLite stores them. */
+static int fold_edges(const struct pg_store *s, const struct nd_ingest *in, struct flush *f)
+{
+        _cleanup_free_ size_t *edge_of_row = NULL;
+        struct flush_edge *e = NULL;
+        int32_t rank = 0;
+
+        f->edges = calloc(in->n_rows, sizeof(*f->edges));
+        edge_of_row = calloc(in->n_rows, sizeof(*edge_of_row));
+        if (!f->edges || !edge_of_row)
+                return -ENOMEM;
+        for (size_t i = 0; i < in->n_rows; i++)
+                f->edges[i] = (struct flush_edge){ .client_id = f->endpoints[f->client_of_row[i]].id,
+                                                   .server_id = f->endpoints[f->server_of_row[i]].id,
+                                                   .row = i };
+        qsort_safe(f->edges, in->n_rows, sizeof(*f->edges), compare_edge_keys);
+
+        for (size_t i = 0; i < in->n_rows; i++) {
+                const struct flush_edge key = f->edges[i];
+                const struct nd_edge_observation *o = &in->rows[key.row];
+                int32_t connections = clamp_int32(o->connections);
+                int64_t opened = o->opened;
+
+                if (!e || e->client_id != key.client_id || e->server_id != key.server_id) {
+                        e = &f->edges[f->n_edges++]; /* never past i: folding only shrinks */
+                        *e = (struct flush_edge){ .client_id = key.client_id, .server_id = key.server_id,
+                                                  .id = pg_known_edge(s, key.client_id, key.server_id),
+                                                  .row = key.row, .rank = -1, .max_connections = connections,
+                                                  .retrans = (int64_t)o->retrans,
+                                                  .bytes_sent = (int64_t)o->bytes_sent,
+                                                  .bytes_received = (int64_t)o->bytes_received };
+                        e->known = e->id != 0;
+                }
+                /* Rows come in order within an edge: the last one wins. */
+                e->last_connections = connections;
+                e->last_rtt_us = clamp_int32(o->rtt_us);
+                e->sides |= (int)o->side;
+                e->max_connections = connections > e->max_connections ? connections : e->max_connections;
+                e->retrans = max_i64(e->retrans, (int64_t)o->retrans);
+                e->bytes_sent = max_i64(e->bytes_sent, (int64_t)o->bytes_sent);
+                e->bytes_received = max_i64(e->bytes_received, (int64_t)o->bytes_received);
+                e->opened_by_client += o->side == ND_SIDE_SERVER ? 0 : opened;
+                e->opened_by_server += o->side == ND_SIDE_SERVER ? opened : 0;
+                e->failed += o->failed;
+                edge_of_row[key.row] = (size_t)(e - f->edges);
+        }
+        for (size_t i = 0; i < in->n_rows; i++) {
+                struct flush_edge *first = &f->edges[edge_of_row[i]];
+
+                if (first->rank < 0)
+                        first->rank = rank++;
+        }
+        return 0;
+}
+
+enum edge_column {
+        EDGE_CLIENT_ID, /* a known edge's id */
+        EDGE_SERVER_ID,
+        EDGE_RANK,
+        EDGE_LAST_CONNECTIONS,
+        EDGE_SIDES,
+        EDGE_OPENED_BY_CLIENT,
+        EDGE_OPENED_BY_SERVER,
+        EDGE_FAILED,
+        EDGE_MAX_CONNECTIONS,
+        EDGE_RTT_US,
+        EDGE_RETRANS,
+        EDGE_BYTES_SENT,
+        EDGE_BYTES_RECEIVED,
+        _EDGE_COLUMN_MAX,
+};
+
+static void free_edge_columns(char *(*columns)[_EDGE_COLUMN_MAX])
+{
+        for (size_t i = 0; i < _EDGE_COLUMN_MAX; i++)
+                free((*columns)[i]);
+}
+
+/* The known edges (by id) or the others (by key), one array per column;
+ * returns how many. */
+static int edges_to_arrays(const struct flush *f, bool known, char *ret[static _EDGE_COLUMN_MAX])
+{
+        struct text_array a[_EDGE_COLUMN_MAX] = {};
+        bool oom = false;
+        int n = 0;
+
+        for (size_t i = 0; i < f->n_edges; i++) {
+                const struct flush_edge *e = &f->edges[i];
+
+                if (e->known != known)
+                        continue;
+                n++;
+                if (known) {
+                        text_array_add_i64(&a[EDGE_CLIENT_ID], e->id);
+                } else {
+                        text_array_add_i64(&a[EDGE_CLIENT_ID], e->client_id);
+                        text_array_add_i64(&a[EDGE_SERVER_ID], e->server_id);
+                        text_array_add_i64(&a[EDGE_RANK], e->rank);
+                }
+                text_array_add_i64(&a[EDGE_LAST_CONNECTIONS], e->last_connections);
+                text_array_add_i64(&a[EDGE_SIDES], e->sides);
+                text_array_add_i64(&a[EDGE_OPENED_BY_CLIENT], e->opened_by_client);
+                text_array_add_i64(&a[EDGE_OPENED_BY_SERVER], e->opened_by_server);
+                text_array_add_i64(&a[EDGE_FAILED], e->failed);
+                text_array_add_i64(&a[EDGE_MAX_CONNECTIONS], e->max_connections);
+                text_array_add_i64(&a[EDGE_RTT_US], e->last_rtt_us);
+                text_array_add_i64(&a[EDGE_RETRANS], e->retrans);
+                text_array_add_i64(&a[EDGE_BYTES_SENT], e->bytes_sent);
+                text_array_add_i64(&a[EDGE_BYTES_RECEIVED], e->bytes_received);
+        }
+        for (size_t c = 0; c < _EDGE_COLUMN_MAX; c++) {
+                ret[c] = text_array_finish(&a[c]);
                 oom = oom || !ret[c];
         }
-        return oom ? -ENOMEM : 0;
+        return oom ? -ENOMEM : n;
 }
 
-static void free_arrays(char *(*arrays)[_COL_MAX])
+/* The ids STMT_EDGES answers, {1,2,...}, for the unknown edges in order. */
+static int read_edge_ids(struct pg_store *s, const PGresult *res, struct flush *f)
 {
-        for (int c = 0; c < _COL_MAX; c++)
-                free((*arrays)[c]);
+        const char *p = PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : "";
+
+        if (*p++ != '{')
+                goto bad;
+        for (size_t i = 0; i < f->n_edges; i++) {
+                struct flush_edge *e = &f->edges[i];
+                char *end;
+
+                if (e->known)
+                        continue;
+                e->id = strtoll(p, &end, 10);
+                if (end == p || e->id <= 0 || (*end != ',' && *end != '}'))
+                        goto bad;
+                p = end + 1;
+        }
+        if (p[-1] == '}' && *p == 0)
+                return 0;
+bad:
+        nd_store_set_error(&s->base, "ingest: unexpected edge ids from the server");
+        return -EIO;
 }
 
-#define ENDPOINT_COLUMNS                                                                                \
-        col[COL_CADDR], col[COL_CPROCESS], col[COL_CPGID], col[COL_SADDR], col[COL_SPORT], col[COL_SNAME], \
-                col[COL_SPGID]
+/* After the commit: what the flush learned of endpoints and edges. */
+static int remember_flush(struct pg_store *s, const struct flush *f, bool edges_learned)
+{
+        double expires = monotonic_seconds() + ENDPOINT_TTL_SECONDS;
+        int r;
+
+        for (size_t i = 0; i < f->n_endpoints; i++) {
+                const struct flush_endpoint *e = &f->endpoints[i];
+                struct pg_known_endpoint k = { .id = e->id, .expires = expires, .pgid = e->pgid };
+
+                if (!e->learned)
+                        continue;
+                snprintf(k.name, sizeof(k.name), "%s", e->name);
+                r = pg_remember_endpoint(s, e->key, &k);
+                if (r < 0)
+                        return r;
+        }
+        for (size_t i = 0; edges_learned && i < f->n_edges; i++) {
+                if (f->edges[i].known)
+                        continue;
+                r = pg_remember_edge(s, f->edges[i].client_id, f->edges[i].server_id, f->edges[i].id);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
 
 static int ingest_once(struct pg_store *s, const struct nd_ingest *in)
 {
-        _cleanup_(free_arrays) char *col[_COL_MAX] = {};
+        _cleanup_(free_edge_columns) char *known_col[_EDGE_COLUMN_MAX] = {};
+        _cleanup_(free_edge_columns) char *col[_EDGE_COLUMN_MAX] = {};
+        _cleanup_(flush_done) struct flush f = {};
+        _cleanup_result_ PGresult *edge_ids = NULL;
         _cleanup_free_ char *addrs = NULL, *hostname = NULL;
         char first_ts[24], ts[24], bucket[24];
-        struct pg_step steps[_STMT_MAX + 2];
+        bool host = in->hostname && in->n_host_addrs > 0, begun = false;
+        int n_known = 0, n_unknown = 0, r;
+        struct pg_step steps[7];
         size_t n = 0;
-        int r;
 
+        if (in->n_rows == 0 && !host)
+                return 0;
         format_i64(first_ts, in->first_ts);
         format_i64(ts, in->ts);
         format_i64(bucket, bucket_of(in->ts));
-        steps[n++] = (struct pg_step){ .sql = "BEGIN" };
         if (in->n_rows > 0) {
-                r = rows_to_arrays(in, col);
+                r = flush_endpoints(in, &f);
+                if (r >= 0)
+                        r = resolve_endpoints(s, &f, &begun);
+                if (r >= 0)
+                        r = fold_edges(s, in, &f);
+                if (r >= 0)
+                        r = n_known = edges_to_arrays(&f, true, known_col);
+                if (r >= 0)
+                        r = n_unknown = edges_to_arrays(&f, false, col);
                 if (r < 0)
-                        return r;
-                steps[n++] = (struct pg_step){ statement_name[STMT_ENDPOINTS_INSERT], NULL, 7, { ENDPOINT_COLUMNS } };
-                steps[n++] = (struct pg_step){ statement_name[STMT_ENDPOINTS_UPDATE], NULL, 7, { ENDPOINT_COLUMNS } };
-                steps[n++] = (struct pg_step){ statement_name[STMT_EDGES_AND_OBSERVATIONS], NULL, 16,
-                                            { col[COL_CADDR], col[COL_CPROCESS], col[COL_SADDR], col[COL_SPORT],
-                                              col[COL_SIDE], col[COL_CONNECTIONS], col[COL_RTT_US],
-                                              col[COL_RETRANS], col[COL_BYTES_SENT], col[COL_BYTES_RECEIVED],
-                                              first_ts, ts, bucket, col[COL_OPENED_BY_CLIENT],
-                                              col[COL_OPENED_BY_SERVER], col[COL_FAILED] } };
+                        goto fail;
         }
-        if (in->hostname && in->n_host_addrs > 0) {
+        if (!begun) {
+                steps[n++] = (struct pg_step){ .sql = "BEGIN" };
+                /* What writing an endpoint would take: a prune waits
+                 * until this flush is done, or this flush for the prune. */
+                if (in->n_rows > 0)
+                        steps[n++] = (struct pg_step){ .sql = "LOCK TABLE endpoints IN ROW EXCLUSIVE MODE" };
+        }
+        if (n_known > 0)
+                steps[n++] = (struct pg_step){ statement_name[STMT_KNOWN_EDGES], NULL, 14,
+                                               { known_col[EDGE_CLIENT_ID], known_col[EDGE_LAST_CONNECTIONS],
+                                                 known_col[EDGE_SIDES], known_col[EDGE_OPENED_BY_CLIENT],
+                                                 known_col[EDGE_OPENED_BY_SERVER], known_col[EDGE_FAILED],
+                                                 known_col[EDGE_MAX_CONNECTIONS], known_col[EDGE_RTT_US],
+                                                 known_col[EDGE_RETRANS], known_col[EDGE_BYTES_SENT],
+                                                 known_col[EDGE_BYTES_RECEIVED], first_ts, ts, bucket } };
+        if (n_unknown > 0)
+                steps[n++] = (struct pg_step){ statement_name[STMT_EDGES], NULL, 16,
+                                               { col[EDGE_CLIENT_ID], col[EDGE_SERVER_ID], col[EDGE_RANK],
+                                                 col[EDGE_LAST_CONNECTIONS], col[EDGE_SIDES],
+                                                 col[EDGE_OPENED_BY_CLIENT], col[EDGE_OPENED_BY_SERVER],
+                                                 col[EDGE_FAILED], col[EDGE_MAX_CONNECTIONS], col[EDGE_RTT_US],
+                                                 col[EDGE_RETRANS], col[EDGE_BYTES_SENT], col[EDGE_BYTES_RECEIVED],
+                                                 first_ts, ts, bucket },
+                                               &edge_ids };
+        if (host) {
                 struct text_array array = {};
 
                 for (size_t i = 0; i < in->n_host_addrs; i++)
                         text_array_add(&array, in->host_addrs[i]);
                 addrs = text_array_finish(&array);
                 hostname = utf8_sanitized(in->hostname);
-                if (!addrs || !hostname)
-                        return -ENOMEM;
+                if (!addrs || !hostname) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
                 steps[n++] = (struct pg_step){ statement_name[STMT_HOSTS], NULL, 3, { addrs, hostname, ts } };
         }
-        if (n == 1)
-                return 0;
         steps[n++] = (struct pg_step){ .sql = "COMMIT" };
 
         r = pg_run_pipeline(s, steps, n, "ingest");
+        if (r >= 0 && n_unknown > 0)
+                r = read_edge_ids(s, edge_ids, &f);
         if (r < 0)
-                pg_rollback(s);
+                goto fail;
+        return remember_flush(s, &f, n_unknown > 0);
+fail:
+        pg_rollback(s);
         return r;
 }
 
-/* "no partition of relation ... found for row" (the schema has no CHECK
- * constraint that could raise it otherwise). */
-static bool no_partition_for_row(const struct pg_store *s)
+static bool last_error_is(const struct pg_store *s, const char *sqlstate)
 {
-        return strcmp(s->sqlstate, "23514") == 0;
+        return strcmp(s->sqlstate, sqlstate) == 0;
 }
 
 int pg_ingest(struct nd_store *base, const struct nd_ingest *in)
 {
         struct pg_store *s = to_pg(base);
+        bool forgot_known = false, made_partition = false;
         int r;
 
         r = ensure_prepared(s);
@@ -304,14 +694,26 @@ int pg_ingest(struct nd_store *base, const struct nd_ingest *in)
                 r = pg_ensure_partition(s, bucket_of(in->ts));
         if (r < 0)
                 return r;
-        r = ingest_once(s, in);
-        /* A prune elsewhere dropped a day this session thought it had:
-         * make it again, once. */
-        if (r == -EIO && in->n_rows > 0 && no_partition_for_row(s)) {
-                pg_forget_partitions(s);
-                r = pg_ensure_partition(s, bucket_of(in->ts));
-                if (r >= 0)
-                        r = ingest_once(s, in);
+        /* A prune elsewhere may have deleted what this session knew: each
+         * of its traces is followed once (a prune can leave both). */
+        for (;;) {
+                s->sqlstate[0] = 0;
+                r = ingest_once(s, in);
+                if (r != -EIO || in->n_rows == 0)
+                        return r;
+                if (!forgot_known && (last_error_is(s, SQLSTATE_FOREIGN_KEY_VIOLATION) ||
+                                      last_error_is(s, SQLSTATE_NOT_NULL_VIOLATION))) {
+                        /* An endpoint or an edge this session knew is gone. */
+                        pg_forget_known(s);
+                        forgot_known = true;
+                } else if (!made_partition && last_error_is(s, SQLSTATE_NO_PARTITION_FOR_ROW)) {
+                        /* The day this session thought it had is gone. */
+                        pg_forget_partitions(s);
+                        made_partition = true;
+                        r = pg_ensure_partition(s, bucket_of(in->ts));
+                        if (r < 0)
+                                return r;
+                } else
+                        return r;
         }
-        return r;
 }

@@ -4,7 +4,8 @@
  *   postgres.c         connection, errors, statements and pipelines, the ops table
  *   postgres-text.c    text as PostgreSQL takes it: UTF-8, array literals
  *   postgres-schema.c  migrations, day partitions, retention
- *   postgres-ingest.c  an agent's flush: endpoints (and their cache), edges, observations
+ *   postgres-ingest.c  an agent's flush: endpoints, edges, observations
+ *   postgres-known.c   the ids a session knows, so that its ingests need not ask again
  *   postgres-query.c   edges, hosts, endpoint addresses, roles */
 #pragma once
 
@@ -15,6 +16,7 @@
 #include <stdio.h>
 
 #include "shared/cleanup.h"
+#include "shared/strmap.h"
 #include "store/libpq-dl.h"
 #include "store/store.h"
 
@@ -23,6 +25,18 @@
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(PGresult *, PQclear);
 #define _cleanup_result_ _cleanup_(PQclearp)
+
+/* An endpoint as this session last wrote or read it (postgres-known.c). */
+struct pg_known_endpoint {
+        int64_t id;
+        double expires; /* CLOCK_MONOTONIC seconds: then ask the server again */
+        int32_t pgid;
+        char name[ND_PROCESS_NAME_MAX];
+};
+
+struct pg_known_edge {
+        int64_t client_id, server_id, id; /* id 0: an empty slot */
+};
 
 struct pg_store {
         struct nd_store base;
@@ -33,6 +47,14 @@ struct pg_store {
          * only on a new day. */
         int64_t known_days[KNOWN_DAYS_MAX];
         size_t n_known_days;
+        /* What the session knows of ids (postgres-known.c): endpoints by
+         * "addr\x1fport\x1fprocess", with their attributes, and edges by
+         * their endpoints' ids. */
+        struct strmap endpoint_index;
+        struct pg_known_endpoint *known_endpoints;
+        size_t n_known_endpoints, allocated_known_endpoints;
+        struct pg_known_edge *known_edges; /* open addressing */
+        size_t known_edges_mask, n_known_edges;
 };
 
 static inline struct pg_store *to_pg(struct nd_store *s)
@@ -83,7 +105,9 @@ struct pg_step {
         const char *sql;
         int n_params;
         const char *params[PG_STEP_PARAMS_MAX];
-        PGresult **ret; /* if set, gets the step's result (the caller clears it) */
+        /* If set, gets the step's result when it succeeds; the caller
+         * clears it, whatever the pipeline's outcome. */
+        PGresult **ret;
 };
 
 /* Sends the steps in one pipeline (one round trip) and reads every
@@ -107,6 +131,8 @@ void text_array_add_i64(struct text_array *a, int64_t v);
 char *text_array_finish(struct text_array *a);
 /* text with any byte that is not UTF-8 as '?'; NULL when out of memory. */
 char *utf8_sanitized(const char *text);
+/* The same into out, which has room for strlen(text) + 1 bytes. */
+void utf8_sanitize_into(char *out, const char *text);
 
 /* postgres-schema.c */
 int pg_schema_version(struct nd_store *base, int *ret);
@@ -119,6 +145,17 @@ int pg_prune(struct nd_store *base, int64_t before);
 
 /* postgres-ingest.c */
 int pg_ingest(struct nd_store *base, const struct nd_ingest *in);
+
+/* postgres-known.c: the ids this session has written or read, so that an
+ * ingest need not ask the server for them again. Bounded: past the bound
+ * it starts again from nothing. */
+const struct pg_known_endpoint *pg_known_endpoint(const struct pg_store *s, const char *key);
+int pg_remember_endpoint(struct pg_store *s, const char *key, const struct pg_known_endpoint *e);
+/* The edge's id, 0 when unknown. */
+int64_t pg_known_edge(const struct pg_store *s, int64_t client_id, int64_t server_id);
+int pg_remember_edge(struct pg_store *s, int64_t client_id, int64_t server_id, int64_t id);
+/* After a prune (which deletes endpoints and edges), at close. */
+void pg_forget_known(struct pg_store *s);
 
 /* postgres-query.c */
 int pg_edges(struct nd_store *base, const struct nd_edge_query *q, struct nd_edge_list *out);

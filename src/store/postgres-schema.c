@@ -213,6 +213,7 @@ int pg_prune(struct nd_store *base, int64_t before)
                                    "prune hosts", NULL);
         r = pg_commit(s, r, "commit prune");
         pg_forget_partitions(s);
+        pg_forget_known(s);
         if (r < 0)
                 return r;
         return dropped > INT_MAX ? INT_MAX : (int)dropped;

@@ -47,6 +47,11 @@ static char *put_text(char *out, const char *text, bool quote)
         return out;
 }
 
+void utf8_sanitize_into(char *out, const char *text)
+{
+        *put_text(out, text, false) = 0;
+}
+
 char *utf8_sanitized(const char *text)
 {
         char *out = malloc(strlen(text) + 1);

@@ -2,8 +2,10 @@
  * answers exactly as the SQLite back end does (see sqlite.c).
  *
  * Where SQLite runs a few statements per row, an ingest here is one
- * transaction of a handful of set-based statements whatever its size, each
- * given the rows as column arrays, all sent in one pipeline: one round trip.
+ * transaction of a few set-based statements whatever its size, each given
+ * the rows as column arrays, sent in pipelines; a session remembers the
+ * ids it has seen, so that a flush of known endpoints and edges is one
+ * round trip and writes only what changes (postgres-ingest.c).
  *
  * Many agents write at once, so:
  *   - migrations and day-partition DDL serialise on advisory locks;
@@ -11,8 +13,9 @@
  *     change: agents do not queue on the rows of a popular server;
  *   - every statement takes its row locks in key order: ingests cannot
  *     deadlock one another;
- *   - prune first locks endpoints against writers, so no ingest can refer
- *     to an endpoint it deletes, then takes the partition lock.
+ *   - prune first locks endpoints against writers (an ingest takes that
+ *     table's lock first too), so no ingest can refer to an endpoint it
+ *     deletes, then takes the partition lock.
  *
  * A lost connection shows as -ECONNRESET: close the store and open it
  * again. postgres-internal.h says which file holds what. */
@@ -150,6 +153,12 @@ int pg_run_pipeline(struct pg_store *s, const struct pg_step *steps, size_t n_st
                         synced = true;
                 else if (PQresultStatus(res) == PGRES_FATAL_ERROR && r == 0)
                         r = pg_fail(s, res, what);
+                else if (n_separators < n_steps && steps[n_separators].ret && pg_result_ok(res)) {
+                        /* Step n_separators's result, which its caller asked for. */
+                        PQclear(*steps[n_separators].ret);
+                        *steps[n_separators].ret = res;
+                        continue;
+                }
                 PQclear(res);
         }
         if (!PQexitPipelineMode(s->conn) && r == 0)
@@ -273,6 +282,7 @@ static void pg_close(struct nd_store *base)
         /* Without a connection libpq may not even be loaded. */
         if (s->conn)
                 PQfinish(s->conn);
+        pg_forget_known(s);
         free(s);
 }
 

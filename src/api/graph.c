@@ -14,6 +14,28 @@ void nd_labeled_edges_done(struct nd_labeled_edges *l)
         *l = (struct nd_labeled_edges){};
 }
 
+/* Room for one more item past n, doubling. */
+static int grow(void **items, size_t *allocated, size_t n, size_t size)
+{
+        size_t want = *allocated ? 2 * *allocated : 64;
+        void *p;
+
+        if (n < *allocated)
+                return 0;
+        p = reallocarray(*items, want, size);
+        if (!p)
+                return -ENOMEM;
+        *items = p;
+        *allocated = want;
+        return 0;
+}
+
+void nd_graph_edges_done(struct nd_graph_edges *l)
+{
+        free(l->items);
+        *l = (struct nd_graph_edges){};
+}
+
 int nd_labeled_edges_push(struct nd_labeled_edges *l, const struct nd_labeled_edge *e)
 {
         if (l->n == l->allocated) {
@@ -32,6 +54,8 @@ int nd_graph_init(struct nd_graph *g, struct nd_store *store, bool by_role)
 {
         *g = (struct nd_graph){ .store = store, .by_role = by_role };
         strmap_init(&g->hostname_index);
+        strmap_init(&g->label_index);
+        strmap_init(&g->label_of_addr);
         /* Rules are needed for --role even without grouping. */
         return store->ops->roles_load(store, &g->rules);
 }
@@ -56,6 +80,11 @@ void nd_graph_done(struct nd_graph *g)
         nd_role_rules_done(&g->rules);
         nd_host_list_done(&g->hosts);
         strmap_done(&g->hostname_index);
+        for (size_t i = 0; i < g->n_labels; i++)
+                free(g->labels[i]);
+        free(g->labels);
+        strmap_done(&g->label_index);
+        strmap_done(&g->label_of_addr);
 }
 
 static const char *hostname_of(struct nd_graph *g, const char *addr)
@@ -88,6 +117,56 @@ const char *nd_graph_label(struct nd_graph *g, const char *addr, char *buf, size
         else
                 snprintf(buf, size, "%s", addr);
         return buf;
+}
+
+const char *nd_graph_find_label(const struct nd_graph *g, const char *label)
+{
+        size_t i;
+
+        return strmap_get(&g->label_index, label, &i) ? g->labels[i] : NULL;
+}
+
+/* The graph's copy of label, made on first use. */
+static int intern(struct nd_graph *g, const char *label, size_t *ret)
+{
+        char *copy;
+        int r;
+
+        if (strmap_get(&g->label_index, label, ret))
+                return 0;
+        r = grow((void **)&g->labels, &g->allocated_labels, g->n_labels, sizeof(*g->labels));
+        if (r < 0)
+                return r;
+        copy = strdup(label);
+        if (!copy)
+                return -ENOMEM;
+        r = strmap_put(&g->label_index, label, g->n_labels, NULL);
+        if (r < 0) {
+                free(copy);
+                return r;
+        }
+        g->labels[g->n_labels] = copy;
+        *ret = g->n_labels++;
+        return 0;
+}
+
+/* An address's label, interned: worked out (role rules and all) once per
+ * address, not once per edge. */
+static int label_of(struct nd_graph *g, const char *addr, const char **ret)
+{
+        char buf[ND_LABEL_MAX];
+        size_t i;
+        int r;
+
+        if (!strmap_get(&g->label_of_addr, addr, &i)) {
+                r = intern(g, nd_graph_label(g, addr, buf, sizeof(buf)), &i);
+                if (r >= 0)
+                        r = strmap_put(&g->label_of_addr, addr, i, NULL);
+                if (r < 0)
+                        return r;
+        }
+        *ret = g->labels[i];
+        return 0;
 }
 
 int nd_graph_resolve_host(struct nd_graph *g, const char *host, struct strmap *ret)
@@ -162,8 +241,11 @@ static bool same_group(const struct nd_edge *x, const struct nd_edge *y)
                x->server.port == y->server.port;
 }
 
-int nd_graph_edges(struct nd_graph *g, enum nd_edge_match match, const char *const *addrs, size_t n,
-                   const struct nd_time_range *range, struct nd_labeled_edges *out)
+/* The store's edges, the shadow rule applied: each visible edge goes to
+ * emit. */
+static int visible_edges(struct nd_graph *g, enum nd_edge_match match, const char *const *addrs, size_t n,
+                         const struct nd_time_range *range,
+                         int (*emit)(struct nd_graph *g, const struct nd_edge *e, void *userdata), void *userdata)
 {
         struct nd_edge_query q = { .match = match, .addrs = addrs, .n_addrs = n, .range = *range };
         struct nd_edge_list raw = {};
@@ -172,29 +254,67 @@ int nd_graph_edges(struct nd_graph *g, enum nd_edge_match match, const char *con
         if (n == 0)
                 return 0;
         r = nd_store_edges(g->store, &q, &raw);
-        if (r < 0) {
-                nd_edge_list_done(&raw);
-                return r;
-        }
-        qsort_safe(raw.items, raw.n, sizeof(*raw.items), compare_for_shadow);
+        if (r >= 0)
+                qsort_safe(raw.items, raw.n, sizeof(*raw.items), compare_for_shadow);
         for (size_t i = 0; i < raw.n && r >= 0; i++) {
                 const struct nd_edge *e = &raw.items[i];
-                struct nd_labeled_edge le = {
-                        .client_pgid = e->client.pgid, .server_pgid = e->server.pgid,
-                        .port = e->server.port, .connections = e->connections,
-                        .first_seen = e->first_seen, .last_seen = e->last_seen,
-                };
 
                 /* Shadowed: a known-process view of the same edge came first. */
                 if (!e->client.process[0] && i > 0 && same_group(&raw.items[i - 1], e) &&
                     raw.items[i - 1].client.process[0])
                         continue;
-                nd_graph_label(g, e->client.addr, le.client, sizeof(le.client));
-                nd_graph_label(g, e->server.addr, le.server, sizeof(le.server));
-                memcpy(le.client_process, e->client.process, sizeof(le.client_process));
-                memcpy(le.server_process, e->server.process, sizeof(le.server_process));
-                r = nd_labeled_edges_push(out, &le);
+                r = emit(g, e, userdata);
         }
         nd_edge_list_done(&raw);
         return r;
+}
+
+static int emit_labeled(struct nd_graph *g, const struct nd_edge *e, void *userdata)
+{
+        struct nd_labeled_edges *out = userdata;
+        struct nd_labeled_edge le = {
+                .client_pgid = e->client.pgid, .server_pgid = e->server.pgid,
+                .port = e->server.port, .connections = e->connections,
+                .first_seen = e->first_seen, .last_seen = e->last_seen,
+        };
+
+        nd_graph_label(g, e->client.addr, le.client, sizeof(le.client));
+        nd_graph_label(g, e->server.addr, le.server, sizeof(le.server));
+        memcpy(le.client_process, e->client.process, sizeof(le.client_process));
+        memcpy(le.server_process, e->server.process, sizeof(le.server_process));
+        return nd_labeled_edges_push(out, &le);
+}
+
+int nd_graph_edges(struct nd_graph *g, enum nd_edge_match match, const char *const *addrs, size_t n,
+                   const struct nd_time_range *range, struct nd_labeled_edges *out)
+{
+        return visible_edges(g, match, addrs, n, range, emit_labeled, out);
+}
+
+static int emit_compact(struct nd_graph *g, const struct nd_edge *e, void *userdata)
+{
+        struct nd_graph_edges *out = userdata;
+        struct nd_graph_edge ge = {
+                .client_pgid = e->client.pgid, .server_pgid = e->server.pgid,
+                .port = e->server.port, .connections = e->connections,
+        };
+        int r;
+
+        r = label_of(g, e->client.addr, &ge.client);
+        if (r >= 0)
+                r = label_of(g, e->server.addr, &ge.server);
+        if (r >= 0)
+                r = grow((void **)&out->items, &out->allocated, out->n, sizeof(*out->items));
+        if (r < 0)
+                return r;
+        memcpy(ge.client_process, e->client.process, sizeof(ge.client_process));
+        memcpy(ge.server_process, e->server.process, sizeof(ge.server_process));
+        out->items[out->n++] = ge;
+        return 0;
+}
+
+int nd_graph_edges_compact(struct nd_graph *g, enum nd_edge_match match, const char *const *addrs, size_t n,
+                           const struct nd_time_range *range, struct nd_graph_edges *out)
+{
+        return visible_edges(g, match, addrs, n, range, emit_compact, out);
 }

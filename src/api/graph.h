@@ -35,6 +35,24 @@ struct nd_labeled_edges {
 int nd_labeled_edges_push(struct nd_labeled_edges *l, const struct nd_labeled_edge *e);
 void nd_labeled_edges_done(struct nd_labeled_edges *l);
 
+/* The same edge, compact, for questions that hold tens of thousands (look):
+ * its labels are the graph's own, interned, so that one label is one
+ * pointer, valid until nd_graph_done(). */
+struct nd_graph_edge {
+        const char *client, *server;
+        char client_process[ND_PROCESS_NAME_MAX], server_process[ND_PROCESS_NAME_MAX];
+        int32_t client_pgid, server_pgid;
+        uint32_t connections;
+        uint16_t port;
+};
+
+struct nd_graph_edges {
+        struct nd_graph_edge *items;
+        size_t n, allocated;
+};
+
+void nd_graph_edges_done(struct nd_graph_edges *l);
+
 struct nd_graph {
         struct nd_store *store; /* borrowed */
         bool by_role;
@@ -44,6 +62,12 @@ struct nd_graph {
         bool hosts_loaded;
         struct nd_host_list hosts;
         struct strmap hostname_index; /* addr -> index in hosts */
+        /* Labels met so far, each once: labels[] owns them, label_index
+         * finds one by its text, label_of_addr an address's. */
+        char **labels;
+        size_t n_labels, allocated_labels;
+        struct strmap label_index; /* label -> index in labels */
+        struct strmap label_of_addr; /* addr -> index in labels */
 };
 
 int nd_graph_init(struct nd_graph *g, struct nd_store *store, bool by_role);
@@ -51,6 +75,8 @@ void nd_graph_done(struct nd_graph *g);
 
 /* The label of an address: itself, or its role when grouping by role. */
 const char *nd_graph_label(struct nd_graph *g, const char *addr, char *buf, size_t size);
+/* The graph's own copy of a label met in an edge already, or NULL. */
+const char *nd_graph_find_label(const struct nd_graph *g, const char *label);
 
 /* The addresses a --host or --role argument stands for, into a strmap used
  * as a set. For --host: an address as is (normalised), or a hostname known
@@ -63,3 +89,6 @@ int nd_graph_resolve_role(struct nd_graph *g, const char *service_role, struct s
  * range, shadow rule applied, labelled. Appends to out. */
 int nd_graph_edges(struct nd_graph *g, enum nd_edge_match match, const char *const *addrs, size_t n,
                    const struct nd_time_range *range, struct nd_labeled_edges *out);
+/* The same, compact. */
+int nd_graph_edges_compact(struct nd_graph *g, enum nd_edge_match match, const char *const *addrs, size_t n,
+                           const struct nd_time_range *range, struct nd_graph_edges *out);

@@ -7,11 +7,13 @@
 
 #include "shared/sort.h"
 
+#define LOOK_FIRST_BATCH 256 /* nodes whose edges a level asks for first */
+
 /* Edges fetched so far for one direction, and which of them belong to
  * which label: the label of their server (in) or client (out) side. */
 struct edge_cache {
         enum nd_edge_match match;
-        struct nd_labeled_edges edges;
+        struct nd_graph_edges edges;
         uint32_t *order; /* indexes into edges, sorted by match label */
         struct strmap fetched; /* labels asked for already */
 };
@@ -26,23 +28,28 @@ struct look_state {
         bool truncated;
 };
 
-static const char *match_label(const struct edge_cache *c, const struct nd_labeled_edge *e)
+/* The label an edge is found by: interned (graph.h), so one pointer. */
+static const char *match_label(const struct edge_cache *c, const struct nd_graph_edge *e)
 {
         return c->match == ND_MATCH_SERVER_ADDR ? e->server : e->client;
 }
 
+/* By label (the interned pointer: it only has to group them), then in the
+ * order fetched. */
 static int compare_order(const void *a, const void *b, void *userdata)
 {
         const struct edge_cache *c = userdata;
-        const struct nd_labeled_edge *x = &c->edges.items[*(const uint32_t *)a];
-        const struct nd_labeled_edge *y = &c->edges.items[*(const uint32_t *)b];
+        uint32_t i = *(const uint32_t *)a, k = *(const uint32_t *)b;
+        uintptr_t x = (uintptr_t)match_label(c, &c->edges.items[i]);
+        uintptr_t y = (uintptr_t)match_label(c, &c->edges.items[k]);
 
-        return strcmp(match_label(c, x), match_label(c, y));
+        if (x != y)
+                return x < y ? -1 : 1;
+        return i < k ? -1 : i > k;
 }
 
 /* Orders the cache by the label it is matched on, so that a node finds its
- * edges by binary search, not by a scan of everything fetched. Sorts
- * indexes, not the (large) edges. */
+ * edges by binary search, not by a scan of everything fetched. */
 static int sort_cache(struct edge_cache *c)
 {
         uint32_t *order = reallocarray(c->order, c->edges.n ? c->edges.n : 1, sizeof(*order));
@@ -57,19 +64,20 @@ static int sort_cache(struct edge_cache *c)
         return 0;
 }
 
-static const struct nd_labeled_edge *ordered(const struct edge_cache *c, size_t i)
+static const struct nd_graph_edge *ordered(const struct edge_cache *c, size_t i)
 {
         return &c->edges.items[c->order[i]];
 }
 
-/* The first position in c->order whose edge has match label label. */
+/* The first position in c->order whose edge has match label label (an
+ * interned one). */
 static size_t first_edge_of(const struct edge_cache *c, const char *label)
 {
         size_t lo = 0, hi = c->edges.n;
 
         while (lo < hi) {
                 size_t mid = lo + (hi - lo) / 2;
-                if (strcmp(match_label(c, ordered(c, mid)), label) < 0)
+                if ((uintptr_t)match_label(c, ordered(c, mid)) < (uintptr_t)label)
                         lo = mid + 1;
                 else
                         hi = mid;
@@ -114,6 +122,15 @@ static int add_child(struct look_state *st, struct nd_look_node *parent, size_t 
         return 0;
 }
 
+/* Walks down from the roots one level at a time. path[] holds, for the
+ * node being expanded, its ancestors; so levels are kept as lists of
+ * (node, ancestors) pairs. */
+struct pending {
+        struct nd_look_node *node;
+        struct nd_look_node **path; /* depth entries: root .. parent */
+        size_t depth;
+};
+
 /* Every address whose label is one of labels (one, in host mode). */
 static int members(struct look_state *st, const char *label, const char ***addrs, size_t *n, size_t *allocated)
 {
@@ -148,22 +165,24 @@ static int members(struct look_state *st, const char *label, const char ***addrs
         return r < 0 ? r : 0;
 }
 
-/* One store query for every label of the level not yet fetched. */
-static int fetch_level(struct look_state *st, struct edge_cache *c, struct nd_look_node **level, size_t n_level)
+/* One store query for every label of these nodes not yet fetched. */
+static int fetch_level(struct look_state *st, struct edge_cache *c, const struct pending *level, size_t n_level)
 {
         const char **addrs = NULL;
         size_t n = 0, allocated = 0;
         int r = 0;
 
         for (size_t i = 0; i < n_level && r >= 0; i++) {
-                if (level[i]->cycle || level[i]->seen)
+                const struct nd_look_node *node = level[i].node;
+
+                if (node->cycle || node->seen)
                         continue;
-                r = strmap_put(&c->fetched, level[i]->label, 0, NULL);
+                r = strmap_put(&c->fetched, node->label, 0, NULL);
                 if (r > 0)
-                        r = members(st, level[i]->label, &addrs, &n, &allocated);
+                        r = members(st, node->label, &addrs, &n, &allocated);
         }
         if (r >= 0)
-                r = nd_graph_edges(st->g, c->match, addrs, n, &st->o->range, &c->edges);
+                r = nd_graph_edges_compact(st->g, c->match, addrs, n, &st->o->range, &c->edges);
         if (r >= 0)
                 r = sort_cache(c);
         for (size_t i = 0; i < n; i++)
@@ -180,18 +199,16 @@ static bool on_path(struct nd_look_node **path, size_t depth, const char *label)
         return false;
 }
 
-static void node_from_edge(const struct nd_labeled_edge *e, enum nd_look_direction d, struct nd_look_node *n)
+static void node_from_edge(const struct nd_graph_edge *e, enum nd_look_direction d, struct nd_look_node *n)
 {
-        memset(n, 0, sizeof(*n));
-        n->direction = d;
-        n->connections = e->connections;
+        *n = (struct nd_look_node){ .direction = d, .connections = e->connections };
         if (d == ND_LOOK_IN) { /* the child is the client */
-                memcpy(n->label, e->client, sizeof(n->label));
+                snprintf(n->label, sizeof(n->label), "%s", e->client);
                 memcpy(n->process, e->client_process, sizeof(n->process));
                 n->pgid = e->client_pgid;
                 n->to_port = e->port;
         } else {
-                memcpy(n->label, e->server, sizeof(n->label));
+                snprintf(n->label, sizeof(n->label), "%s", e->server);
                 memcpy(n->process, e->server_process, sizeof(n->process));
                 n->pgid = e->server_pgid;
                 n->port = e->port;
@@ -203,16 +220,19 @@ static void node_from_edge(const struct nd_labeled_edge *e, enum nd_look_directi
 static int expand(struct look_state *st, struct edge_cache *c, enum nd_look_direction d,
                   struct nd_look_node *node, struct nd_look_node **path, size_t depth)
 {
+        const char *label = nd_graph_find_label(st->g, node->label);
         size_t allocated = 0;
         struct strmap index;
         int r = 0;
 
+        if (!label) /* in no edge fetched */
+                return 0;
         strmap_init(&index);
-        for (size_t i = first_edge_of(c, node->label); i < c->edges.n && r >= 0; i++) {
-                const struct nd_labeled_edge *e = ordered(c, i);
+        for (size_t i = first_edge_of(c, label); i < c->edges.n && r >= 0; i++) {
+                const struct nd_graph_edge *e = ordered(c, i);
                 struct nd_look_node child;
 
-                if (strcmp(match_label(c, e), node->label) != 0)
+                if (match_label(c, e) != label)
                         break;
                 node_from_edge(e, d, &child);
                 child.cycle = on_path(path, depth, child.label) || strcmp(child.label, node->label) == 0;
@@ -254,19 +274,19 @@ static int make_roots(struct look_state *st, struct edge_cache *c, enum nd_look_
         int r = 0;
 
         for (size_t i = 0; i < c->edges.n && r >= 0; i++) {
-                const struct nd_labeled_edge *e = &c->edges.items[i];
+                const struct nd_graph_edge *e = &c->edges.items[i];
                 struct nd_look_node root = { .direction = d }, child;
                 size_t k;
 
                 if (st->o->port && e->port != st->o->port)
                         continue;
                 if (d == ND_LOOK_IN) {
-                        memcpy(root.label, e->server, sizeof(root.label));
+                        snprintf(root.label, sizeof(root.label), "%s", e->server);
                         root.port = e->port;
                         memcpy(root.process, e->server_process, sizeof(root.process));
                         root.pgid = e->server_pgid;
                 } else {
-                        memcpy(root.label, e->client, sizeof(root.label));
+                        snprintf(root.label, sizeof(root.label), "%s", e->client);
                         memcpy(root.process, e->client_process, sizeof(root.process));
                         root.pgid = e->client_pgid;
                 }
@@ -324,14 +344,29 @@ static void free_nodes(struct nd_look_node *nodes, size_t n)
         free(nodes);
 }
 
-/* Walks down from the roots one level at a time. path[] holds, for the
- * node being expanded, its ancestors; so levels are kept as lists of
- * (node, ancestors) pairs. */
-struct pending {
-        struct nd_look_node *node;
-        struct nd_look_node **path; /* depth entries: root .. parent */
-        size_t depth;
-};
+/* Queues a node's children for the next level, each with its path. */
+static int push_children(const struct pending *p, struct pending **next, size_t *n_next, size_t *alloc_next)
+{
+        for (size_t k = 0; k < p->node->n_children; k++) {
+                struct nd_look_node **path = malloc((p->depth + 1) * sizeof(*path));
+                if (!path)
+                        return -ENOMEM;
+                memcpy(path, p->path, p->depth * sizeof(*path));
+                path[p->depth] = p->node;
+                if (*n_next == *alloc_next) {
+                        size_t want = *alloc_next ? *alloc_next * 2 : 64;
+                        struct pending *q = reallocarray(*next, want, sizeof(*q));
+                        if (!q) {
+                                free(path);
+                                return -ENOMEM;
+                        }
+                        *next = q;
+                        *alloc_next = want;
+                }
+                (*next)[(*n_next)++] = (struct pending){ &p->node->children[k], path, p->depth + 1 };
+        }
+        return 0;
+}
 
 static int grow_tree(struct look_state *st, struct edge_cache *c, enum nd_look_direction d,
                      struct nd_look_node *roots, size_t n_roots)
@@ -359,11 +394,6 @@ static int grow_tree(struct look_state *st, struct edge_cache *c, enum nd_look_d
                 }
 
         for (int depth = 2; depth <= st->o->depth && n_level > 0 && r >= 0; depth++) {
-                struct nd_look_node **nodes = malloc(n_level * sizeof(*nodes));
-                if (!nodes) {
-                        r = -ENOMEM;
-                        break;
-                }
                 /* Each label is expanded once: the first node that has it (in
                  * breadth-first order, so the shallowest) gets the subtree. */
                 for (size_t i = 0; i < n_level && r >= 0; i++) {
@@ -374,41 +404,27 @@ static int grow_tree(struct look_state *st, struct edge_cache *c, enum nd_look_d
                         if (r == 0)
                                 n->seen = true;
                 }
-                if (r < 0) {
-                        free(nodes);
-                        break;
-                }
-                for (size_t i = 0; i < n_level; i++)
-                        nodes[i] = level[i].node;
-                r = fetch_level(st, c, nodes, n_level);
-                free(nodes);
+                /* The level's edges come in batches of nodes, in order, each
+                 * twice the last: a small tree asks once a level, and a tree
+                 * that reaches the node cap stops asking, since no node
+                 * after that point can take a child. (From a host that 10k
+                 * hosts use, the last level would otherwise read the whole
+                 * store to add nothing.) */
+                for (size_t start = 0, batch = LOOK_FIRST_BATCH; start < n_level && r >= 0 && !st->truncated;
+                     batch *= 2) {
+                        size_t end = start + batch < n_level ? start + batch : n_level;
 
-                for (size_t i = 0; i < n_level && r >= 0; i++) {
-                        struct pending *p = &level[i];
-                        if (p->node->cycle || p->node->seen)
-                                continue;
-                        r = expand(st, c, d, p->node, p->path, p->depth);
-                        for (size_t k = 0; r >= 0 && k < p->node->n_children; k++) {
-                                struct nd_look_node **path = malloc((p->depth + 1) * sizeof(*path));
-                                if (!path) {
-                                        r = -ENOMEM;
-                                        break;
-                                }
-                                memcpy(path, p->path, p->depth * sizeof(*path));
-                                path[p->depth] = p->node;
-                                if (n_next == alloc_next) {
-                                        size_t want = alloc_next ? alloc_next * 2 : 64;
-                                        struct pending *q = reallocarray(next, want, sizeof(*q));
-                                        if (!q) {
-                                                free(path);
-                                                r = -ENOMEM;
-                                                break;
-                                        }
-                                        next = q;
-                                        alloc_next = want;
-                                }
-                                next[n_next++] = (struct pending){ &p->node->children[k], path, p->depth + 1 };
+                        r = fetch_level(st, c, level + start, end - start);
+                        for (size_t i = start; i < end && r >= 0; i++) {
+                                struct pending *p = &level[i];
+                                if (p->node->cycle || p->node->seen)
+                                        continue;
+                                r = expand(st, c, d, p->node, p->path, p->depth);
+                                /* The last level's children are leaves. */
+                                if (r >= 0 && depth < st->o->depth)
+                                        r = push_children(p, &next, &n_next, &alloc_next);
                         }
+                        start = end;
                 }
                 for (size_t i = 0; i < n_level; i++)
                         free(level[i].path);
@@ -440,7 +456,7 @@ static int start_edges(struct look_state *st, struct edge_cache *c)
         for (size_t i = 0; st->start.slots && i <= st->start.mask; i++)
                 if (st->start.slots[i].key)
                         addrs[n++] = st->start.slots[i].key;
-        r = nd_graph_edges(st->g, c->match, addrs, n, &st->o->range, &c->edges);
+        r = nd_graph_edges_compact(st->g, c->match, addrs, n, &st->o->range, &c->edges);
         free(addrs);
         return r;
 }
@@ -486,8 +502,8 @@ int nd_look(struct nd_graph *g, const struct nd_look_options *o, struct nd_look_
 
         res.n_nodes = st.n_nodes;
         res.truncated = st.truncated;
-        nd_labeled_edges_done(&st.in.edges);
-        nd_labeled_edges_done(&st.out.edges);
+        nd_graph_edges_done(&st.in.edges);
+        nd_graph_edges_done(&st.out.edges);
         free(st.in.order);
         free(st.out.order);
         strmap_done(&st.in.fetched);

@@ -23,6 +23,7 @@
         X(PQerrorMessage)                                                       \
         X(PQexec)                                                               \
         X(PQexecParams)                                                         \
+        X(PQexecPrepared)                                                       \
         X(PQexitPipelineMode)                                                   \
         X(PQfinish)                                                             \
         X(PQfreemem)                                                            \
@@ -61,6 +62,7 @@ int pq_dlopen(char *errbuf, size_t size);
 #define PQerrorMessage sym_PQerrorMessage
 #define PQexec sym_PQexec
 #define PQexecParams sym_PQexecParams
+#define PQexecPrepared sym_PQexecPrepared
 #define PQexitPipelineMode sym_PQexitPipelineMode
 #define PQfinish sym_PQfinish
 #define PQfreemem sym_PQfreemem

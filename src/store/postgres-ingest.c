@@ -188,6 +188,7 @@ static int ensure_prepared(struct pg_store *s)
 
                         /* Start again from nothing next time. */
                         PQclear(PQexec(s->conn, "DEALLOCATE ALL"));
+                        s->prepared_queries = 0;
                         return r;
                 }
         }

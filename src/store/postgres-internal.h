@@ -43,6 +43,7 @@ struct pg_store {
         PGconn *conn;
         char sqlstate[6]; /* of the last error, "" when none came from the server */
         bool prepared; /* the ingest statements, in this session */
+        unsigned prepared_queries; /* bit i: postgres-query.c's statement i */
         /* Day partitions this session knows exist, so an ingest checks
          * only on a new day. */
         int64_t known_days[KNOWN_DAYS_MAX];

@@ -74,14 +74,6 @@
 #define STOP_TIMEOUT_S 30 /* SIGTERM to exit: the agent's final flush takes at most 10 s */
 #define COMMAND_TIMEOUT_S 60 /* one `netdep db migrate` or one `ss -tanp` */
 
-/* The one mutable global: the signal that asked the bench to stop. */
-static volatile sig_atomic_t interrupted;
-
-static void on_interrupt(int sig)
-{
-        interrupted = sig;
-}
-
 struct bench_options {
         unsigned duration_s;
         uint32_t connections;
@@ -133,7 +125,7 @@ static int run_agent(const struct bench_options *o, const char *uri, int log_fd,
         for (unsigned t = 1; r == 0 && t <= o->duration_s; t++) {
                 struct proc_sample s = {};
 
-                r = sleep_until(start + t, &interrupted);
+                r = sleep_until(start + t, &bench_interrupted);
                 if (r < 0)
                         break;
                 if (sample_proc(pid, &s) < 0) {
@@ -157,7 +149,7 @@ static int run_agent(const struct bench_options *o, const char *uri, int log_fd,
         /* Stopped however the loop ended; reap() SIGKILLs it on a signal. */
         kill(pid, SIGTERM);
         stop = monotonic_s();
-        int reaped = reap(pid, stop + STOP_TIMEOUT_S, &interrupted, &status, &ru);
+        int reaped = reap(pid, stop + STOP_TIMEOUT_S, &bench_interrupted, &status, &ru);
         if (r < 0)
                 return r;
         if (reaped == -ETIMEDOUT)
@@ -189,10 +181,10 @@ static int run_ss(const struct bench_options *o, struct ss_result *res)
                         res->skipped_ticks++;
                         continue;
                 }
-                r = sleep_until(start + t, &interrupted);
+                r = sleep_until(start + t, &bench_interrupted);
                 if (r < 0)
                         return r;
-                r = run_command(argv, devnull, COMMAND_TIMEOUT_S, &interrupted, &c);
+                r = run_command(argv, devnull, COMMAND_TIMEOUT_S, &bench_interrupted, &c);
                 if (r < 0)
                         return r;
                 res->runs++;
@@ -203,7 +195,7 @@ static int run_ss(const struct bench_options *o, struct ss_result *res)
                 if (c.maxrss_kib > res->maxrss_kib)
                         res->maxrss_kib = c.maxrss_kib;
         }
-        r = sleep_until(start + o->duration_s, &interrupted);
+        r = sleep_until(start + o->duration_s, &bench_interrupted);
         if (r < 0)
                 return r;
         res->wall_s = monotonic_s() - start;
@@ -268,7 +260,7 @@ static int run(const struct bench_options *o, const char *dir)
         struct hold_options ho = {
                 .setup_timeout_s = o->setup_timeout_s,
                 .lifetime_s = o->setup_timeout_s + 2 * o->duration_s + STOP_TIMEOUT_S + 2 * COMMAND_TIMEOUT_S + 60,
-                .interrupted = &interrupted,
+                .interrupted = &bench_interrupted,
         };
         struct hold_layout layout = hold_layout_for(o->connections);
         char path[PATH_MAX], uri[PATH_MAX + 16], log_path[PATH_MAX];
@@ -292,7 +284,7 @@ static int run(const struct bench_options *o, const char *dir)
         if (log_fd < 0)
                 return bench_error(-errno, "Failed to create %s: %m", log_path);
 
-        r = run_command(migrate, devnull, COMMAND_TIMEOUT_S, &interrupted, NULL);
+        r = run_command(migrate, devnull, COMMAND_TIMEOUT_S, &bench_interrupted, NULL);
         if (r < 0)
                 return r;
         printf("store: %s (migrated with netdep db migrate)\n", uri);
@@ -363,7 +355,7 @@ static int run(const struct bench_options *o, const char *dir)
 finish:
         hold_stop(&h);
         if (r == -EINTR)
-                bench_error(r, "Interrupted by signal %d; children stopped", (int)interrupted);
+                bench_error(r, "Interrupted by signal %d; children stopped", (int)bench_interrupted);
         return r;
 }
 
@@ -448,19 +440,6 @@ static int parse_args(int argc, char **argv, struct bench_options *o)
         return 0;
 }
 
-static void remove_temp_dir(const char *dir)
-{
-        static const char *const files[] = { "store.db", "store.db-wal", "store.db-shm", "store.db-journal",
-                                             "agent.log" };
-        char path[PATH_MAX];
-
-        for (size_t i = 0; i < ELEMENTSOF(files); i++) {
-                snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
-                unlink(path);
-        }
-        rmdir(dir);
-}
-
 int main(int argc, char **argv)
 {
         struct bench_options o = {
@@ -470,17 +449,13 @@ int main(int argc, char **argv)
                 .ss = "ss",
                 .setup_timeout_s = 300,
         };
-        struct sigaction sa = { .sa_handler = on_interrupt }; /* no SA_RESTART: waits see EINTR */
         char dir[] = "/tmp/agent-bench.XXXXXX";
         int r;
 
         r = parse_args(argc, argv, &o);
         if (r != 0)
                 return r > 0 ? EXIT_SUCCESS : 2;
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
-        sigaction(SIGHUP, &sa, NULL);
-        signal(SIGPIPE, SIG_IGN);
+        bench_catch_signals();
 
         if (!mkdtemp(dir)) {
                 bench_error(-errno, "Failed to make a temporary directory: %m");

@@ -1,10 +1,12 @@
 #include "bench-util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -13,6 +15,34 @@
 
 #include "shared/cleanup.h"
 #include "shared/parse.h"
+
+volatile sig_atomic_t bench_interrupted;
+
+static void on_signal(int sig)
+{
+        bench_interrupted = sig;
+}
+
+void bench_catch_signals(void)
+{
+        struct sigaction sa = { .sa_handler = on_signal };
+
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        sigaction(SIGHUP, &sa, NULL);
+        signal(SIGPIPE, SIG_IGN);
+}
+
+void remove_temp_dir(const char *dir)
+{
+        _cleanup_closedir_ DIR *d = opendir(dir);
+        struct dirent *de;
+
+        while (d && (de = readdir(d)))
+                if (de->d_name[0] != '.')
+                        unlinkat(dirfd(d), de->d_name, 0);
+        rmdir(dir);
+}
 
 int bench_error(int r, const char *fmt, ...)
 {
@@ -175,4 +205,45 @@ void print_load(const char *when)
         if (getloadavg(load, 3) == 3)
                 printf("load average %s: %.2f %.2f %.2f (%ld CPUs)\n", when, load[0], load[1], load[2],
                        sysconf(_SC_NPROCESSORS_ONLN));
+}
+
+uint64_t ksoftirqd_ticks(void)
+{
+        _cleanup_closedir_ DIR *d = opendir("/proc");
+        uint64_t sum = 0;
+        struct dirent *de;
+
+        while (d && (de = readdir(d))) {
+                char path[64], comm[32] = "";
+                _cleanup_fclose_ FILE *f = NULL;
+                struct proc_sample ps;
+                char *end;
+                long pid = strtol(de->d_name, &end, 10);
+
+                if (pid <= 0 || *end)
+                        continue;
+                snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
+                f = fopen(path, "re");
+                if (!f || !fgets(comm, sizeof(comm), f) || strncmp(comm, "ksoftirqd/", 10) != 0)
+                        continue;
+                if (sample_proc((pid_t)pid, &ps) == 0)
+                        sum += ps.cpu_ticks;
+        }
+        return sum;
+}
+
+int machine_ticks(uint64_t *ret_busy, uint64_t *ret_total)
+{
+        _cleanup_fclose_ FILE *f = fopen("/proc/stat", "re");
+        unsigned long long v[8] = {};
+
+        if (!f)
+                return -errno;
+        /* user nice system idle iowait irq softirq steal */
+        if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
+                   &v[6], &v[7]) != 8)
+                return -EIO;
+        *ret_busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
+        *ret_total = *ret_busy + v[3] + v[4];
+        return 0;
 }

@@ -70,3 +70,24 @@ long self_maxrss_kib(void);
 
 /* Prints the load average: other work on the machine skews every figure. */
 void print_load(const char *when);
+
+/* Set by the signal handler bench_catch_signals() installs: the signal
+ * that asked the bench to stop, 0 until then. The one mutable global. */
+extern volatile sig_atomic_t bench_interrupted;
+
+/* SIGINT, SIGTERM and SIGHUP set bench_interrupted (without SA_RESTART, so
+ * that waits see EINTR); SIGPIPE is ignored. */
+void bench_catch_signals(void);
+
+/* Removes the files in dir (a temporary directory of the bench's own), then dir. */
+void remove_temp_dir(const char *dir);
+
+/* CPU ticks of the ksoftirqd threads: on a busy machine the kernel hands
+ * softirq work (loopback packets, and the BPF programs they fire) to them,
+ * and it is charged to nobody else. */
+uint64_t ksoftirqd_ticks(void);
+
+/* Ticks every CPU spent busy (user, nice, system, irq, softirq, steal) and
+ * in all, from /proc/stat. Sampled at each tick: exact enough for busy
+ * processes, blind to short bursts that happen between ticks. */
+int machine_ticks(uint64_t *ret_busy, uint64_t *ret_total);

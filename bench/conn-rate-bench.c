@@ -102,13 +102,6 @@
 #define COMMAND_TIMEOUT_S 60
 #define BPF_PROG_NAME "nd_inet_sock_se" /* nd_inet_sock_set_state, as the kernel cuts it */
 
-static volatile sig_atomic_t interrupted;
-
-static void on_interrupt(int sig)
-{
-        interrupted = sig;
-}
-
 struct rate_list {
         unsigned v[MAX_RATES];
         size_t n;
@@ -183,34 +176,6 @@ static double thread_cpu_s(void)
         return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* CPU ticks of the ksoftirqd threads: on a busy machine the kernel hands
- * softirq work (here: loopback packets, and the BPF program they fire) to
- * them, and it is charged to nobody else. */
-static uint64_t ksoftirqd_ticks(void)
-{
-        _cleanup_closedir_ DIR *d = opendir("/proc");
-        uint64_t sum = 0;
-        struct dirent *de;
-
-        while (d && (de = readdir(d))) {
-                char path[64], comm[32] = "";
-                _cleanup_fclose_ FILE *f = NULL;
-                struct proc_sample ps;
-                char *end;
-                long pid = strtol(de->d_name, &end, 10);
-
-                if (pid <= 0 || *end)
-                        continue;
-                snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
-                f = fopen(path, "re");
-                if (!f || !fgets(comm, sizeof(comm), f) || strncmp(comm, "ksoftirqd/", 10) != 0)
-                        continue;
-                if (sample_proc((pid_t)pid, &ps) == 0)
-                        sum += ps.cpu_ticks;
-        }
-        return sum;
-}
-
 struct step {
         double asked; /* 0: unpaced */
         bool with_collector;
@@ -273,7 +238,7 @@ static int drain(struct conn_load *l, struct collector *c, struct step *s, uint6
                                 seen += c->tally.kind[k];
                 } else
                         poll(NULL, 0, 20);
-                if (interrupted)
+                if (bench_interrupted)
                         return -EINTR;
                 if (accepted >= s->load.made && events_complete(s, c ? &c->tally : before, before)) {
                         s->complete = true;
@@ -312,7 +277,7 @@ static int run_step(const struct bench_options *o, struct conn_load *l, struct c
                         return bench_error(-EIO, "Failed to read the collector's counters");
         }
         r = conn_load_run(l, &spec, c ? nd_tcp_events_fd(c->events) : -1, o->drain_ms, collector_consume, c,
-                          &interrupted, &s.load);
+                          &bench_interrupted, &s.load);
         if (r >= 0)
                 r = drain(l, c, &s, accepted0, &before);
         if (r < 0)
@@ -556,30 +521,6 @@ static bool agent_run_complete(const struct agent_run *a)
         return a->lost_lines == 0 && (uint64_t)a->opened == want && (uint64_t)a->closed == want;
 }
 
-/* Whether `netdep agent --help` lists --mode. */
-static int agent_has_mode(const struct bench_options *o, const char *dir, bool *ret)
-{
-        const char *argv[] = { o->netdep, "agent", "--help", NULL };
-        char path[PATH_MAX], text[8192];
-        _cleanup_close_ int fd = -EBADF;
-        ssize_t n;
-        int r;
-
-        snprintf(path, sizeof(path), "%s/agent-help.txt", dir);
-        fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (fd < 0)
-                return bench_error(-errno, "Failed to create %s: %m", path);
-        r = run_command(argv, fd, COMMAND_TIMEOUT_S, &interrupted, NULL);
-        if (r < 0)
-                return r;
-        n = pread(fd, text, sizeof(text) - 1, 0);
-        if (n < 0)
-                return -errno;
-        text[n] = 0;
-        *ret = strstr(text, "--mode") != NULL;
-        return 0;
-}
-
 /* Prints the agent's log (a handful of lines at -v), counts the warnings
  * of lost events and picks up its eBPF totals. */
 static void read_agent_log(const char *path, struct agent_run *a)
@@ -629,7 +570,7 @@ static int run_agent(const struct bench_options *o, struct conn_load *l, const c
         log_fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (log_fd < 0)
                 return bench_error(-errno, "Failed to create %s: %m", log_path);
-        r = run_command(migrate, devnull, COMMAND_TIMEOUT_S, &interrupted, NULL);
+        r = run_command(migrate, devnull, COMMAND_TIMEOUT_S, &bench_interrupted, NULL);
         if (r < 0)
                 return r;
         /* A fresh namespace: the TIME_WAIT sockets of earlier runs (up to
@@ -650,7 +591,7 @@ static int run_agent(const struct bench_options *o, struct conn_load *l, const c
         if (r < 0)
                 return bench_error(r, "Failed to start the agent: %m");
 
-        r = sleep_until(start + AGENT_SETTLE_S, &interrupted);
+        r = sleep_until(start + AGENT_SETTLE_S, &bench_interrupted);
         if (r == 0 && sample_proc(pid, &p0) < 0)
                 r = bench_error(-ESRCH, "The agent exited early; see its log below");
         prog_up_to = bpf_run_stats_last_id();
@@ -667,7 +608,7 @@ static int run_agent(const struct bench_options *o, struct conn_load *l, const c
 
         kill(pid, SIGTERM);
         stop = monotonic_s();
-        reaped = reap(pid, stop + STOP_TIMEOUT_S, &interrupted, &status, &ru);
+        reaped = reap(pid, stop + STOP_TIMEOUT_S, &bench_interrupted, &status, &ru);
         read_agent_log(log_path, res);
         if (r < 0)
                 return r;
@@ -712,11 +653,12 @@ struct agent_result {
 
 static int run_agents(const struct bench_options *o, struct conn_load *l, const char *dir, struct agent_result *res)
 {
+        const char *agent_help[] = { o->netdep, "agent", "--help", NULL };
         const char *as_built[] = { NULL };
         const char *const *modes;
         int r;
 
-        r = agent_has_mode(o, dir, &res->has_mode);
+        r = command_output_contains(agent_help, "--mode", COMMAND_TIMEOUT_S, &bench_interrupted, &res->has_mode);
         if (r < 0)
                 return r;
         modes = res->has_mode ? o->agent_modes : as_built;
@@ -1026,19 +968,8 @@ static int run(const struct bench_options *o, const char *dir)
 finish:
         conn_load_close(&l);
         if (r == -EINTR)
-                bench_error(r, "Interrupted by signal %d; children stopped", (int)interrupted);
+                bench_error(r, "Interrupted by signal %d; children stopped", (int)bench_interrupted);
         return r;
-}
-
-static void remove_temp_dir(const char *dir)
-{
-        _cleanup_closedir_ DIR *d = opendir(dir);
-        struct dirent *de;
-
-        while (d && (de = readdir(d)))
-                if (de->d_name[0] != '.')
-                        unlinkat(dirfd(d), de->d_name, 0);
-        rmdir(dir);
 }
 
 int main(int argc, char **argv)
@@ -1056,17 +987,13 @@ int main(int argc, char **argv)
                 .n_agent_modes = 3,
                 .drain_ms = 20,
         };
-        struct sigaction sa = { .sa_handler = on_interrupt }; /* no SA_RESTART: waits see EINTR */
         char dir[] = "/tmp/conn-rate-bench.XXXXXX";
         int r;
 
         r = parse_args(argc, argv, &o);
         if (r != 0)
                 return r > 0 ? EXIT_SUCCESS : 2;
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
-        sigaction(SIGHUP, &sa, NULL);
-        signal(SIGPIPE, SIG_IGN);
+        bench_catch_signals();
         log_set_max_level(LOG_LEVEL_WARNING);
 
         if (!mkdtemp(dir)) {

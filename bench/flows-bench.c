@@ -99,14 +99,6 @@
 #define TARGET_VS_DUMP 1.20
 #define TARGET_RSS_KIB (10 * 1024)
 
-/* The one mutable global: the signal that asked the bench to stop. */
-static volatile sig_atomic_t interrupted;
-
-static void on_interrupt(int sig)
-{
-        interrupted = sig;
-}
-
 struct bench_options {
         uint32_t sizes[MAX_SIZES];
         size_t n_sizes;
@@ -169,7 +161,7 @@ static int count_dump_replies(int fd, void *buf, uint64_t *count)
                 ssize_t n = recv(fd, buf, DUMP_BUFFER, 0);
 
                 if (n < 0) {
-                        if (errno == EINTR && !interrupted)
+                        if (errno == EINTR && !bench_interrupted)
                                 continue;
                         return -errno;
                 }
@@ -271,7 +263,7 @@ static int measure_once(const struct bench_options *o, enum tool t, int devnull,
                 return -EINVAL;
         }
         if (argv[0]) {
-                r = run_command(argv, devnull, o->timeout_s, &interrupted, &c);
+                r = run_command(argv, devnull, o->timeout_s, &bench_interrupted, &c);
                 if (r < 0)
                         return r;
         }
@@ -297,7 +289,7 @@ static int netdep_census(const struct bench_options *o, struct netdep_census *re
 
         if (fd < 0)
                 return -errno;
-        r = run_command(argv, fd, o->timeout_s, &interrupted, &c);
+        r = run_command(argv, fd, o->timeout_s, &bench_interrupted, &c);
         if (r < 0)
                 return r;
         if (fstat(fd, &st) < 0)
@@ -428,7 +420,7 @@ static int measure_size(const struct bench_options *o, struct size_result *res)
                 for (int t = 0; t < _TOOL_MAX; t++) {
                         if (t == TOOL_SS_PROCESSES && round >= o->slow_runs)
                                 continue;
-                        if (interrupted)
+                        if (bench_interrupted)
                                 return -EINTR;
                         r = measure_once(o, (enum tool)t, devnull, &res->tools[t]);
                         if (r < 0)
@@ -499,7 +491,7 @@ static int hold_for_profiling(unsigned hold_s)
                hold_s, (int)getpid());
         fflush(stdout);
         while (monotonic_s() < deadline) {
-                if (interrupted)
+                if (bench_interrupted)
                         return -EINTR;
                 poll(NULL, 0, 250);
         }
@@ -512,7 +504,7 @@ static int run_size(const struct bench_options *o, uint32_t connections, struct 
         struct hold_options ho = {
                 .setup_timeout_s = o->setup_timeout_s,
                 .lifetime_s = o->setup_timeout_s + o->hold_s + (o->runs + 2) * _TOOL_MAX * o->timeout_s,
-                .interrupted = &interrupted,
+                .interrupted = &bench_interrupted,
         };
         struct hold h = HOLD_INIT;
         double start;
@@ -542,7 +534,7 @@ static int run_size(const struct bench_options *o, uint32_t connections, struct 
 finish:
         hold_stop(&h);
         if (r == -EINTR)
-                bench_error(r, "Interrupted by signal %d; holder processes stopped", (int)interrupted);
+                bench_error(r, "Interrupted by signal %d; holder processes stopped", (int)bench_interrupted);
         return r;
 }
 
@@ -717,7 +709,6 @@ int main(int argc, char **argv)
                 .timeout_s = 120,
                 .setup_timeout_s = 300,
         };
-        struct sigaction sa = { .sa_handler = on_interrupt }; /* no SA_RESTART: waits see EINTR */
         _cleanup_free_ struct size_result *results = NULL;
         unsigned failed = 0;
         size_t done = 0;
@@ -730,10 +721,7 @@ int main(int argc, char **argv)
         results = calloc(o.n_sizes, sizeof(*results));
         if (!results)
                 return EXIT_FAILURE;
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
-        sigaction(SIGHUP, &sa, NULL);
-        signal(SIGPIPE, SIG_IGN);
+        bench_catch_signals();
 
         print_machine(&o);
         for (; done < o.n_sizes; done++) {

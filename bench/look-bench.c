@@ -106,14 +106,6 @@
 #define MAX_QUERIES 1000
 #define TARGET_MEDIAN_S 0.050
 
-/* The one mutable global: the signal that asked the bench to stop. */
-static volatile sig_atomic_t interrupted;
-
-static void on_interrupt(int sig)
-{
-        interrupted = sig;
-}
-
 struct bench_options {
         const char *uri; /* NULL: a temporary SQLite file */
         bool reuse, keep;
@@ -264,7 +256,7 @@ static int build_fleet(struct nd_store *s, unsigned services, struct fleet_count
         if (!rows)
                 return -ENOMEM;
         for (unsigned svc = 0; svc < services; svc++) {
-                if (interrupted)
+                if (bench_interrupted)
                         return -EINTR;
                 if (progress)
                         fprintf(stderr, "  service %u/%u\r", svc + 1, services);
@@ -729,7 +721,7 @@ static int time_hosts(struct nd_store *s, const struct bench_options *o, const s
                 double t0, t1, t2;
                 int r;
 
-                if (interrupted)
+                if (bench_interrupted)
                         return -EINTR;
                 if (progress)
                         fprintf(stderr, "  %s query %zu/%zu\r", infra ? "infra" : "sampled", i + 1, n);
@@ -777,10 +769,10 @@ static int time_cli(const struct bench_options *o, const char *uri, const struct
                 struct command_result c;
                 int r;
 
-                if (interrupted)
+                if (bench_interrupted)
                         return -EINTR;
                 host_addr(hosts[i].svc, hosts[i].h, addr);
-                r = run_command(argv, devnull, o->timeout_s, &interrupted, &c);
+                r = run_command(argv, devnull, o->timeout_s, &bench_interrupted, &c);
                 if (r < 0)
                         return r;
                 samples_add(&res->cli, c.seconds, NULL);
@@ -936,7 +928,7 @@ static int run(const struct bench_options *o, const char *uri)
         r = pass ? 0 : 1;
 finish:
         if (r == -EINTR)
-                bench_error(r, "Interrupted by signal %d", (int)interrupted);
+                bench_error(r, "Interrupted by signal %d", (int)bench_interrupted);
         nd_store_close(s);
         return r;
 }
@@ -1083,7 +1075,6 @@ int main(int argc, char **argv)
                 .netdep = NETDEP_PATH,
                 .timeout_s = 120,
         };
-        struct sigaction sa = { .sa_handler = on_interrupt }; /* no SA_RESTART: waits see EINTR */
         char temp_dir[] = "/tmp/look-bench.XXXXXX";
         char temp_uri[sizeof(temp_dir) + 32];
         const char *uri;
@@ -1093,10 +1084,7 @@ int main(int argc, char **argv)
         r = parse_args(argc, argv, &o);
         if (r != 0)
                 return r > 0 ? EXIT_SUCCESS : 2;
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
-        sigaction(SIGHUP, &sa, NULL);
-        signal(SIGPIPE, SIG_IGN);
+        bench_catch_signals();
 
         uri = o.uri;
         if (!uri) {

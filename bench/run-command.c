@@ -1,10 +1,14 @@
 #include "run-command.h"
 
 #include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "bench-util.h"
+#include "shared/cleanup.h"
 
 int run_command(const char *const *argv, int out_fd, unsigned timeout_s, const volatile sig_atomic_t *interrupted,
                 struct command_result *ret)
@@ -30,5 +34,26 @@ int run_command(const char *const *argv, int out_fd, unsigned timeout_s, const v
                 *ret = (struct command_result){ .seconds = monotonic_s() - start,
                                                 .cpu_s = cpu_seconds(&ru),
                                                 .maxrss_kib = ru.ru_maxrss };
+        return 0;
+}
+
+int command_output_contains(const char *const *argv, const char *needle, unsigned timeout_s,
+                            const volatile sig_atomic_t *interrupted, bool *ret)
+{
+        _cleanup_close_ int fd = memfd_create("command-output", MFD_CLOEXEC);
+        char text[16384];
+        ssize_t n;
+        int r;
+
+        if (fd < 0)
+                return bench_error(-errno, "memfd_create failed: %m");
+        r = run_command(argv, fd, timeout_s, interrupted, NULL);
+        if (r < 0)
+                return r;
+        n = pread(fd, text, sizeof(text) - 1, 0);
+        if (n < 0)
+                return -errno;
+        text[n] = 0;
+        *ret = strstr(text, needle) != NULL;
         return 0;
 }

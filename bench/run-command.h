@@ -4,6 +4,7 @@
 #pragma once
 
 #include <signal.h>
+#include <stdbool.h>
 
 struct command_result {
         double seconds;
@@ -16,3 +17,8 @@ struct command_result {
  * -EPROTO when it fails; logs why. ret may be NULL. */
 int run_command(const char *const *argv, int out_fd, unsigned timeout_s, const volatile sig_atomic_t *interrupted,
                 struct command_result *ret);
+
+/* Runs argv as run_command() does and tells whether its standard output
+ * contains needle. */
+int command_output_contains(const char *const *argv, const char *needle, unsigned timeout_s,
+                            const volatile sig_atomic_t *interrupted, bool *ret);

@@ -35,6 +35,7 @@
         X(PQresultErrorField)                                                   \
         X(PQresultErrorMessage)                                                 \
         X(PQresultStatus)                                                       \
+        X(PQsendPrepare)                                                        \
         X(PQsendQueryParams)                                                    \
         X(PQsendQueryPrepared)                                                  \
         X(PQserverVersion)                                                      \
@@ -74,6 +75,7 @@ int pq_dlopen(char *errbuf, size_t size);
 #define PQresultErrorField sym_PQresultErrorField
 #define PQresultErrorMessage sym_PQresultErrorMessage
 #define PQresultStatus sym_PQresultStatus
+#define PQsendPrepare sym_PQsendPrepare
 #define PQsendQueryParams sym_PQsendQueryParams
 #define PQsendQueryPrepared sym_PQsendQueryPrepared
 #define PQserverVersion sym_PQserverVersion

@@ -398,13 +398,16 @@ static int resolve_endpoints(struct pg_store *s, struct flush *f, bool *ret_begu
         }
         if (oom)
                 return -ENOMEM;
+#define ENDPOINT_STEP(which, ...)                                                                       \
+        { .statement = statement_name[which], .n_params = 6,                                            \
+          .params = { col[0], col[1], col[2], col[3], col[4], col[5] }, __VA_ARGS__ }
         const struct pg_step steps[] = {
                 { .sql = "BEGIN" },
-                { statement_name[STMT_ENDPOINTS_INSERT], NULL, 6, { col[0], col[1], col[2], col[3], col[4], col[5] } },
-                { statement_name[STMT_ENDPOINTS_UPDATE], NULL, 6, { col[0], col[1], col[2], col[3], col[4], col[5] } },
-                { statement_name[STMT_ENDPOINT_IDS], NULL, 6, { col[0], col[1], col[2], col[3], col[4], col[5] },
-                  &ids },
+                ENDPOINT_STEP(STMT_ENDPOINTS_INSERT),
+                ENDPOINT_STEP(STMT_ENDPOINTS_UPDATE),
+                ENDPOINT_STEP(STMT_ENDPOINT_IDS, .ret = &ids),
         };
+#undef ENDPOINT_STEP
         *ret_begun = true;
         r = pg_run_pipeline(s, steps, ELEMENTSOF(steps), "ingest endpoints");
         if (r < 0)
@@ -637,22 +640,24 @@ static int ingest_once(struct pg_store *s, const struct nd_ingest *in)
                         steps[n++] = (struct pg_step){ .sql = "LOCK TABLE endpoints IN ROW EXCLUSIVE MODE" };
         }
         if (n_known > 0)
-                steps[n++] = (struct pg_step){ statement_name[STMT_KNOWN_EDGES], NULL, 14,
-                                               { known_col[EDGE_CLIENT_ID], known_col[EDGE_LAST_CONNECTIONS],
-                                                 known_col[EDGE_SIDES], known_col[EDGE_OPENED_BY_CLIENT],
-                                                 known_col[EDGE_OPENED_BY_SERVER], known_col[EDGE_FAILED],
-                                                 known_col[EDGE_MAX_CONNECTIONS], known_col[EDGE_RTT_US],
-                                                 known_col[EDGE_RETRANS], known_col[EDGE_BYTES_SENT],
-                                                 known_col[EDGE_BYTES_RECEIVED], first_ts, ts, bucket } };
+                steps[n++] = (struct pg_step){
+                        .statement = statement_name[STMT_KNOWN_EDGES], .n_params = 14,
+                        .params = { known_col[EDGE_CLIENT_ID], known_col[EDGE_LAST_CONNECTIONS], known_col[EDGE_SIDES],
+                                    known_col[EDGE_OPENED_BY_CLIENT], known_col[EDGE_OPENED_BY_SERVER],
+                                    known_col[EDGE_FAILED], known_col[EDGE_MAX_CONNECTIONS], known_col[EDGE_RTT_US],
+                                    known_col[EDGE_RETRANS], known_col[EDGE_BYTES_SENT],
+                                    known_col[EDGE_BYTES_RECEIVED], first_ts, ts, bucket },
+                };
         if (n_unknown > 0)
-                steps[n++] = (struct pg_step){ statement_name[STMT_EDGES], NULL, 16,
-                                               { col[EDGE_CLIENT_ID], col[EDGE_SERVER_ID], col[EDGE_RANK],
-                                                 col[EDGE_LAST_CONNECTIONS], col[EDGE_SIDES],
-                                                 col[EDGE_OPENED_BY_CLIENT], col[EDGE_OPENED_BY_SERVER],
-                                                 col[EDGE_FAILED], col[EDGE_MAX_CONNECTIONS], col[EDGE_RTT_US],
-                                                 col[EDGE_RETRANS], col[EDGE_BYTES_SENT], col[EDGE_BYTES_RECEIVED],
-                                                 first_ts, ts, bucket },
-                                               &edge_ids };
+                steps[n++] = (struct pg_step){
+                        .statement = statement_name[STMT_EDGES], .n_params = 16,
+                        .params = { col[EDGE_CLIENT_ID], col[EDGE_SERVER_ID], col[EDGE_RANK],
+                                    col[EDGE_LAST_CONNECTIONS], col[EDGE_SIDES], col[EDGE_OPENED_BY_CLIENT],
+                                    col[EDGE_OPENED_BY_SERVER], col[EDGE_FAILED], col[EDGE_MAX_CONNECTIONS],
+                                    col[EDGE_RTT_US], col[EDGE_RETRANS], col[EDGE_BYTES_SENT],
+                                    col[EDGE_BYTES_RECEIVED], first_ts, ts, bucket },
+                        .ret = &edge_ids,
+                };
         if (host) {
                 struct text_array array = {};
 
@@ -664,7 +669,8 @@ static int ingest_once(struct pg_store *s, const struct nd_ingest *in)
                         r = -ENOMEM;
                         goto fail;
                 }
-                steps[n++] = (struct pg_step){ statement_name[STMT_HOSTS], NULL, 3, { addrs, hostname, ts } };
+                steps[n++] = (struct pg_step){ .statement = statement_name[STMT_HOSTS], .n_params = 3,
+                                               .params = { addrs, hostname, ts } };
         }
         steps[n++] = (struct pg_step){ .sql = "COMMIT" };
 

@@ -100,10 +100,12 @@ int pg_commit(struct pg_store *s, int r, const char *what);
 
 #define PG_STEP_PARAMS_MAX 16
 
-/* One statement of a pipeline: a prepared one by name, or sql. */
+/* One statement of a pipeline: a prepared one by name, or sql; or, with
+ * prepare, the preparing of sql as statement. */
 struct pg_step {
         const char *statement;
         const char *sql;
+        bool prepare;
         int n_params;
         const char *params[PG_STEP_PARAMS_MAX];
         /* If set, gets the step's result when it succeeds; the caller

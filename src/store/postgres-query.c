@@ -59,23 +59,38 @@ static const char *const edge_query_name[_EDGE_QUERY_MAX] = {
         [EDGE_ENDPOINTS] = "netdep_edge_endpoints",
 };
 
+/* Runs one of them, preparing it first (in the same round trip) the
+ * first time a session asks. */
 static int exec_edge_query(struct pg_store *s, enum edge_query which, int n_params, const char *const *params,
                            PGresult **ret)
 {
         unsigned bit = 1u << which;
+        struct pg_step steps[2] = {
+                { .statement = edge_query_name[which], .sql = edge_query_sql[which], .prepare = true },
+                { .statement = edge_query_name[which], .n_params = n_params },
+        };
+        _cleanup_result_ PGresult *res = NULL;
+        int r;
 
-        if (!(s->prepared_queries & bit)) {
-                _cleanup_result_ PGresult *res = PQprepare(s->conn, edge_query_name[which], edge_query_sql[which],
-                                                           0, NULL);
-
+        if (s->prepared_queries & bit) {
+                res = PQexecPrepared(s->conn, edge_query_name[which], n_params, params, NULL, NULL, 0);
                 if (!pg_result_ok(res))
-                        return pg_fail(s, res, "prepare edge query");
-                s->prepared_queries |= bit;
+                        return pg_fail(s, res, "query edges");
+                *ret = TAKE_PTR(res);
+                return 0;
         }
-        _cleanup_result_ PGresult *res = PQexecPrepared(s->conn, edge_query_name[which], n_params, params, NULL,
-                                                        NULL, 0);
-        if (!pg_result_ok(res))
-                return pg_fail(s, res, "query edges");
+        memcpy(steps[1].params, params, (size_t)n_params * sizeof(*params));
+        steps[1].ret = &res;
+        r = pg_run_pipeline(s, steps, ELEMENTSOF(steps), "query edges");
+        if (r < 0) {
+                /* Prepared or not, start again from nothing next time. */
+                char sql[64];
+
+                snprintf(sql, sizeof(sql), "DEALLOCATE %s", edge_query_name[which]);
+                PQclear(PQexec(s->conn, sql));
+                return r;
+        }
+        s->prepared_queries |= bit;
         *ret = TAKE_PTR(res);
         return 0;
 }

@@ -132,10 +132,17 @@ int pg_run_pipeline(struct pg_store *s, const struct pg_step *steps, size_t n_st
         for (size_t i = 0; i < n_steps && r == 0; i++) {
                 const struct pg_step *step = &steps[i];
 
-                if (!(step->statement ? PQsendQueryPrepared(s->conn, step->statement, step->n_params, step->params,
-                                                            NULL, NULL, 0)
-                                      : PQsendQueryParams(s->conn, step->sql, step->n_params, NULL, step->params,
-                                                          NULL, NULL, 0)))
+                int sent;
+
+                if (step->prepare)
+                        sent = PQsendPrepare(s->conn, step->statement, step->sql, 0, NULL);
+                else if (step->statement)
+                        sent = PQsendQueryPrepared(s->conn, step->statement, step->n_params, step->params, NULL,
+                                                   NULL, 0);
+                else
+                        sent = PQsendQueryParams(s->conn, step->sql, step->n_params, NULL, step->params, NULL, NULL,
+                                                 0);
+                if (!sent)
                         r = pg_fail(s, NULL, what);
         }
         if (!PQpipelineSync(s->conn))

@@ -75,11 +75,13 @@ enum statement {
 /* z: an edge's id (NULL when it does not check out, which the NOT NULL
  * column refuses: the flush fails rather than misfile a count) and its
  * counts in the bucket ($bucket). */
-#define OBSERVATIONS_UPSERT(bucket)                                                                     \
+#define OBSERVATIONS_INSERT(bucket, which)                                                              \
         "INSERT INTO observations (edge_id, bucket, connections, rtt_us, retrans, bytes_sent, "         \
         "bytes_received, opened_by_client, opened_by_server, failed) "                                  \
         "SELECT edge_id, " bucket "::bigint, connections, rtt_us, retrans, bytes_sent, bytes_received, " \
-        "opened_by_client, opened_by_server, failed FROM z ORDER BY edge_id "                           \
+        "opened_by_client, opened_by_server, failed FROM z " which " ORDER BY edge_id "
+#define OBSERVATIONS_UPSERT(bucket, which)                                                              \
+        OBSERVATIONS_INSERT(bucket, which)                                                              \
         "ON CONFLICT (edge_id, bucket) DO UPDATE SET "                                                  \
         "connections = greatest(observations.connections, excluded.connections), "                      \
         "rtt_us = excluded.rtt_us, "                                                                    \
@@ -90,6 +92,14 @@ enum statement {
         "opened_by_server = observations.opened_by_server + excluded.opened_by_server, "                \
         "failed = observations.failed + excluded.failed"
 
+/* The flush's host: its addresses (addrs, '{}' for none) and hostname. */
+#define HOSTS_UPSERT(addrs, hostname, ts)                                                               \
+        "INSERT INTO hosts (addr, hostname, last_seen) "                                                \
+        "SELECT DISTINCT addr, " hostname ", " ts "::bigint FROM unnest(" addrs "::text[]) AS addr "    \
+        "ORDER BY addr "                                                                                \
+        "ON CONFLICT (addr) DO UPDATE SET hostname = excluded.hostname, "                               \
+        "last_seen = greatest(hosts.last_seen, excluded.last_seen)"
+
 /* Prepared once a session.
  *
  * Endpoints: new ones in key order; then those whose attributes changed,
@@ -99,14 +109,18 @@ enum statement {
  * ids, $2 server ids, $3 rank (new edges are numbered in rank order), $4
  * last connections, $5 sides, $6 opened by the client, $7 by the server,
  * $8 failed, $9 most connections, $10 RTT, $11 retransmits, $12 bytes
- * sent, $13 received; $14 first_ts, $15 ts, $16 the bucket. Upserted by
- * key; their ids come back in key order, are zipped with their
- * observations, and are the statement's answer.
+ * sent, $13 received; $14 first_ts, $15 ts, $16 the bucket; $17 and $18
+ * the host's addresses and name. Upserted by key; their ids come back in
+ * key order, are zipped with their observations, and are the statement's
+ * answer.
  *
  * Known edges, by id, in (client_id, server_id) order: $1 ids, then as
  * above without client, server and rank ($2 last connections ... $11
- * received; $12 first_ts, $13 ts, $14 the bucket). An id whose edge is
- * gone (pruned) fails the flush. */
+ * received; $12 first_ts, $13 ts, $14 the bucket; $15 and $16 the host).
+ * An id whose edge is gone (pruned) fails the flush.
+ *
+ * The host goes with the flush's last edge statement, '{}' to the other:
+ * a statement fewer per flush. */
 static const char *const statement_sql[_STMT_MAX] = {
         [STMT_ENDPOINTS_INSERT] =
                 "INSERT INTO endpoints (addr, port, process, name, pgid) "
@@ -137,14 +151,19 @@ static const char *const statement_sql[_STMT_MAX] = {
                 "ids AS (SELECT array_agg(id ORDER BY client_id, server_id) AS id, "
                 "array_agg(client_id ORDER BY client_id, server_id) AS client_id, "
                 "array_agg(server_id ORDER BY client_id, server_id) AS server_id FROM upserted), "
+                /* An edge that kept the id numbered for it is new: no
+                 * observation of it can be there yet. */
                 "z AS (SELECT CASE WHEN z.upserted_client_id = z.client_id AND z.upserted_server_id = z.server_id "
-                "THEN z.upserted_id END AS edge_id, z.* FROM unnest((SELECT id FROM ids), "
-                "(SELECT client_id FROM ids), (SELECT server_id FROM ids), $1::bigint[], $2::bigint[], "
+                "THEN z.upserted_id END AS edge_id, coalesce(z.upserted_id = z.numbered_id, false) AS inserted, "
+                "z.* FROM unnest((SELECT id FROM ids), (SELECT client_id FROM ids), (SELECT server_id FROM ids), "
+                "(SELECT array_agg(id ORDER BY client_id, server_id) FROM v), $1::bigint[], $2::bigint[], "
                 "$9::integer[], $10::integer[], $11::bigint[], $12::bigint[], $13::bigint[], $6::bigint[], "
                 "$7::bigint[], $8::bigint[]) AS z(upserted_id, upserted_client_id, upserted_server_id, "
-                "client_id, server_id, connections, rtt_us, retrans, bytes_sent, bytes_received, "
+                "numbered_id, client_id, server_id, connections, rtt_us, retrans, bytes_sent, bytes_received, "
                 "opened_by_client, opened_by_server, failed)), "
-                "observed AS (" OBSERVATIONS_UPSERT("$16") ") "
+                "inserted AS (" OBSERVATIONS_INSERT("$16", "WHERE inserted") "), "
+                "observed AS (" OBSERVATIONS_UPSERT("$16", "WHERE NOT inserted") "), "
+                "host AS (" HOSTS_UPSERT("$17", "$18", "$15") ") "
                 "SELECT id FROM ids",
         [STMT_KNOWN_EDGES] =
                 "WITH v AS (SELECT $12::bigint AS first_seen, $13::bigint AS last_seen, v.* FROM unnest("
@@ -157,14 +176,11 @@ static const char *const statement_sql[_STMT_MAX] = {
                 "(SELECT array_agg(id ORDER BY ord) FROM updated), $1::bigint[], $7::integer[], $8::integer[], "
                 "$9::bigint[], $10::bigint[], $11::bigint[], $4::bigint[], $5::bigint[], $6::bigint[]) "
                 "AS z(updated_id, id, connections, rtt_us, retrans, bytes_sent, bytes_received, "
-                "opened_by_client, opened_by_server, failed)) "
-                OBSERVATIONS_UPSERT("$14"),
+                "opened_by_client, opened_by_server, failed)), "
+                "host AS (" HOSTS_UPSERT("$15", "$16", "$13") ") "
+                OBSERVATIONS_UPSERT("$14", ""),
         /* $1 the addresses, $2 the hostname, $3 ts */
-        [STMT_HOSTS] =
-                "INSERT INTO hosts (addr, hostname, last_seen) "
-                "SELECT DISTINCT addr, $2, $3::bigint FROM unnest($1::text[]) AS addr ORDER BY addr "
-                "ON CONFLICT (addr) DO UPDATE SET hostname = excluded.hostname, "
-                "last_seen = greatest(hosts.last_seen, excluded.last_seen)",
+        [STMT_HOSTS] = HOSTS_UPSERT("$1", "$2", "$3"),
 };
 
 static const char *const statement_name[_STMT_MAX] = {
@@ -639,25 +655,6 @@ static int ingest_once(struct pg_store *s, const struct nd_ingest *in)
                 if (in->n_rows > 0)
                         steps[n++] = (struct pg_step){ .sql = "LOCK TABLE endpoints IN ROW EXCLUSIVE MODE" };
         }
-        if (n_known > 0)
-                steps[n++] = (struct pg_step){
-                        .statement = statement_name[STMT_KNOWN_EDGES], .n_params = 14,
-                        .params = { known_col[EDGE_CLIENT_ID], known_col[EDGE_LAST_CONNECTIONS], known_col[EDGE_SIDES],
-                                    known_col[EDGE_OPENED_BY_CLIENT], known_col[EDGE_OPENED_BY_SERVER],
-                                    known_col[EDGE_FAILED], known_col[EDGE_MAX_CONNECTIONS], known_col[EDGE_RTT_US],
-                                    known_col[EDGE_RETRANS], known_col[EDGE_BYTES_SENT],
-                                    known_col[EDGE_BYTES_RECEIVED], first_ts, ts, bucket },
-                };
-        if (n_unknown > 0)
-                steps[n++] = (struct pg_step){
-                        .statement = statement_name[STMT_EDGES], .n_params = 16,
-                        .params = { col[EDGE_CLIENT_ID], col[EDGE_SERVER_ID], col[EDGE_RANK],
-                                    col[EDGE_LAST_CONNECTIONS], col[EDGE_SIDES], col[EDGE_OPENED_BY_CLIENT],
-                                    col[EDGE_OPENED_BY_SERVER], col[EDGE_FAILED], col[EDGE_MAX_CONNECTIONS],
-                                    col[EDGE_RTT_US], col[EDGE_RETRANS], col[EDGE_BYTES_SENT],
-                                    col[EDGE_BYTES_RECEIVED], first_ts, ts, bucket },
-                        .ret = &edge_ids,
-                };
         if (host) {
                 struct text_array array = {};
 
@@ -669,9 +666,34 @@ static int ingest_once(struct pg_store *s, const struct nd_ingest *in)
                         r = -ENOMEM;
                         goto fail;
                 }
+        }
+        /* The host goes with the last edge statement, or on its own. */
+        const char *known_host_addrs = host && n_unknown == 0 ? addrs : "{}";
+        const char *host_addrs = host && n_unknown > 0 ? addrs : "{}";
+        const char *host_name = hostname ? hostname : "";
+        if (n_known > 0)
+                steps[n++] = (struct pg_step){
+                        .statement = statement_name[STMT_KNOWN_EDGES], .n_params = 16,
+                        .params = { known_col[EDGE_CLIENT_ID], known_col[EDGE_LAST_CONNECTIONS], known_col[EDGE_SIDES],
+                                    known_col[EDGE_OPENED_BY_CLIENT], known_col[EDGE_OPENED_BY_SERVER],
+                                    known_col[EDGE_FAILED], known_col[EDGE_MAX_CONNECTIONS], known_col[EDGE_RTT_US],
+                                    known_col[EDGE_RETRANS], known_col[EDGE_BYTES_SENT],
+                                    known_col[EDGE_BYTES_RECEIVED], first_ts, ts, bucket, known_host_addrs,
+                                    host_name },
+                };
+        if (n_unknown > 0)
+                steps[n++] = (struct pg_step){
+                        .statement = statement_name[STMT_EDGES], .n_params = 18,
+                        .params = { col[EDGE_CLIENT_ID], col[EDGE_SERVER_ID], col[EDGE_RANK],
+                                    col[EDGE_LAST_CONNECTIONS], col[EDGE_SIDES], col[EDGE_OPENED_BY_CLIENT],
+                                    col[EDGE_OPENED_BY_SERVER], col[EDGE_FAILED], col[EDGE_MAX_CONNECTIONS],
+                                    col[EDGE_RTT_US], col[EDGE_RETRANS], col[EDGE_BYTES_SENT],
+                                    col[EDGE_BYTES_RECEIVED], first_ts, ts, bucket, host_addrs, host_name },
+                        .ret = &edge_ids,
+                };
+        if (host && in->n_rows == 0)
                 steps[n++] = (struct pg_step){ .statement = statement_name[STMT_HOSTS], .n_params = 3,
                                                .params = { addrs, hostname, ts } };
-        }
         steps[n++] = (struct pg_step){ .sql = "COMMIT" };
 
         r = pg_run_pipeline(s, steps, n, "ingest");

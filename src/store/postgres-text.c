@@ -61,35 +61,56 @@ char *utf8_sanitized(const char *text)
         return out;
 }
 
-void text_array_add(struct text_array *a, const char *item)
+/* Room for need more bytes (and the closing "}\0"). */
+static bool text_array_room(struct text_array *a, size_t need)
 {
-        size_t need = a->len + 2 * strlen(item) + 4;
-
+        need += a->len + 2;
         if (a->failed)
-                return;
+                return false;
         if (need > a->size) {
                 size_t size = need > 2 * a->size ? need + 256 : 2 * a->size;
                 char *data = realloc(a->data, size);
 
                 if (!data) {
                         a->failed = true;
-                        return;
+                        return false;
                 }
                 a->data = data;
                 a->size = size;
         }
+        return true;
+}
+
+void text_array_add(struct text_array *a, const char *item)
+{
+        if (!text_array_room(a, 2 * strlen(item) + 3))
+                return;
         a->data[a->len] = a->len == 0 ? '{' : ',';
         a->data[a->len + 1] = '"';
         a->len = (size_t)(put_text(a->data + a->len + 2, item, true) - a->data);
         a->data[a->len++] = '"';
 }
 
+/* A number needs no quotes; arrays of them are most of an ingest's text,
+ * so no printf either. */
 void text_array_add_i64(struct text_array *a, int64_t v)
 {
-        char buf[24];
+        uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
+        char digits[20];
+        size_t n = 0;
 
-        format_i64(buf, v);
-        text_array_add(a, buf);
+        if (!text_array_room(a, 22))
+                return;
+        do {
+                digits[n++] = (char)('0' + u % 10);
+                u /= 10;
+        } while (u);
+        a->data[a->len] = a->len == 0 ? '{' : ',';
+        a->len++;
+        if (v < 0)
+                a->data[a->len++] = '-';
+        while (n)
+                a->data[a->len++] = digits[--n];
 }
 
 char *text_array_finish(struct text_array *a)

@@ -29,6 +29,7 @@
         X(PQfreemem)                                                            \
         X(PQgetResult)                                                          \
         X(PQgetvalue)                                                           \
+        X(PQnfields)                                                            \
         X(PQntuples)                                                            \
         X(PQpipelineSync)                                                       \
         X(PQprepare)                                                            \
@@ -69,6 +70,7 @@ int pq_dlopen(char *errbuf, size_t size);
 #define PQfreemem sym_PQfreemem
 #define PQgetResult sym_PQgetResult
 #define PQgetvalue sym_PQgetvalue
+#define PQnfields sym_PQnfields
 #define PQntuples sym_PQntuples
 #define PQpipelineSync sym_PQpipelineSync
 #define PQprepare sym_PQprepare

@@ -31,7 +31,8 @@
  * directions, per query nd_graph_init + nd_look + nd_look_result_done +
  * nd_graph_done:
  *
- *   netdep   nd_look(): one store query per level and direction
+ *   netdep   nd_look(): one store query per level and direction (a level
+ *            of more than 256 nodes: one per batch of them, 256, 512, ...)
  *   naive    the same tree walked breadth-first with one nd_store_edges()
  *            call per label expanded (one address each), the shadow rule
  *            of graph.h, each label expanded once per direction, and the
@@ -905,7 +906,8 @@ static int run(const struct bench_options *o, const char *uri)
         print_samples("nd_look, infra hosts", &res->netdep_infra, true);
         print_samples("naive, infra hosts", &res->naive_infra, true);
         print_samples("netdep look CLI, sampled hosts", &res->cli, false);
-        printf("\n  naive store queries per look: %.1f (sampled), %.1f (infra); nd_look: at most %u\n",
+        printf("\n  naive store queries per look: %.1f (sampled), %.1f (infra); nd_look: %u, more for levels "
+               "past 256 nodes\n",
                res->netdep.n ? (double)res->queries_naive / res->netdep.n : 0,
                res->netdep_infra.n ? (double)res->queries_naive_infra / res->netdep_infra.n : 0, 2 * o->depth);
         if (res->node_mismatches)

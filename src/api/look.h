@@ -10,7 +10,9 @@
  * not expanded. A label is expanded once per direction: where it shows up
  * again its subtree is not repeated, and the node says so (seen), the way
  * `npm ls` dedupes — so the tree grows with the edges reachable, not with
- * the paths to them. The store is asked once per level and direction. */
+ * the paths to them. The store is asked once per level and direction, or
+ * for a level of more than 256 nodes once per batch of them (256, 512, ...),
+ * which stops when the tree is full (ND_LOOK_MAX_NODES). */
 #pragma once
 
 #include <stdbool.h>

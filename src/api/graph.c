@@ -297,6 +297,7 @@ static int emit_compact(struct nd_graph *g, const struct nd_edge *e, void *userd
         struct nd_graph_edge ge = {
                 .client_pgid = e->client.pgid, .server_pgid = e->server.pgid,
                 .port = e->server.port, .connections = e->connections,
+                .opened = e->opened, .failed = e->failed,
         };
         int r;
 

@@ -44,6 +44,7 @@ struct nd_graph_edge {
         int32_t client_pgid, server_pgid;
         uint32_t connections;
         uint16_t port;
+        uint64_t opened, failed; /* streaming mode's counts (store.h) */
 };
 
 struct nd_graph_edges {

@@ -98,6 +98,8 @@ static int add_child(struct look_state *st, struct nd_look_node *parent, size_t 
         if (strmap_get(index, key, &i)) {
                 struct nd_look_node *c = &parent->children[i];
                 c->connections += child->connections;
+                c->opened += child->opened;
+                c->failed += child->failed;
                 if (c->pgid != child->pgid)
                         c->pgid = -1;
                 return 0;
@@ -201,7 +203,9 @@ static bool on_path(struct nd_look_node **path, size_t depth, const char *label)
 
 static void node_from_edge(const struct nd_graph_edge *e, enum nd_look_direction d, struct nd_look_node *n)
 {
-        *n = (struct nd_look_node){ .direction = d, .connections = e->connections };
+        *n = (struct nd_look_node){
+                .direction = d, .connections = e->connections, .opened = e->opened, .failed = e->failed,
+        };
         if (d == ND_LOOK_IN) { /* the child is the client */
                 snprintf(n->label, sizeof(n->label), "%s", e->client);
                 memcpy(n->process, e->client_process, sizeof(n->process));

@@ -46,6 +46,7 @@ struct nd_look_node {
         char process[ND_PROCESS_NAME_MAX];
         int32_t pgid; /* -1 unknown, or not the same across folded hosts */
         uint32_t connections; /* on the edge to the parent; 0 for roots */
+        uint64_t opened, failed; /* ... connections opened, failed connects (streaming mode) */
         enum nd_look_direction direction; /* of the edge to the parent */
         bool cycle;
         bool seen; /* expanded elsewhere in the tree already */

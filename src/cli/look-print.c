@@ -30,6 +30,11 @@ static void print_node(FILE *out, const struct nd_look_node *n, const struct nd_
         } else {
                 fprintf(out, "%s%s%s %s %s  connections %u", prefix, last ? "└" : "├",
                         n->direction == ND_LOOK_IN ? "<--" : "-->", ep, proc, n->connections);
+                /* Streaming mode's counts, where an agent streamed. */
+                if (n->opened)
+                        fprintf(out, "  opened %llu", (unsigned long long)n->opened);
+                if (n->failed)
+                        fprintf(out, "  failed %llu", (unsigned long long)n->failed);
                 /* A client's target port, where its parent does not show it. */
                 if (n->direction == ND_LOOK_IN && n->to_port && parent->port != n->to_port)
                         fprintf(out, "  to :%u", n->to_port);
@@ -47,12 +52,14 @@ static json_t *node_json(const struct nd_look_node *n)
 
         for (size_t i = 0; children && i < n->n_children; i++)
                 json_array_append_new(children, node_json(&n->children[i]));
-        o = json_pack("{s:s, s:o, s:o, s:o, s:I, s:b, s:b, s:o}",
+        o = json_pack("{s:s, s:o, s:o, s:o, s:I, s:I, s:I, s:b, s:b, s:o}",
                       "label", n->label,
                       "port", n->port ? json_integer(n->port) : json_null(),
                       "process", n->process[0] ? json_string(n->process) : json_null(),
                       "pgid", n->pgid >= 0 ? json_integer(n->pgid) : json_null(),
                       "connections", (json_int_t)n->connections,
+                      "opened", (json_int_t)n->opened,
+                      "failed", (json_int_t)n->failed,
                       "cycle", n->cycle,
                       "seen", n->seen,
                       "children", children ? children : json_array());
@@ -121,8 +128,14 @@ static void dot_walk(struct dot *d, const struct nd_look_node *n)
                         dot_node(d, c, c->port, to, sizeof(to));
                 }
                 snprintf(key, sizeof(key), "%s>%s", from, to);
-                if (strmap_put(&d->edges, key, 0, NULL) > 0)
-                        fprintf(d->out, "  \"%s\" -> \"%s\" [label=\"%u\"];\n", from, to, c->connections);
+                if (strmap_put(&d->edges, key, 0, NULL) > 0) {
+                        char extra[80] = "";
+                        if (c->opened || c->failed)
+                                snprintf(extra, sizeof(extra), " (opened %llu, failed %llu)",
+                                         (unsigned long long)c->opened, (unsigned long long)c->failed);
+                        fprintf(d->out, "  \"%s\" -> \"%s\" [label=\"%u%s\"%s];\n", from, to, c->connections,
+                                extra, c->failed ? ", color=red" : "");
+                }
                 dot_walk(d, c);
         }
 }

@@ -11,7 +11,8 @@
  *       Opens N connections spread evenly over SECONDS (default 1), one at
  *       a time: connect, send the request, read the reply until EOF, close.
  *       With --expect refused every connect must be refused instead.
- *       Prints "ok N failed M max_lifetime_us U" and exits 0 when every
+ *       Prints "ok N failed M max_lifetime_us U median_lifetime_us D" and
+ *       exits 0 when every
  *       connection went as expected within --timeout (default 60 s).
  *
  * ADDR:PORT is 1.2.3.4:80 or [::1]:80. */
@@ -170,13 +171,23 @@ static int serve(const struct sockaddr_storage *ss, socklen_t len, long request,
         return 0;
 }
 
+static int compare_u32(const void *a, const void *b)
+{
+        uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+        return x < y ? -1 : x > y;
+}
+
 static int run_clients(const struct sockaddr_storage *ss, socklen_t len, long count, double over_s, long request,
                        bool expect_refused, double timeout_s)
 {
         uint64_t start = now_us(), deadline = start + (uint64_t)(timeout_s * 1e6), max_life = 0;
         uint64_t interval = count > 1 ? (uint64_t)(over_s * 1e6) / (uint64_t)count : 0;
         long ok = 0, failed = 0;
+        uint32_t *lives = calloc((size_t)count, sizeof(*lives)); /* of the connections that went well */
 
+        if (!lives)
+                die("calloc", NULL);
         for (long i = 0; i < count && !stop; i++) {
                 uint64_t born;
                 int fd, r;
@@ -207,11 +218,15 @@ static int run_clients(const struct sockaddr_storage *ss, socklen_t len, long co
                         continue;
                 }
                 close(fd);
-                ok++;
-                if (now_us() - born > max_life)
-                        max_life = now_us() - born;
+                uint64_t life = now_us() - born;
+                lives[ok++] = life > UINT32_MAX ? UINT32_MAX : (uint32_t)life;
+                if (life > max_life)
+                        max_life = life;
         }
-        printf("ok %ld failed %ld max_lifetime_us %llu\n", ok, failed, (unsigned long long)max_life);
+        qsort(lives, (size_t)ok, sizeof(*lives), compare_u32);
+        printf("ok %ld failed %ld max_lifetime_us %llu median_lifetime_us %u\n", ok, failed,
+               (unsigned long long)max_life, ok ? lives[ok / 2] : 0);
+        free(lives);
         fflush(stdout);
         if (expect_refused)
                 return failed == count ? 0 : 1;

@@ -11,8 +11,11 @@
  * so that an endpoint another agent changed since (two agents claiming
  * one address) is written back within that time, as SQLite's row-by-row
  * upserts would write it at once; it forgets all of it after a prune. An
- * id that a prune elsewhere deleted fails the flush's foreign key check:
- * the flush then runs again, knowing nothing.
+ * id that a prune elsewhere may have deleted fails the flush: the session
+ * says how many prunes had deleted endpoints when it read its ids
+ * (netdep_prunes), and a new edge refuses them if that has changed (edges
+ * have no foreign keys to check them: migration 003). The flush then runs
+ * again, knowing nothing.
  *
  * Then edges and observations, in one statement, one row per edge: the
  * rows of one edge are folded here as SQLite's sequence of upserts would
@@ -35,8 +38,8 @@
 
 #define ENDPOINT_TTL_SECONDS 300.0
 #define ENDPOINT_KEY_MAX (ND_ADDR_TEXT_MAX + 8 + ND_PROCESS_NAME_MAX)
-#define SQLSTATE_FOREIGN_KEY_VIOLATION "23503" /* an endpoint id gone */
-#define SQLSTATE_NOT_NULL_VIOLATION "23502" /* an edge id gone (STMT_KNOWN_EDGES) */
+/* An edge id gone (STMT_KNOWN_EDGES), or endpoint ids maybe gone (STMT_EDGES). */
+#define SQLSTATE_NOT_NULL_VIOLATION "23502"
 /* "no partition of relation ... found for row" (the schema has no CHECK
  * constraint that could raise it otherwise). */
 #define SQLSTATE_NO_PARTITION_FOR_ROW "23514"
@@ -110,9 +113,12 @@ enum statement {
  * last connections, $5 sides, $6 opened by the client, $7 by the server,
  * $8 failed, $9 most connections, $10 RTT, $11 retransmits, $12 bytes
  * sent, $13 received; $14 first_ts, $15 ts, $16 the bucket; $17 and $18
- * the host's addresses and name. Upserted by key; their ids come back in
- * key order, are zipped with their observations, and are the statement's
- * answer.
+ * the host's addresses and name; $19 netdep_prunes.endpoints_deleted when
+ * the session read the endpoint ids it uses (NULL: it knows none from
+ * before this flush). Upserted by key; their ids come back in key order,
+ * are zipped with their observations, and are the statement's answer,
+ * with the count of prunes, which a changed $19 makes a NOT NULL
+ * violation instead.
  *
  * Known edges, by id, in (client_id, server_id) order: $1 ids, then as
  * above without client, server and rank ($2 last connections ... $11
@@ -137,15 +143,17 @@ static const char *const statement_sql[_STMT_MAX] = {
         [STMT_ENDPOINT_IDS] =
                 "SELECT x.ord, e.id, e.name, e.pgid FROM " ENDPOINT_ROWS ENDPOINT_OF_X "ORDER BY x.ord",
         [STMT_EDGES] =
-                "WITH v AS (SELECT nextval('edges_id_seq') AS id, $14::bigint AS first_seen, "
+                "WITH prunes AS (SELECT endpoints_deleted, "
+                "$19::bigint IS NULL OR $19::bigint = endpoints_deleted AS ok FROM netdep_prunes), "
+                "v AS (SELECT nextval('edges_id_seq') AS id, $14::bigint AS first_seen, "
                 "$15::bigint AS last_seen, v.* FROM unnest($1::bigint[], $2::bigint[], $3::integer[], "
                 "$4::integer[], $5::integer[], $6::bigint[], $7::bigint[], $8::bigint[]) WITH ORDINALITY "
                 "AS v(client_id, server_id, rank, last_connections, sides, opened_by_client, opened_by_server, "
                 "failed, ord) ORDER BY rank), "
                 "upserted AS (INSERT INTO edges AS e (id, client_id, server_id, first_seen, last_seen, "
                 "last_connections, sides, opened_by_client, opened_by_server, failed) "
-                "SELECT id, client_id, server_id, first_seen, last_seen, last_connections, sides, "
-                "opened_by_client, opened_by_server, failed FROM v ORDER BY ord "
+                "SELECT id, CASE WHEN (SELECT ok FROM prunes) THEN client_id END, server_id, first_seen, "
+                "last_seen, last_connections, sides, opened_by_client, opened_by_server, failed FROM v ORDER BY ord "
                 "ON CONFLICT (client_id, server_id) DO UPDATE SET " EDGE_MERGE("e", "excluded")
                 "RETURNING id, client_id, server_id), "
                 "ids AS (SELECT array_agg(id ORDER BY client_id, server_id) AS id, "
@@ -164,7 +172,7 @@ static const char *const statement_sql[_STMT_MAX] = {
                 "inserted AS (" OBSERVATIONS_INSERT("$16", "WHERE inserted") "), "
                 "observed AS (" OBSERVATIONS_UPSERT("$16", "WHERE NOT inserted") "), "
                 "host AS (" HOSTS_UPSERT("$17", "$18", "$15") ") "
-                "SELECT id FROM ids",
+                "SELECT id, (SELECT endpoints_deleted FROM prunes) FROM ids",
         [STMT_KNOWN_EDGES] =
                 "WITH v AS (SELECT $12::bigint AS first_seen, $13::bigint AS last_seen, v.* FROM unnest("
                 "$1::bigint[], $2::integer[], $3::integer[], $4::bigint[], $5::bigint[], $6::bigint[]) "
@@ -256,6 +264,7 @@ struct flush {
         size_t *client_of_row, *server_of_row;
         struct flush_edge *edges;
         size_t n_edges;
+        int64_t prunes; /* netdep_prunes.endpoints_deleted, as STMT_EDGES read it */
 };
 
 static void flush_done(struct flush *f)
@@ -565,10 +574,11 @@ static int edges_to_arrays(const struct flush *f, bool known, char *ret[static _
         return oom ? -ENOMEM : n;
 }
 
-/* The ids STMT_EDGES answers, {1,2,...}, for the unknown edges in order. */
+/* The ids STMT_EDGES answers, {1,2,...}, for the unknown edges in order,
+ * and the count of prunes they go with. */
 static int read_edge_ids(struct pg_store *s, const PGresult *res, struct flush *f)
 {
-        const char *p = PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : "";
+        const char *p = PQntuples(res) == 1 && PQnfields(res) == 2 ? PQgetvalue(res, 0, 0) : "";
 
         if (*p++ != '{')
                 goto bad;
@@ -583,8 +593,10 @@ static int read_edge_ids(struct pg_store *s, const PGresult *res, struct flush *
                         goto bad;
                 p = end + 1;
         }
-        if (p[-1] == '}' && *p == 0)
+        if (p[-1] == '}' && *p == 0) {
+                f->prunes = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
                 return 0;
+        }
 bad:
         nd_store_set_error(&s->base, "ingest: unexpected edge ids from the server");
         return -EIO;
@@ -607,6 +619,8 @@ static int remember_flush(struct pg_store *s, const struct flush *f, bool edges_
                 if (r < 0)
                         return r;
         }
+        if (edges_learned)
+                s->known_prunes = f->prunes;
         for (size_t i = 0; edges_learned && i < f->n_edges; i++) {
                 if (f->edges[i].known)
                         continue;
@@ -624,7 +638,7 @@ static int ingest_once(struct pg_store *s, const struct nd_ingest *in)
         _cleanup_(flush_done) struct flush f = {};
         _cleanup_result_ PGresult *edge_ids = NULL;
         _cleanup_free_ char *addrs = NULL, *hostname = NULL;
-        char first_ts[24], ts[24], bucket[24];
+        char first_ts[24], ts[24], bucket[24], prunes[24];
         bool host = in->hostname && in->n_host_addrs > 0, begun = false;
         int n_known = 0, n_unknown = 0, r;
         struct pg_step steps[7];
@@ -635,6 +649,7 @@ static int ingest_once(struct pg_store *s, const struct nd_ingest *in)
         format_i64(first_ts, in->first_ts);
         format_i64(ts, in->ts);
         format_i64(bucket, bucket_of(in->ts));
+        format_i64(prunes, s->known_prunes);
         if (in->n_rows > 0) {
                 r = flush_endpoints(in, &f);
                 if (r >= 0)
@@ -683,12 +698,13 @@ static int ingest_once(struct pg_store *s, const struct nd_ingest *in)
                 };
         if (n_unknown > 0)
                 steps[n++] = (struct pg_step){
-                        .statement = statement_name[STMT_EDGES], .n_params = 18,
+                        .statement = statement_name[STMT_EDGES], .n_params = 19,
                         .params = { col[EDGE_CLIENT_ID], col[EDGE_SERVER_ID], col[EDGE_RANK],
                                     col[EDGE_LAST_CONNECTIONS], col[EDGE_SIDES], col[EDGE_OPENED_BY_CLIENT],
                                     col[EDGE_OPENED_BY_SERVER], col[EDGE_FAILED], col[EDGE_MAX_CONNECTIONS],
                                     col[EDGE_RTT_US], col[EDGE_RETRANS], col[EDGE_BYTES_SENT],
-                                    col[EDGE_BYTES_RECEIVED], first_ts, ts, bucket, host_addrs, host_name },
+                                    col[EDGE_BYTES_RECEIVED], first_ts, ts, bucket, host_addrs, host_name,
+                                    s->known_prunes < 0 ? NULL : prunes },
                         .ret = &edge_ids,
                 };
         if (host && in->n_rows == 0)
@@ -730,9 +746,8 @@ int pg_ingest(struct nd_store *base, const struct nd_ingest *in)
                 r = ingest_once(s, in);
                 if (r != -EIO || in->n_rows == 0)
                         return r;
-                if (!forgot_known && (last_error_is(s, SQLSTATE_FOREIGN_KEY_VIOLATION) ||
-                                      last_error_is(s, SQLSTATE_NOT_NULL_VIOLATION))) {
-                        /* An endpoint or an edge this session knew is gone. */
+                if (!forgot_known && last_error_is(s, SQLSTATE_NOT_NULL_VIOLATION)) {
+                        /* An endpoint or an edge this session knew may be gone. */
                         pg_forget_known(s);
                         forgot_known = true;
                 } else if (!made_partition && last_error_is(s, SQLSTATE_NO_PARTITION_FOR_ROW)) {

@@ -56,6 +56,10 @@ struct pg_store {
         size_t n_known_endpoints, allocated_known_endpoints;
         struct pg_known_edge *known_edges; /* open addressing */
         size_t known_edges_mask, n_known_edges;
+        /* netdep_prunes.endpoints_deleted when the known endpoint ids were
+         * read, -1 when none are known: a prune that deleted endpoints
+         * since makes a flush that uses them fail (postgres-ingest.c). */
+        int64_t known_prunes;
 };
 
 static inline struct pg_store *to_pg(struct nd_store *s)
@@ -98,7 +102,7 @@ void pg_rollback(struct pg_store *s);
 /* Commits when r >= 0, else rolls back; returns the outcome. */
 int pg_commit(struct pg_store *s, int r, const char *what);
 
-#define PG_STEP_PARAMS_MAX 18
+#define PG_STEP_PARAMS_MAX 19
 
 /* One statement of a pipeline: a prepared one by name, or sql; or, with
  * prepare, the preparing of sql as statement. */

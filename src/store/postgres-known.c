@@ -3,7 +3,9 @@
  * endpoints' ids. An ingest whose endpoints and edges are all known sends
  * neither an endpoint statement nor an upsert that must find each edge by
  * its key. Ids never change; a known id can only go stale when a prune
- * deletes its row, which postgres-ingest.c detects and recovers from.
+ * deletes its row, which postgres-ingest.c detects and recovers from: an
+ * edge's by the update that finds no row, an endpoint's by the count of
+ * prunes that deleted endpoints (netdep_prunes), read with the ids.
  *
  * Bounded, so that an agent's memory stays small: past the bound the
  * session starts again from nothing and learns again what it uses. */
@@ -133,4 +135,5 @@ void pg_forget_known(struct pg_store *s)
 {
         forget_endpoints(s);
         forget_edges(s);
+        s->known_prunes = -1;
 }

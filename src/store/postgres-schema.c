@@ -203,10 +203,17 @@ int pg_prune(struct nd_store *base, int64_t before)
                                    "prune edges", &res);
         if (r >= 0)
                 dropped = atoll(PQcmdTuples(res));
+        /* Edges go before their endpoints: nothing else deletes
+         * endpoints, so edges need no foreign keys (migration 003). A
+         * session that remembers endpoint ids learns from the count that
+         * some may be gone. */
         if (r >= 0)
                 r = pg_exec(s,
-                            "DELETE FROM endpoints p WHERE NOT EXISTS (SELECT 1 FROM edges e WHERE e.client_id = p.id) "
-                            "AND NOT EXISTS (SELECT 1 FROM edges e WHERE e.server_id = p.id)",
+                            "WITH deleted AS (DELETE FROM endpoints p "
+                            "WHERE NOT EXISTS (SELECT 1 FROM edges e WHERE e.client_id = p.id) "
+                            "AND NOT EXISTS (SELECT 1 FROM edges e WHERE e.server_id = p.id) RETURNING 1) "
+                            "UPDATE netdep_prunes SET endpoints_deleted = endpoints_deleted + 1 "
+                            "WHERE EXISTS (SELECT 1 FROM deleted)",
                             "prune endpoints");
         if (r >= 0)
                 r = pg_exec_params(s, "DELETE FROM hosts WHERE last_seen < $1", 1, (const char *[]){ before_text },

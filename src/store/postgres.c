@@ -225,6 +225,7 @@ static int pg_open(const char *uri, unsigned flags, struct nd_store **ret)
 
         if (!s)
                 return -ENOMEM;
+        s->known_prunes = -1; /* no endpoint ids known yet */
         *ret = &s->base;
 
         /* libpq is loaded on first use (libpq-dl.h). */

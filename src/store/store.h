@@ -16,7 +16,7 @@
 #include "model/edge.h"
 #include "model/role.h"
 
-#define ND_SCHEMA_VERSION 2
+#define ND_SCHEMA_VERSION 3
 #define ND_DEFAULT_STORE "sqlite:netdep.db"
 #define ND_BUCKET_SECONDS 60 /* width of an observation bucket */
 

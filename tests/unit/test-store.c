@@ -335,6 +335,69 @@ static void test_hosts_and_roles(void **state)
         nd_store_close(s);
 }
 
+/* A prune through one handle deletes edges and endpoints that another
+ * handle has written, and may remember (PostgreSQL's session keeps their
+ * ids); that handle then writes the same edges again, and a new edge of a
+ * deleted endpoint: nothing it writes may go missing or point nowhere.
+ * Runs last: its prune cuts everything before it. */
+static void test_prune_under_another_handle(void **state)
+{
+        struct nd_store *writer = open_store(0), *pruner = open_store(0);
+        struct nd_edge_list l;
+        const struct nd_edge *e;
+        const int64_t t = 1900000000;
+        struct nd_edge_observation rows[] = {
+                obs(ND_SIDE_CLIENT, "10.4.0.2", "app", "10.4.0.1", 80, "", 3),
+                obs(ND_SIDE_CLIENT, "10.4.0.2", "app", "10.4.0.3", 443, "", 4),
+        };
+        struct nd_edge_observation fresh = obs(ND_SIDE_CLIENT, "10.4.0.2", "app", "10.4.0.4", 8080, "", 5);
+
+        ingest(writer, t, "app", "10.4.0.2", rows, 2);
+        ingest(writer, t + 60, "app", "10.4.0.2", rows, 2); /* now known to the session */
+
+        assert_true(pruner->ops->prune(pruner, t + 600) >= 2); /* and the other tests' edges */
+        query(pruner, ND_MATCH_CLIENT_ADDR, "10.4.0.2", INT64_MIN, INT64_MAX, &l);
+        assert_int_equal(l.n, 0);
+        nd_edge_list_done(&l);
+
+        /* A new edge whose client endpoint the writer remembers, gone. */
+        ingest(writer, t + 1200, "app", "10.4.0.2", &fresh, 1);
+        query(pruner, ND_MATCH_SERVER_ADDR, "10.4.0.4", INT64_MIN, INT64_MAX, &l);
+        assert_int_equal(l.n, 1);
+        assert_string_equal(l.items[0].client.addr, "10.4.0.2");
+        assert_string_equal(l.items[0].client.process, "app");
+        assert_int_equal(l.items[0].connections, 5);
+        nd_edge_list_done(&l);
+
+        /* The edges it remembers, gone. */
+        rows[1].connections = 6;
+        ingest(writer, t + 1260, "app", "10.4.0.2", rows, 2);
+        query(pruner, ND_MATCH_CLIENT_ADDR, "10.4.0.2", INT64_MIN, INT64_MAX, &l);
+        assert_int_equal(l.n, 3);
+        e = find(&l, "10.4.0.2", "app", "10.4.0.3", 443);
+        assert_non_null(e);
+        assert_int_equal(e->connections, 6);
+        assert_int_equal(e->first_seen, t + 1250); /* the edge is new again */
+        assert_int_equal(e->client.pgid, 10);
+        nd_edge_list_done(&l);
+        query(pruner, ND_MATCH_CLIENT_ADDR, "10.4.0.2", t + 1200, t + 1300, &l);
+        assert_int_equal(l.n, 3); /* and so are their observations */
+        nd_edge_list_done(&l);
+
+        /* Again, the prune deleting only an endpoint the writer remembers
+         * alone: a new edge of it must not point nowhere. */
+        assert_int_equal(pruner->ops->prune(pruner, t + 1300), 3);
+        fresh.server.port = 8081;
+        ingest(writer, t + 1800, "app", "10.4.0.2", &fresh, 1);
+        query(pruner, ND_MATCH_SERVER_ADDR, "10.4.0.4", INT64_MIN, INT64_MAX, &l);
+        assert_int_equal(l.n, 1);
+        assert_int_equal(l.items[0].server.port, 8081);
+        assert_string_equal(l.items[0].client.process, "app");
+        nd_edge_list_done(&l);
+        nd_store_close(pruner);
+        nd_store_close(writer);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -344,6 +407,7 @@ int main(void)
                 cmocka_unit_test(test_time_ranges),
                 cmocka_unit_test(test_many_addresses_one_query),
                 cmocka_unit_test(test_hosts_and_roles),
+                cmocka_unit_test(test_prune_under_another_handle),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

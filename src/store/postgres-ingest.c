@@ -1,13 +1,14 @@
 /* An agent's flush into PostgreSQL: one transaction of a few set-based
  * statements whatever its size, each given its rows as column arrays (an
- * array literal per column: one parameter), sent in pipelines: one round
- * trip, two when some endpoint is new to this session.
+ * array literal per column: one parameter), sent in one pipeline: one
+ * round trip.
  *
  * Endpoints first. The session remembers the ids, names and pgids of the
  * endpoints it has written or read; a flush whose endpoints it all knows,
- * unchanged, sends no endpoint statement. The others go in one round trip
- * that inserts the new ones, updates the changed ones and reads every id
- * back. What the session knows it asks again after ENDPOINT_TTL_SECONDS,
+ * unchanged, sends no endpoint statement. The others go in statements
+ * that insert the new ones, update the changed ones and read every id
+ * back (for the session to remember); the edge statement that follows in
+ * the same pipeline finds them by key itself. What the session knows it asks again after ENDPOINT_TTL_SECONDS,
  * so that an endpoint another agent changed since (two agents claiming
  * one address) is written back within that time, as SQLite's row-by-row
  * upserts would write it at once; it forgets all of it after a prune. An
@@ -108,17 +109,19 @@ enum statement {
  * Endpoints: new ones in key order; then those whose attributes changed,
  * locked in id order; then every id.
  *
- * Edges, one element per edge in (client_id, server_id) order: $1 client
- * ids, $2 server ids, $3 rank (new edges are numbered in rank order), $4
+ * Edges, one element per edge: $1 client, $2 server, each an endpoint id
+ * or, where this session does not know it, -i for the i-th endpoint of
+ * $20 addresses, $21 ports, $22 processes (those the endpoint statements
+ * before it in the flush wrote: it finds them by key); $3 rank (new edges
+ * are numbered in rank order), $4
  * last connections, $5 sides, $6 opened by the client, $7 by the server,
  * $8 failed, $9 most connections, $10 RTT, $11 retransmits, $12 bytes
  * sent, $13 received; $14 first_ts, $15 ts, $16 the bucket; $17 and $18
  * the host's addresses and name; $19 netdep_prunes.endpoints_deleted when
  * the session read the endpoint ids it uses (NULL: it knows none from
- * before this flush). Upserted by key; their ids come back in key order,
- * are zipped with their observations, and are the statement's answer,
- * with the count of prunes, which a changed $19 makes a NOT NULL
- * violation instead.
+ * before this flush). Upserted in key order; their ids, in the order
+ * sent, and the count of prunes are the statement's answer, which a
+ * changed $19 makes a NOT NULL violation instead.
  *
  * Known edges, by id, in (client_id, server_id) order: $1 ids, then as
  * above without client, server and rank ($2 last connections ... $11
@@ -145,34 +148,33 @@ static const char *const statement_sql[_STMT_MAX] = {
         [STMT_EDGES] =
                 "WITH prunes AS (SELECT endpoints_deleted, "
                 "$19::bigint IS NULL OR $19::bigint = endpoints_deleted AS ok FROM netdep_prunes), "
-                "v AS (SELECT nextval('edges_id_seq') AS id, $14::bigint AS first_seen, "
-                "$15::bigint AS last_seen, v.* FROM unnest($1::bigint[], $2::bigint[], $3::integer[], "
-                "$4::integer[], $5::integer[], $6::bigint[], $7::bigint[], $8::bigint[]) WITH ORDINALITY "
-                "AS v(client_id, server_id, rank, last_connections, sides, opened_by_client, opened_by_server, "
-                "failed, ord) ORDER BY rank), "
+                "ep AS (SELECT x.ord, e.id FROM unnest($20::text[], $21::integer[], $22::text[]) "
+                "WITH ORDINALITY AS x(addr, port, process, ord) " ENDPOINT_OF_X "), "
+                "r AS (SELECT CASE WHEN x.client_ref > 0 THEN x.client_ref ELSE c.id END AS client_id, "
+                "CASE WHEN x.server_ref > 0 THEN x.server_ref ELSE s.id END AS server_id, x.* FROM unnest("
+                "$1::bigint[], $2::bigint[], $3::integer[], $4::integer[], $5::integer[], $6::bigint[], "
+                "$7::bigint[], $8::bigint[], $9::integer[], $10::integer[], $11::bigint[], $12::bigint[], "
+                "$13::bigint[]) WITH ORDINALITY AS x(client_ref, server_ref, rank, last_connections, sides, "
+                "opened_by_client, opened_by_server, failed, connections, rtt_us, retrans, bytes_sent, "
+                "bytes_received, ord) "
+                "LEFT JOIN ep c ON c.ord = -x.client_ref LEFT JOIN ep s ON s.ord = -x.server_ref), "
+                "v AS (SELECT nextval('edges_id_seq') AS id, r.* FROM r ORDER BY rank), "
                 "upserted AS (INSERT INTO edges AS e (id, client_id, server_id, first_seen, last_seen, "
                 "last_connections, sides, opened_by_client, opened_by_server, failed) "
-                "SELECT id, CASE WHEN (SELECT ok FROM prunes) THEN client_id END, server_id, first_seen, "
-                "last_seen, last_connections, sides, opened_by_client, opened_by_server, failed FROM v ORDER BY ord "
+                "SELECT id, CASE WHEN (SELECT ok FROM prunes) THEN client_id END, server_id, $14::bigint, "
+                "$15::bigint, last_connections, sides, opened_by_client, opened_by_server, failed FROM v "
+                "ORDER BY client_id, server_id "
                 "ON CONFLICT (client_id, server_id) DO UPDATE SET " EDGE_MERGE("e", "excluded")
                 "RETURNING id, client_id, server_id), "
-                "ids AS (SELECT array_agg(id ORDER BY client_id, server_id) AS id, "
-                "array_agg(client_id ORDER BY client_id, server_id) AS client_id, "
-                "array_agg(server_id ORDER BY client_id, server_id) AS server_id FROM upserted), "
                 /* An edge that kept the id numbered for it is new: no
                  * observation of it can be there yet. */
-                "z AS (SELECT CASE WHEN z.upserted_client_id = z.client_id AND z.upserted_server_id = z.server_id "
-                "THEN z.upserted_id END AS edge_id, coalesce(z.upserted_id = z.numbered_id, false) AS inserted, "
-                "z.* FROM unnest((SELECT id FROM ids), (SELECT client_id FROM ids), (SELECT server_id FROM ids), "
-                "(SELECT array_agg(id ORDER BY client_id, server_id) FROM v), $1::bigint[], $2::bigint[], "
-                "$9::integer[], $10::integer[], $11::bigint[], $12::bigint[], $13::bigint[], $6::bigint[], "
-                "$7::bigint[], $8::bigint[]) AS z(upserted_id, upserted_client_id, upserted_server_id, "
-                "numbered_id, client_id, server_id, connections, rtt_us, retrans, bytes_sent, bytes_received, "
-                "opened_by_client, opened_by_server, failed)), "
+                "z AS (SELECT u.id AS edge_id, u.id = v.id AS inserted, v.ord, v.connections, v.rtt_us, "
+                "v.retrans, v.bytes_sent, v.bytes_received, v.opened_by_client, v.opened_by_server, v.failed "
+                "FROM upserted u JOIN v ON v.client_id = u.client_id AND v.server_id = u.server_id), "
                 "inserted AS (" OBSERVATIONS_INSERT("$16", "WHERE inserted") "), "
                 "observed AS (" OBSERVATIONS_UPSERT("$16", "WHERE NOT inserted") "), "
                 "host AS (" HOSTS_UPSERT("$17", "$18", "$15") ") "
-                "SELECT id, (SELECT endpoints_deleted FROM prunes) FROM ids",
+                "SELECT array_agg(edge_id ORDER BY ord), (SELECT endpoints_deleted FROM prunes) FROM z",
         [STMT_KNOWN_EDGES] =
                 "WITH v AS (SELECT $12::bigint AS first_seen, $13::bigint AS last_seen, v.* FROM unnest("
                 "$1::bigint[], $2::integer[], $3::integer[], $4::bigint[], $5::bigint[], $6::bigint[]) "
@@ -242,11 +244,15 @@ struct flush_endpoint {
         bool carries;
         bool learned; /* read from the server in this flush: name and pgid are the server's */
         int64_t id; /* 0 until known */
+        /* What the edge statement is given: the id if known before the
+         * flush, else -i for the i-th endpoint the flush writes. */
+        int64_t ref;
 };
 
 /* One edge of a flush: its rows folded. */
 struct flush_edge {
-        int64_t client_id, server_id;
+        size_t client, server; /* endpoints[] */
+        int64_t client_ref, server_ref; /* their refs: the edge's key in the flush */
         int64_t id; /* 0 unless known: from the session, or the server's answer */
         bool known; /* from the session */
         size_t row; /* while folding: the row; then the edge's first */
@@ -352,12 +358,6 @@ static bool endpoint_known(const struct pg_store *s, struct flush_endpoint *e, d
         return true;
 }
 
-static void free_texts(char *(*texts)[6])
-{
-        for (size_t i = 0; i < ELEMENTSOF(*texts); i++)
-                free((*texts)[i]);
-}
-
 /* Reads the ids of the endpoints in missing[] (in that order) from
  * STMT_ENDPOINT_IDS's result. */
 static int read_endpoint_ids(struct pg_store *s, const PGresult *res, struct flush *f, const size_t *missing,
@@ -383,33 +383,41 @@ static int read_endpoint_ids(struct pg_store *s, const PGresult *res, struct flu
         return 0;
 }
 
-/* Gives every endpoint of the flush its id. Those this session does not
- * know (or must check) are written and read back in one round trip, which
- * opens the flush's transaction: then *ret_begun is set. */
-static int resolve_endpoints(struct pg_store *s, struct flush *f, bool *ret_begun)
+/* What the endpoint statements are given: the endpoints this session
+ * does not know (or must check), one array per column. */
+struct endpoint_columns {
+        char *col[6]; /* addr, port, process, name, pgid, carries */
+        size_t *missing; /* their indexes in endpoints[] */
+        size_t n_missing;
+};
+
+static void endpoint_columns_done(struct endpoint_columns *c)
 {
-        _cleanup_(free_texts) char *col[6] = {};
-        _cleanup_result_ PGresult *ids = NULL;
-        _cleanup_free_ size_t *missing = NULL;
+        for (size_t i = 0; i < ELEMENTSOF(c->col); i++)
+                free(c->col[i]);
+        free(c->missing);
+}
+
+/* Gives every endpoint of the flush its ref: its id where this session
+ * knows it, else a place in *ret, which the flush writes and reads back. */
+static int resolve_endpoints(struct pg_store *s, struct flush *f, struct endpoint_columns *ret)
+{
         struct text_array a[6] = {};
         double now = monotonic_seconds();
-        size_t n_missing = 0;
         bool oom = false;
-        int r;
 
-        missing = calloc(f->n_endpoints, sizeof(*missing));
-        if (!missing)
+        ret->missing = calloc(f->n_endpoints, sizeof(*ret->missing));
+        if (!ret->missing)
                 return -ENOMEM;
-        for (size_t i = 0; i < f->n_endpoints; i++)
-                if (!endpoint_known(s, &f->endpoints[i], now))
-                        missing[n_missing++] = i;
-        *ret_begun = false;
-        if (n_missing == 0)
-                return 0;
+        for (size_t i = 0; i < f->n_endpoints; i++) {
+                struct flush_endpoint *e = &f->endpoints[i];
 
-        for (size_t i = 0; i < n_missing; i++) {
-                const struct flush_endpoint *e = &f->endpoints[missing[i]];
-
+                if (endpoint_known(s, e, now)) {
+                        e->ref = e->id;
+                        continue;
+                }
+                ret->missing[ret->n_missing++] = i;
+                e->ref = -(int64_t)ret->n_missing;
                 text_array_add(&a[0], e->addr);
                 text_array_add_i64(&a[1], e->port);
                 text_array_add(&a[2], e->process);
@@ -417,37 +425,23 @@ static int resolve_endpoints(struct pg_store *s, struct flush *f, bool *ret_begu
                 text_array_add_i64(&a[4], e->pgid);
                 text_array_add(&a[5], e->carries ? "t" : "f");
         }
-        for (size_t c = 0; c < ELEMENTSOF(col); c++) {
-                col[c] = text_array_finish(&a[c]);
-                oom = oom || !col[c];
+        for (size_t c = 0; c < ELEMENTSOF(ret->col); c++) {
+                ret->col[c] = text_array_finish(&a[c]);
+                oom = oom || !ret->col[c];
         }
-        if (oom)
-                return -ENOMEM;
-#define ENDPOINT_STEP(which, ...)                                                                       \
-        { .statement = statement_name[which], .n_params = 6,                                            \
-          .params = { col[0], col[1], col[2], col[3], col[4], col[5] }, __VA_ARGS__ }
-        const struct pg_step steps[] = {
-                { .sql = "BEGIN" },
-                ENDPOINT_STEP(STMT_ENDPOINTS_INSERT),
-                ENDPOINT_STEP(STMT_ENDPOINTS_UPDATE),
-                ENDPOINT_STEP(STMT_ENDPOINT_IDS, .ret = &ids),
-        };
-#undef ENDPOINT_STEP
-        *ret_begun = true;
-        r = pg_run_pipeline(s, steps, ELEMENTSOF(steps), "ingest endpoints");
-        if (r < 0)
-                return r;
-        return read_endpoint_ids(s, ids, f, missing, n_missing);
+        return oom ? -ENOMEM : 0;
 }
 
+/* By refs: the known edges (both refs ids) in (client_id, server_id)
+ * order, the order their updates lock them in. */
 static int compare_edge_keys(const void *a, const void *b)
 {
         const struct flush_edge *x = a, *y = b;
 
-        if (x->client_id != y->client_id)
-                return x->client_id < y->client_id ? -1 : 1;
-        if (x->server_id != y->server_id)
-                return x->server_id < y->server_id ? -1 : 1;
+        if (x->client_ref != y->client_ref)
+                return x->client_ref < y->client_ref ? -1 : 1;
+        if (x->server_ref != y->server_ref)
+                return x->server_ref < y->server_ref ? -1 : 1;
         return x->row < y->row ? -1 : x->row > y->row;
 }
 
@@ -469,8 +463,10 @@ static int fold_edges(const struct pg_store *s, const struct nd_ingest *in, stru
         if (!f->edges || !edge_of_row)
                 return -ENOMEM;
         for (size_t i = 0; i < in->n_rows; i++)
-                f->edges[i] = (struct flush_edge){ .client_id = f->endpoints[f->client_of_row[i]].id,
-                                                   .server_id = f->endpoints[f->server_of_row[i]].id,
+                f->edges[i] = (struct flush_edge){ .client = f->client_of_row[i],
+                                                   .server = f->server_of_row[i],
+                                                   .client_ref = f->endpoints[f->client_of_row[i]].ref,
+                                                   .server_ref = f->endpoints[f->server_of_row[i]].ref,
                                                    .row = i };
         qsort_safe(f->edges, in->n_rows, sizeof(*f->edges), compare_edge_keys);
 
@@ -480,10 +476,13 @@ static int fold_edges(const struct pg_store *s, const struct nd_ingest *in, stru
                 int32_t connections = clamp_int32(o->connections);
                 int64_t opened = o->opened;
 
-                if (!e || e->client_id != key.client_id || e->server_id != key.server_id) {
+                if (!e || e->client_ref != key.client_ref || e->server_ref != key.server_ref) {
+                        bool ids = key.client_ref > 0 && key.server_ref > 0;
+
                         e = &f->edges[f->n_edges++]; /* never past i: folding only shrinks */
-                        *e = (struct flush_edge){ .client_id = key.client_id, .server_id = key.server_id,
-                                                  .id = pg_known_edge(s, key.client_id, key.server_id),
+                        *e = (struct flush_edge){ .client = key.client, .server = key.server,
+                                                  .client_ref = key.client_ref, .server_ref = key.server_ref,
+                                                  .id = ids ? pg_known_edge(s, key.client_ref, key.server_ref) : 0,
                                                   .row = key.row, .rank = -1, .max_connections = connections,
                                                   .retrans = (int64_t)o->retrans,
                                                   .bytes_sent = (int64_t)o->bytes_sent,
@@ -552,8 +551,8 @@ static int edges_to_arrays(const struct flush *f, bool known, char *ret[static _
                 if (known) {
                         text_array_add_i64(&a[EDGE_CLIENT_ID], e->id);
                 } else {
-                        text_array_add_i64(&a[EDGE_CLIENT_ID], e->client_id);
-                        text_array_add_i64(&a[EDGE_SERVER_ID], e->server_id);
+                        text_array_add_i64(&a[EDGE_CLIENT_ID], e->client_ref);
+                        text_array_add_i64(&a[EDGE_SERVER_ID], e->server_ref);
                         text_array_add_i64(&a[EDGE_RANK], e->rank);
                 }
                 text_array_add_i64(&a[EDGE_LAST_CONNECTIONS], e->last_connections);
@@ -622,9 +621,11 @@ static int remember_flush(struct pg_store *s, const struct flush *f, bool edges_
         if (edges_learned)
                 s->known_prunes = f->prunes;
         for (size_t i = 0; edges_learned && i < f->n_edges; i++) {
-                if (f->edges[i].known)
+                const struct flush_edge *e = &f->edges[i];
+
+                if (e->known)
                         continue;
-                r = pg_remember_edge(s, f->edges[i].client_id, f->edges[i].server_id, f->edges[i].id);
+                r = pg_remember_edge(s, f->endpoints[e->client].id, f->endpoints[e->server].id, e->id);
                 if (r < 0)
                         return r;
         }
@@ -636,12 +637,13 @@ static int ingest_once(struct pg_store *s, const struct nd_ingest *in)
         _cleanup_(free_edge_columns) char *known_col[_EDGE_COLUMN_MAX] = {};
         _cleanup_(free_edge_columns) char *col[_EDGE_COLUMN_MAX] = {};
         _cleanup_(flush_done) struct flush f = {};
-        _cleanup_result_ PGresult *edge_ids = NULL;
+        _cleanup_(endpoint_columns_done) struct endpoint_columns ends = {};
+        _cleanup_result_ PGresult *edge_ids = NULL, *endpoint_ids = NULL;
         _cleanup_free_ char *addrs = NULL, *hostname = NULL;
         char first_ts[24], ts[24], bucket[24], prunes[24];
-        bool host = in->hostname && in->n_host_addrs > 0, begun = false;
+        bool host = in->hostname && in->n_host_addrs > 0;
         int n_known = 0, n_unknown = 0, r;
-        struct pg_step steps[7];
+        struct pg_step steps[8];
         size_t n = 0;
 
         if (in->n_rows == 0 && !host)
@@ -653,7 +655,7 @@ static int ingest_once(struct pg_store *s, const struct nd_ingest *in)
         if (in->n_rows > 0) {
                 r = flush_endpoints(in, &f);
                 if (r >= 0)
-                        r = resolve_endpoints(s, &f, &begun);
+                        r = resolve_endpoints(s, &f, &ends);
                 if (r >= 0)
                         r = fold_edges(s, in, &f);
                 if (r >= 0)
@@ -663,13 +665,21 @@ static int ingest_once(struct pg_store *s, const struct nd_ingest *in)
                 if (r < 0)
                         goto fail;
         }
-        if (!begun) {
-                steps[n++] = (struct pg_step){ .sql = "BEGIN" };
+        steps[n++] = (struct pg_step){ .sql = "BEGIN" };
+        if (ends.n_missing > 0) {
+#define ENDPOINT_STEP(which, ...)                                                                       \
+        (struct pg_step){ .statement = statement_name[which], .n_params = 6,                            \
+                          .params = { ends.col[0], ends.col[1], ends.col[2], ends.col[3], ends.col[4],      \
+                                      ends.col[5] },                                                     \
+                          __VA_ARGS__ }
+                steps[n++] = ENDPOINT_STEP(STMT_ENDPOINTS_INSERT);
+                steps[n++] = ENDPOINT_STEP(STMT_ENDPOINTS_UPDATE);
+                steps[n++] = ENDPOINT_STEP(STMT_ENDPOINT_IDS, .ret = &endpoint_ids);
+#undef ENDPOINT_STEP
+        } else if (in->n_rows > 0)
                 /* What writing an endpoint would take: a prune waits
                  * until this flush is done, or this flush for the prune. */
-                if (in->n_rows > 0)
-                        steps[n++] = (struct pg_step){ .sql = "LOCK TABLE endpoints IN ROW EXCLUSIVE MODE" };
-        }
+                steps[n++] = (struct pg_step){ .sql = "LOCK TABLE endpoints IN ROW EXCLUSIVE MODE" };
         if (host) {
                 struct text_array array = {};
 
@@ -698,13 +708,14 @@ static int ingest_once(struct pg_store *s, const struct nd_ingest *in)
                 };
         if (n_unknown > 0)
                 steps[n++] = (struct pg_step){
-                        .statement = statement_name[STMT_EDGES], .n_params = 19,
+                        .statement = statement_name[STMT_EDGES], .n_params = 22,
                         .params = { col[EDGE_CLIENT_ID], col[EDGE_SERVER_ID], col[EDGE_RANK],
                                     col[EDGE_LAST_CONNECTIONS], col[EDGE_SIDES], col[EDGE_OPENED_BY_CLIENT],
                                     col[EDGE_OPENED_BY_SERVER], col[EDGE_FAILED], col[EDGE_MAX_CONNECTIONS],
                                     col[EDGE_RTT_US], col[EDGE_RETRANS], col[EDGE_BYTES_SENT],
                                     col[EDGE_BYTES_RECEIVED], first_ts, ts, bucket, host_addrs, host_name,
-                                    s->known_prunes < 0 ? NULL : prunes },
+                                    s->known_prunes < 0 ? NULL : prunes, ends.col[0], ends.col[1],
+                                    ends.col[2] },
                         .ret = &edge_ids,
                 };
         if (host && in->n_rows == 0)
@@ -713,6 +724,8 @@ static int ingest_once(struct pg_store *s, const struct nd_ingest *in)
         steps[n++] = (struct pg_step){ .sql = "COMMIT" };
 
         r = pg_run_pipeline(s, steps, n, "ingest");
+        if (r >= 0 && ends.n_missing > 0)
+                r = read_endpoint_ids(s, endpoint_ids, &f, ends.missing, ends.n_missing);
         if (r >= 0 && n_unknown > 0)
                 r = read_edge_ids(s, edge_ids, &f);
         if (r < 0)

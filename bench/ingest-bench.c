@@ -19,7 +19,7 @@
  * addresses of its own:
  *
  *   netdep   nd_store_ingest(): per flush, set-based upserts over the rows
- *            sent as column arrays, in one pipeline (src/store/postgres.c)
+ *            sent as column arrays, in one pipeline (src/store/postgres-ingest.c)
  *   naive    per row one prepared INSERT ... ON CONFLICT (a CTE chain that
  *            upserts both endpoints, the edge and its observation, with
  *            the same merge rules), PQexecPrepared in a loop; plus the

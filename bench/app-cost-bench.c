@@ -52,9 +52,11 @@
  *               net.netfilter.nf_log_all_netns, which would spill into the
  *               host's log.
  *
- * A run during which other processes used more than 15% of a core (busy
- * time in /proc/stat less that of wrk, the server, the helper and
- * ksoftirqd) is run again, up to 4 times; the least disturbed one counts.
+ * Each run waits (at most 30 s) until the machine is quiet: under 15%
+ * of a core busy over a second. A run during which other processes still
+ * used more than 15% of a core (busy time in /proc/stat less that of wrk,
+ * the server, the helper and ksoftirqd) is run again, up to 4 times; the
+ * least disturbed one counts.
  *
  * Per connection mode and condition: medians over the rounds of p50, p90,
  * p99 and requests/s, p99's range, the helper's CPU (wait4), and p50 and
@@ -111,6 +113,7 @@
 #define MAX_ROUNDS 25
 #define MAX_CONDITIONS 8
 #define MAX_ATTEMPTS 4
+#define QUIET_WAIT_S 30
 #define WRK_CPU "0"
 #define SERVER_CPU 1
 #define FOREIGN_LIMIT 0.15 /* of a core, used by other processes during a run: run it again */
@@ -534,9 +537,34 @@ static int measure_once(const struct bench_options *o, const struct paths *p, en
         return 0;
 }
 
-/* One measurement. A run during which other processes (this VM is shared)
- * used more than FOREIGN_LIMIT of a core is run again, up to MAX_ATTEMPTS
- * times; the least disturbed attempt counts. */
+/* Waits, at most QUIET_WAIT_S, until the machine is quiet: less than
+ * FOREIGN_LIMIT of a core busy over a second while only the idle server of
+ * ours runs. Returns the seconds waited, or -errno. */
+static int wait_for_quiet(double *ret_waited)
+{
+        double start = monotonic_s();
+
+        for (;;) {
+                uint64_t b0, t0, b1, t1;
+                int r = machine_ticks(&b0, &t0);
+
+                if (r >= 0)
+                        r = sleep_until(monotonic_s() + 1, &bench_interrupted);
+                if (r >= 0)
+                        r = machine_ticks(&b1, &t1);
+                if (r < 0)
+                        return r;
+                if (ticks_to_seconds(b1 - b0) <= FOREIGN_LIMIT || monotonic_s() - start > QUIET_WAIT_S) {
+                        *ret_waited = monotonic_s() - start - 1;
+                        return 0;
+                }
+        }
+}
+
+/* One measurement. It starts once the machine is quiet (this VM is
+ * shared); a run during which other processes still used more than
+ * FOREIGN_LIMIT of a core is run again, up to MAX_ATTEMPTS times; the
+ * least disturbed attempt counts. */
 static int run_one(const struct bench_options *o, const struct paths *p, enum conn_mode mode,
                    const struct condition *c, struct sample *ret)
 {
@@ -544,10 +572,15 @@ static int run_one(const struct bench_options *o, const struct paths *p, enum co
 
         for (unsigned attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
                 struct sample x = { .attempts = attempt };
-                int r = measure_once(o, p, mode, c, &x);
+                double waited = 0;
+                int r = wait_for_quiet(&waited);
 
+                if (r >= 0)
+                        r = measure_once(o, p, mode, c, &x);
                 if (r < 0)
                         return r;
+                if (waited >= 1)
+                        printf("  (waited %.0f s for other processes to quiet down)\n", waited);
                 printf("  %-10s %-11s p50 %7.1f us  p99 %7.1f us  %7.0f req/s  CPU %%: server %3.0f wrk %3.0f "
                        "helper %4.1f other %3.0f%s%s\n",
                        conn_mode_name[mode], c->name, x.wrk.p50_us, x.wrk.p99_us, x.wrk.rps,

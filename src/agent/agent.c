@@ -126,6 +126,17 @@ struct sources {
         struct nd_tcp_events_stats reported; /* counters at the last warning */
 };
 
+/* Between the steps of a hybrid scan: the ring buffer holds about a
+ * quarter of a second of a storm of connections, less than a scan may take. */
+static void drain_events(void *userdata)
+{
+        struct sources *src = userdata;
+        int r = nd_tcp_events_consume(src->events, nd_event_fold_event, &src->fold);
+
+        if (r < 0 && r != -EINTR)
+                log_warning_errno(r, "Failed to read eBPF events: %m");
+}
+
 static int take_snapshot(const struct nd_agent_options *o, struct sources *src, struct nd_edge_batch *b)
 {
         struct nd_flow_set flows;
@@ -208,6 +219,8 @@ static int open_sources(const struct nd_agent_options *o, struct nd_listen_memor
                            src->mode == ND_AGENT_MODE_HYBRID ? listeners : NULL);
         if (src->mode == ND_AGENT_MODE_HYBRID) {
                 src->collect.remembered_listeners = listeners;
+                src->collect.between_steps = drain_events;
+                src->collect.between_steps_userdata = src;
                 log_notice("agent: hybrid mode%s: scans for the connections open, eBPF events for every "
                            "connection opened and every failed connect",
                            o->mode == ND_AGENT_MODE_AUTO ? " (eBPF loaded)" : "");

@@ -17,6 +17,12 @@ static bool is_unsupported(int r)
         return r == -EPROTONOSUPPORT || r == -EAFNOSUPPORT || r == -ENOENT || r == -EOPNOTSUPP;
 }
 
+static void between_steps(const struct nd_flows_options *o)
+{
+        if (o->between_steps)
+                o->between_steps(o->between_steps_userdata);
+}
+
 static int collect_here(const struct nd_flows_options *o, uint64_t netns,
                         struct nd_socket_owners *owners, struct nd_listen_set *listeners,
                         struct nd_flow_set *flows, struct nd_flows_report *report)
@@ -85,6 +91,7 @@ static int collect_all_netns(const struct nd_flows_options *o, struct nd_socket_
                         break;
                 }
                 r = collect_here(o, list.items[i].inode, owners, listeners, flows, report);
+                between_steps(o);
         }
 
         /* Always go home, whatever happened above. */
@@ -129,6 +136,7 @@ int nd_flows_collect(const struct nd_flows_options *o, struct nd_flow_set *ret,
                 if (r < 0)
                         goto finish;
                 report->procs_denied = owners->denied;
+                between_steps(o);
         }
 
         if (o->all_netns)

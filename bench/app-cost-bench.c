@@ -63,10 +63,11 @@
  * p99 against `none` in %, medians compared and paired (the median over
  * rounds of each round's ratio to none's in the same round). Target
  * (issue 4): the agent (hybrid and streaming) adds less than 2% to p99, in
- * both connection modes. The verdict reads the paired p99 against the
- * noise floor (none-again's paired p99): PASS when both are under 2%, FAIL
- * when the agent is over 2% by more than the floor, INCONCLUSIVE otherwise;
- * the worst over the agent's conditions counts.
+ * both connection modes. The verdict takes the paired p99 with a margin of
+ * twice its standard error, estimated from the rounds' spread (1.253 x
+ * 1.4826 x MAD / sqrt(rounds)): PASS when all of it is under 2%, FAIL when
+ * all of it is over, INCONCLUSIVE otherwise; the worst over the agent's
+ * conditions counts. none-again against none shows the same for nothing.
  *
  * Run as root, from the top of the tree (needs wrk, tcpdump, nftables):
  *
@@ -80,6 +81,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <math.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <sched.h>
@@ -618,6 +620,9 @@ static double median_of(double *v, size_t n)
 struct summary {
         double p50, p90, p99, p99_min, p99_max, rps, helper_cpu_percent;
         double p99_paired; /* median over rounds of p99 / none's p99 in the same round, - 1, in % */
+        /* Its uncertainty: twice the standard error of that median, from the
+         * rounds' spread (1.253 x 1.4826 x MAD / sqrt(rounds)), in points of %. */
+        double p99_paired_margin;
         unsigned reruns;
 };
 
@@ -649,6 +654,9 @@ static void summarize(const struct bench_options *o, const struct results *res, 
         s.rps = median_of(rps, o->rounds);
         s.helper_cpu_percent = median_of(cpu, o->rounds);
         s.p99_paired = median_of(paired, o->rounds);
+        for (unsigned r = 0; r < o->rounds; r++)
+                paired[r] = fabs(paired[r] - s.p99_paired);
+        s.p99_paired_margin = 2 * 1.253 * 1.4826 * median_of(paired, o->rounds) / sqrt((double)o->rounds);
         *ret = s;
 }
 
@@ -670,15 +678,14 @@ static const char *const verdict_name[] = {
         [VERDICT_FAIL] = "FAIL",
 };
 
-/* The agent's p99 against none's in the same rounds (paired), read against
- * the noise floor (none-again's, paired the same way): under the target
- * with a floor under the target passes; over the target by more than the
- * floor fails; the rest cannot be told apart from noise. */
-static enum verdict judge(double over, double noise)
+/* The agent's p99 against none's in the same rounds (paired), with its
+ * margin (about a 95% interval): all of the interval under the target
+ * passes, all of it over fails, the rest cannot be told from noise. */
+static enum verdict judge(const struct summary *s)
 {
-        if (over < TARGET_P99_PERCENT && noise < TARGET_P99_PERCENT)
+        if (s->p99_paired + s->p99_paired_margin < TARGET_P99_PERCENT)
                 return VERDICT_PASS;
-        if (over >= TARGET_P99_PERCENT + noise)
+        if (s->p99_paired - s->p99_paired_margin >= TARGET_P99_PERCENT)
                 return VERDICT_FAIL;
         return VERDICT_INCONCLUSIVE;
 }
@@ -709,11 +716,9 @@ static int report(const struct bench_options *o, const struct results *res)
                 if (again_i != SIZE_MAX)
                         summarize(o, res, mode, again_i, none_i, &again);
                 noise = again_i != SIZE_MAX ? again.p99_paired : 0;
-                if (noise < 0)
-                        noise = -noise;
-                printf("\n  %s\n  %-11s %8s %8s %8s %19s %8s %10s %10s %10s %8s %6s  %s\n", conn_mode_name[mode],
+                printf("\n  %s\n  %-11s %8s %8s %8s %19s %8s %9s %9s %16s %8s %6s  %s\n", conn_mode_name[mode],
                        "condition", "p50 us", "p90 us", "p99 us", "p99 range us", "req/s", "p50 vs", "p99 vs",
-                       "paired", "helper", "reruns", "verdict");
+                       "paired p99", "helper", "reruns", "verdict");
                 for (size_t ci = 0; ci < o->n_conditions; ci++) {
                         const struct condition *c = o->conditions[ci];
                         struct summary s;
@@ -722,12 +727,13 @@ static int report(const struct bench_options *o, const struct results *res)
 
                         summarize(o, res, mode, ci, none_i, &s);
                         agent = c->helper == HELPER_AGENT && c->mode && strcmp(c->mode, "polling") != 0;
-                        printf("  %-11s %8.1f %8.1f %8.1f %9.1f-%-9.1f %8.0f %+9.1f%% %+9.1f%% %+9.1f%% %7.2f%% %6u  %s\n",
+                        printf("  %-11s %8.1f %8.1f %8.1f %9.1f-%-9.1f %8.0f %+8.1f%% %+8.1f%% %+7.1f%% ±%5.1f %7.2f%% %6u  "
+                               "%s\n",
                                c->name, s.p50, s.p90, s.p99, s.p99_min, s.p99_max, s.rps,
                                change_percent(s.p50, none.p50), change_percent(s.p99, none.p99), s.p99_paired,
-                               s.helper_cpu_percent, s.reruns, agent ? verdict_name[judge(s.p99_paired, noise)] : "");
+                               s.p99_paired_margin, s.helper_cpu_percent, s.reruns, agent ? verdict_name[judge(&s)] : "");
                         if (agent) {
-                                enum verdict v = judge(s.p99_paired, noise);
+                                enum verdict v = judge(&s);
 
                                 judged = true;
                                 if (v > worst)
@@ -735,11 +741,13 @@ static int report(const struct bench_options *o, const struct results *res)
                         }
                 }
                 if (again_i != SIZE_MAX)
-                        printf("  noise floor (none-again against none, paired p99): %.1f%%\n", noise);
+                        printf("  noise floor: none-again against none, paired p99 %+.1f%% ±%.1f\n", noise,
+                               again.p99_paired_margin);
         }
-        printf("\n  (\"vs\": medians against none's; paired: the median over rounds of each round's p99 against none's "
-               "in the same round; helper: its CPU in %% of one core over the run, settle included; reruns: runs "
-               "done again because other processes used more than %.0f%% of a core)\n",
+        printf("\n  (\"vs\": medians against none's; paired p99: the median over rounds of each round's p99 against "
+               "none's in the same round, ± twice its standard error from the rounds' spread; helper: its CPU in %% "
+               "of one core over the run, settle included; reruns: runs done again because other processes used "
+               "more than %.0f%% of a core)\n",
                100 * FOREIGN_LIMIT);
         if (!judged) {
                 printf("  target: no agent condition (hybrid, streaming) was run\n");
@@ -748,7 +756,7 @@ static int report(const struct bench_options *o, const struct results *res)
         printf("  target: the agent (hybrid, streaming) adds less than %.0f%% to p99 (paired), every connection mode: %s\n",
                TARGET_P99_PERCENT, verdict_name[worst]);
         if (worst == VERDICT_INCONCLUSIVE)
-                printf("  (the differences are within the noise floor, or the floor itself is above the target)\n");
+                printf("  (the target lies inside the paired p99's margin: more rounds, or a quieter machine)\n");
         return worst == VERDICT_PASS ? 0 : 1;
 }
 

@@ -8,12 +8,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "collect/netns.h"
+#include "shared/forked_call.h"
 #include "shared/log.h"
 #include "bpf/tcp_events.skel.h"
 
@@ -22,7 +24,11 @@
 #define ENOTSUPP_KERNEL 524 /* the kernel's internal ENOTSUPP, seen by BPF callers */
 
 struct nd_tcp_events {
-        struct tcp_events_bpf *skel;
+        /* The kernel objects the loader child handed over: the ring buffer
+         * and counters maps, and the link that keeps the program attached
+         * (closing it detaches). The programs and other maps live on
+         * through it. */
+        int events_fd, counters_fd, link_fd;
         struct ring_buffer *rb;
         /* Valid during one poll or consume. */
         nd_tcp_event_fn fn;
@@ -30,6 +36,17 @@ struct nd_tcp_events {
         int64_t realtime_offset_ns;
         uint64_t n_events, n_malformed;
 };
+
+/* What the loader child gets from nd_tcp_events_open(), checked there. */
+struct load_params {
+        uint32_t netns; /* 0: every namespace */
+        uint32_t pid;
+        uint16_t port;
+        size_t ring_bytes;
+        uint32_t max_sockets, max_listeners;
+};
+
+enum { LOADED_EVENTS, LOADED_COUNTERS, LOADED_LINK, LOADED_FDS };
 
 /* libbpf talks a lot while loading: keep it for -v (warnings) and -vv. */
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -135,9 +152,68 @@ struct nd_tcp_events *nd_tcp_events_free(struct nd_tcp_events *t)
         if (!t)
                 return NULL;
         ring_buffer__free(t->rb);
-        tcp_events_bpf__destroy(t->skel);
+        if (t->link_fd >= 0)
+                close(t->link_fd);
+        if (t->counters_fd >= 0)
+                close(t->counters_fd);
+        if (t->events_fd >= 0)
+                close(t->events_fd);
         free(t);
         return NULL;
+}
+
+/* The loader, run in a child process (nd_forked_call()): opens the
+ * skeleton, sizes the maps, loads (libbpf parses the kernel's whole BTF
+ * for CO-RE here: megabytes that would otherwise stay in the agent's
+ * high-water mark), attaches, seeds the listeners, and hands back the
+ * LOADED_FDS fds. Exiting frees the rest. */
+static int load_programs(void *userdata, int *fds, size_t max_fds, size_t *n_fds, char *why, size_t why_size)
+{
+        const struct load_params *p = userdata;
+        struct tcp_events_bpf *skel;
+        int r;
+
+        if (max_fds < LOADED_FDS)
+                return -EINVAL;
+        libbpf_set_print(libbpf_print);
+        skel = tcp_events_bpf__open();
+        if (!skel)
+                return load_failure(-errno, "opening", why, why_size);
+
+        skel->rodata->filter_netns = p->netns;
+        skel->rodata->filter_pid = p->pid;
+        skel->rodata->filter_port = p->port;
+        r = bpf_map__set_max_entries(skel->maps.events, (uint32_t)p->ring_bytes);
+        if (r >= 0)
+                r = bpf_map__set_max_entries(skel->maps.socks, p->max_sockets);
+        if (r >= 0)
+                r = bpf_map__set_max_entries(skel->maps.listeners, p->max_listeners);
+        if (r >= 0)
+                r = bpf_map__set_max_entries(skel->maps.listen_socks, p->max_listeners);
+        if (r < 0) {
+                set_why(why, why_size, "sizing the BPF maps failed: %s", strerror(-r));
+                return r;
+        }
+
+        /* The seeding walk runs once, below, not as an attachment. */
+        bpf_program__set_autoattach(skel->progs.nd_seed_listeners, false);
+        r = tcp_events_bpf__load(skel);
+        if (r < 0)
+                return load_failure(r, "loading", why, why_size);
+        r = tcp_events_bpf__attach(skel);
+        if (r < 0)
+                return load_failure(r, "attaching", why, why_size);
+        /* After attaching: a listener opened meanwhile is seen by both, and
+         * counted once. */
+        r = seed_listeners(skel);
+        if (r < 0)
+                return load_failure(r, "running", why, why_size);
+
+        fds[LOADED_EVENTS] = bpf_map__fd(skel->maps.events);
+        fds[LOADED_COUNTERS] = bpf_map__fd(skel->maps.counters);
+        fds[LOADED_LINK] = bpf_link__fd(skel->links.nd_inet_sock_set_state);
+        *n_fds = LOADED_FDS;
+        return 0;
 }
 
 int nd_tcp_events_open(const struct nd_tcp_events_options *o, struct nd_tcp_events **ret, char *why,
@@ -145,9 +221,11 @@ int nd_tcp_events_open(const struct nd_tcp_events_options *o, struct nd_tcp_even
 {
         static const struct nd_tcp_events_options defaults = {};
         _cleanup_(nd_tcp_events_freep) struct nd_tcp_events *t = NULL;
+        struct load_params p = {};
+        struct timespec started, loaded;
+        int fds[LOADED_FDS];
+        size_t n_fds = 0;
         uint64_t netns = 0;
-        size_t ring_bytes;
-        uint32_t max_sockets, max_listeners;
         int r;
 
         if (!o)
@@ -159,9 +237,11 @@ int nd_tcp_events_open(const struct nd_tcp_events_options *o, struct nd_tcp_even
                 set_why(why, why_size, "ring buffer of %zu bytes is larger than 1 GiB", o->ring_bytes);
                 return -EINVAL;
         }
-        ring_bytes = ring_size(o->ring_bytes ? o->ring_bytes : ND_TCP_EVENTS_RING_BYTES_DEFAULT);
-        max_sockets = o->max_sockets ? o->max_sockets : ND_TCP_EVENTS_MAX_SOCKETS_DEFAULT;
-        max_listeners = o->max_listeners ? o->max_listeners : ND_TCP_EVENTS_MAX_LISTENERS_DEFAULT;
+        p.ring_bytes = ring_size(o->ring_bytes ? o->ring_bytes : ND_TCP_EVENTS_RING_BYTES_DEFAULT);
+        p.max_sockets = o->max_sockets ? o->max_sockets : ND_TCP_EVENTS_MAX_SOCKETS_DEFAULT;
+        p.max_listeners = o->max_listeners ? o->max_listeners : ND_TCP_EVENTS_MAX_LISTENERS_DEFAULT;
+        p.pid = o->pid;
+        p.port = o->port;
 
         /* CO-RE needs the running kernel's BTF: say so plainly rather than
          * through libbpf's error. */
@@ -179,53 +259,41 @@ int nd_tcp_events_open(const struct nd_tcp_events_options *o, struct nd_tcp_even
                         set_why(why, why_size, "cannot tell the current network namespace: %s", strerror(-r));
                         return r;
                 }
+                p.netns = (uint32_t)netns;
         }
 
-        libbpf_set_print(libbpf_print);
         t = calloc(1, sizeof(*t));
         if (!t)
                 return -ENOMEM;
-        t->skel = tcp_events_bpf__open();
-        if (!t->skel)
-                return load_failure(-errno, "opening", why, why_size);
-
-        t->skel->rodata->filter_netns = (uint32_t)netns;
-        t->skel->rodata->filter_pid = o->pid;
-        t->skel->rodata->filter_port = o->port;
-        r = bpf_map__set_max_entries(t->skel->maps.events, (uint32_t)ring_bytes);
-        if (r >= 0)
-                r = bpf_map__set_max_entries(t->skel->maps.socks, max_sockets);
-        if (r >= 0)
-                r = bpf_map__set_max_entries(t->skel->maps.listeners, max_listeners);
-        if (r >= 0)
-                r = bpf_map__set_max_entries(t->skel->maps.listen_socks, max_listeners);
-        if (r < 0) {
-                set_why(why, why_size, "sizing the BPF maps failed: %s", strerror(-r));
+        t->events_fd = t->counters_fd = t->link_fd = -EBADF;
+        clock_gettime(CLOCK_MONOTONIC, &started);
+        /* In a child: a loader that crashes on an odd kernel takes only the
+         * child down (the agent polls instead), and libbpf's megabytes of
+         * BTF are gone when it exits rather than left in our heap. */
+        r = nd_forked_call(load_programs, &p, fds, LOADED_FDS, &n_fds, why, why_size);
+        if (r < 0)
                 return r;
+        clock_gettime(CLOCK_MONOTONIC, &loaded);
+        if (n_fds != LOADED_FDS) {
+                for (size_t i = 0; i < n_fds; i++)
+                        close(fds[i]);
+                set_why(why, why_size, "the BPF loader handed back %zu of %d objects", n_fds, LOADED_FDS);
+                return -EBADMSG;
         }
+        t->events_fd = fds[LOADED_EVENTS];
+        t->counters_fd = fds[LOADED_COUNTERS];
+        t->link_fd = fds[LOADED_LINK];
 
-        /* The seeding walk runs once, below, not as an attachment. */
-        bpf_program__set_autoattach(t->skel->progs.nd_seed_listeners, false);
-        r = tcp_events_bpf__load(t->skel);
-        if (r < 0)
-                return load_failure(r, "loading", why, why_size);
-        r = tcp_events_bpf__attach(t->skel);
-        if (r < 0)
-                return load_failure(r, "attaching", why, why_size);
-        /* After attaching: a listener opened meanwhile is seen by both, and
-         * counted once. */
-        r = seed_listeners(t->skel);
-        if (r < 0)
-                return load_failure(r, "running", why, why_size);
-
-        t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events), on_record, t, NULL);
+        t->rb = ring_buffer__new(t->events_fd, on_record, t, NULL);
         if (!t->rb) {
                 r = -errno;
                 set_why(why, why_size, "opening the ring buffer failed: %s", strerror(-r));
                 return r;
         }
-        log_debug("eBPF TCP events: ring buffer %zu bytes, up to %u sockets, netns %s", ring_bytes, max_sockets,
-                  o->all_netns ? "all" : "current");
+        log_debug("eBPF TCP events: loaded in %.0f ms by a child process; ring buffer %zu bytes, up to %u "
+                  "sockets, netns %s",
+                  (double)(loaded.tv_sec - started.tv_sec) * 1e3 + (double)(loaded.tv_nsec - started.tv_nsec) / 1e6,
+                  p.ring_bytes, p.max_sockets, o->all_netns ? "all" : "current");
         *ret = TAKE_PTR(t);
         return 0;
 }
@@ -266,17 +334,14 @@ static int read_counter(const struct nd_tcp_events *t, uint32_t index, uint64_t 
         int n_cpus = libbpf_num_possible_cpus();
         _cleanup_free_ uint64_t *values = NULL;
         uint64_t sum = 0;
-        int r;
 
         if (n_cpus <= 0)
                 return n_cpus < 0 ? n_cpus : -EINVAL;
         values = calloc((size_t)n_cpus, sizeof(*values));
         if (!values)
                 return -ENOMEM;
-        r = bpf_map__lookup_elem(t->skel->maps.counters, &index, sizeof(index), values,
-                                 (size_t)n_cpus * sizeof(*values), 0);
-        if (r < 0)
-                return r;
+        if (bpf_map_lookup_elem(t->counters_fd, &index, values) < 0)
+                return -errno;
         for (int i = 0; i < n_cpus; i++)
                 sum += values[i];
         *ret = sum;

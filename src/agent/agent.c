@@ -175,11 +175,26 @@ static void report_event_losses(struct sources *src)
         if (!src->events || nd_tcp_events_stats(src->events, &now) < 0)
                 return;
         uint64_t untracked = now.untracked + src->fold.live.untracked;
-        uint64_t lost = now.lost - src->reported.lost, missed = untracked - src->reported.untracked;
-        if (lost || missed)
-                log_warning("agent: eBPF: %llu events lost (ring buffer full), %llu connections not followed "
-                            "(table full) since the last flush; counts of connections opened are low",
-                            (unsigned long long)lost, (unsigned long long)missed);
+        uint64_t lost = now.lost - src->reported.lost, missed = untracked - src->reported.untracked,
+                 skipped = now.skipped - src->reported.skipped;
+        if (lost || missed || skipped) {
+                char what[300] = "";
+                size_t n = 0;
+
+                if (lost)
+                        n += (size_t)snprintf(what + n, sizeof(what) - n, "%s%llu events lost (ring buffer full)",
+                                              n ? ", " : "", (unsigned long long)lost);
+                if (missed && n < sizeof(what))
+                        n += (size_t)snprintf(what + n, sizeof(what) - n,
+                                              "%s%llu connections not followed (table full)", n ? ", " : "",
+                                              (unsigned long long)missed);
+                if (skipped && n < sizeof(what))
+                        snprintf(what + n, sizeof(what) - n,
+                                 "%s%llu state changes not seen (the kernel skipped the program while "
+                                 "another BPF program ran)",
+                                 n ? ", " : "", (unsigned long long)skipped);
+                log_warning("agent: eBPF: %s since the last flush; counts of connections opened may be low", what);
+        }
         src->reported = now;
         src->reported.untracked = untracked;
 }

@@ -179,6 +179,10 @@ static void report_losses(const struct nd_tcp_events *t)
         if (s.untracked > 0)
                 log_warning("%" PRIu64 " connections not followed: the socket table was full (try a larger --max-sockets)",
                             s.untracked);
+        if (s.skipped > 0)
+                log_warning("%" PRIu64 " state changes not seen: the kernel skipped the program while another "
+                            "BPF program ran on that CPU",
+                            s.skipped);
         if (s.malformed > 0)
                 log_warning("%" PRIu64 " malformed events skipped", s.malformed);
 }

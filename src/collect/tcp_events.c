@@ -26,9 +26,9 @@
 struct nd_tcp_events {
         /* The kernel objects the loader child handed over: the ring buffer
          * and counters maps, and the link that keeps the program attached
-         * (closing it detaches). The programs and other maps live on
-         * through it. */
-        int events_fd, counters_fd, link_fd;
+         * (closing it detaches), and that program, for its statistics.
+         * The other maps live on through it. */
+        int events_fd, counters_fd, link_fd, prog_fd;
         struct ring_buffer *rb;
         /* Valid during one poll or consume. */
         nd_tcp_event_fn fn;
@@ -46,7 +46,7 @@ struct load_params {
         uint32_t max_sockets, max_listeners;
 };
 
-enum { LOADED_EVENTS, LOADED_COUNTERS, LOADED_LINK, LOADED_FDS };
+enum { LOADED_EVENTS, LOADED_COUNTERS, LOADED_LINK, LOADED_PROG, LOADED_FDS };
 
 /* libbpf talks a lot while loading: keep it for -v (warnings) and -vv. */
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -152,6 +152,8 @@ struct nd_tcp_events *nd_tcp_events_free(struct nd_tcp_events *t)
         if (!t)
                 return NULL;
         ring_buffer__free(t->rb);
+        if (t->prog_fd >= 0)
+                close(t->prog_fd);
         if (t->link_fd >= 0)
                 close(t->link_fd);
         if (t->counters_fd >= 0)
@@ -212,6 +214,7 @@ static int load_programs(void *userdata, int *fds, size_t max_fds, size_t *n_fds
         fds[LOADED_EVENTS] = bpf_map__fd(skel->maps.events);
         fds[LOADED_COUNTERS] = bpf_map__fd(skel->maps.counters);
         fds[LOADED_LINK] = bpf_link__fd(skel->links.nd_inet_sock_set_state);
+        fds[LOADED_PROG] = bpf_program__fd(skel->progs.nd_inet_sock_set_state);
         *n_fds = LOADED_FDS;
         return 0;
 }
@@ -265,7 +268,7 @@ int nd_tcp_events_open(const struct nd_tcp_events_options *o, struct nd_tcp_even
         t = calloc(1, sizeof(*t));
         if (!t)
                 return -ENOMEM;
-        t->events_fd = t->counters_fd = t->link_fd = -EBADF;
+        t->events_fd = t->counters_fd = t->link_fd = t->prog_fd = -EBADF;
         clock_gettime(CLOCK_MONOTONIC, &started);
         /* In a child: a loader that crashes on an odd kernel takes only the
          * child down (the agent polls instead), and libbpf's megabytes of
@@ -283,6 +286,7 @@ int nd_tcp_events_open(const struct nd_tcp_events_options *o, struct nd_tcp_even
         t->events_fd = fds[LOADED_EVENTS];
         t->counters_fd = fds[LOADED_COUNTERS];
         t->link_fd = fds[LOADED_LINK];
+        t->prog_fd = fds[LOADED_PROG];
 
         t->rb = ring_buffer__new(t->events_fd, on_record, t, NULL);
         if (!t->rb) {
@@ -348,6 +352,20 @@ static int read_counter(const struct nd_tcp_events *t, uint32_t index, uint64_t 
         return 0;
 }
 
+/* Runs of the program the kernel skipped since load because a BPF program
+ * already ran on that CPU (a state change inside another program's run):
+ * each is a state change we never saw. */
+static int read_skipped(const struct nd_tcp_events *t, uint64_t *ret)
+{
+        struct bpf_prog_info info = {};
+        uint32_t len = sizeof(info);
+
+        if (bpf_obj_get_info_by_fd(t->prog_fd, &info, &len) < 0)
+                return -errno;
+        *ret = info.recursion_misses;
+        return 0;
+}
+
 int nd_tcp_events_stats(const struct nd_tcp_events *t, struct nd_tcp_events_stats *ret)
 {
         struct nd_tcp_events_stats s = { .events = t->n_events, .malformed = t->n_malformed };
@@ -357,6 +375,9 @@ int nd_tcp_events_stats(const struct nd_tcp_events *t, struct nd_tcp_events_stat
         if (r < 0)
                 return r;
         r = read_counter(t, ND_TCP_COUNTER_UNTRACKED, &s.untracked);
+        if (r < 0)
+                return r;
+        r = read_skipped(t, &s.skipped);
         if (r < 0)
                 return r;
         *ret = s;

@@ -79,6 +79,10 @@ struct nd_tcp_events_stats {
         uint64_t lost; /* dropped in the kernel: the ring buffer was full */
         uint64_t untracked; /* connections or listeners not followed: their table was full */
         uint64_t malformed; /* records that did not decode (version skew: a bug) */
+        /* State changes never seen: the kernel skipped the program because
+         * another BPF program was running on that CPU at the time (kernel
+         * 5.12 or later; 0 before). */
+        uint64_t skipped;
 };
 
 /* Counters since open. */

@@ -2,8 +2,6 @@
 
 #include <sys/socket.h>
 
-static const int families[] = { AF_INET, AF_INET6 };
-
 static int add_listener(const struct nd_sock *s, void *userdata)
 {
         return nd_listen_set_add(userdata, s);
@@ -76,21 +74,18 @@ int nd_snapshot_collect(struct nd_sock_source *src, uint64_t netns,
         /* Listeners first, so each connection can be classified as it streams
          * past: no socket is ever held in memory. */
         nd_listen_set_clear(listeners);
-        for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
-                r = nd_sock_source_dump(src, families[i], ND_TCPF(ND_TCP_LISTEN), add_listener, listeners);
-                if (r < 0)
-                        return r;
-        }
+        /* Both families in one dump: the kernel walks its tables once. */
+        r = nd_sock_source_dump(src, AF_UNSPEC, ND_TCPF(ND_TCP_LISTEN), add_listener, listeners);
+        if (r < 0)
+                return r;
         if (remembered) {
                 r = nd_listen_memory_add_to(remembered, netns, listeners);
                 if (r < 0)
                         return r;
         }
-        for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
-                r = nd_sock_source_dump(src, families[i], ND_TCPF_FLOW_STATES, fold, &ctx);
-                if (r < 0)
-                        return r;
-        }
+        r = nd_sock_source_dump(src, AF_UNSPEC, ND_TCPF_FLOW_STATES, fold, &ctx);
+        if (r < 0)
+                return r;
         if (remembered)
                 nd_listen_memory_note_covered(remembered, netns, listeners);
         return 0;

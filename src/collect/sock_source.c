@@ -9,15 +9,18 @@
 #include "collect/procnet.h"
 #include "collect/sockdiag.h"
 #include "shared/cleanup.h"
+#include "shared/log.h"
 
 struct sockdiag_source {
         struct nd_sockdiag *sd;
         bool with_tcp_info;
+        /* The kernel refused a dump of both families at once: ask per family. */
+        bool per_family;
 };
 
-static int sockdiag_dump(void *ctx, int family, uint32_t states, nd_sock_fn fn, void *userdata)
+static int sockdiag_dump_family(struct sockdiag_source *src, int family, uint32_t states, nd_sock_fn fn,
+                                void *userdata)
 {
-        struct sockdiag_source *src = ctx;
         /* Listeners have no tcp_info worth reading. */
         bool with_info = src->with_tcp_info && (states & ~ND_TCPF(ND_TCP_LISTEN)) != 0;
         int r = nd_sockdiag_dump(src->sd, family, states, with_info, fn, userdata);
@@ -27,6 +30,26 @@ static int sockdiag_dump(void *ctx, int family, uint32_t states, nd_sock_fn fn, 
         if (family == AF_INET6 && (r == -ENOENT || r == -EAFNOSUPPORT || r == -EPROTONOSUPPORT))
                 return 0;
         return r < 0 ? r : 0;
+}
+
+static int sockdiag_dump(void *ctx, int family, uint32_t states, nd_sock_fn fn, void *userdata)
+{
+        struct sockdiag_source *src = ctx;
+        int r;
+
+        if (family != AF_UNSPEC)
+                return sockdiag_dump_family(src, family, states, fn, userdata);
+        if (!src->per_family) {
+                /* The kernel answers or refuses before the first socket. */
+                r = sockdiag_dump_family(src, AF_UNSPEC, states, fn, userdata);
+                if (r != -EINVAL && r != -ENOENT && r != -EOPNOTSUPP)
+                        return r;
+                log_debug("sock_diag: the kernel refused a dump of both families (%s); dumping each",
+                          strerror(-r));
+                src->per_family = true;
+        }
+        r = sockdiag_dump_family(src, AF_INET, states, fn, userdata);
+        return r < 0 ? r : sockdiag_dump_family(src, AF_INET6, states, fn, userdata);
 }
 
 static void sockdiag_free(void *ctx)
@@ -65,6 +88,12 @@ static int procnet_dump(void *ctx, int family, uint32_t states, nd_sock_fn fn, v
 {
         char path[4096];
         _cleanup_fclose_ FILE *f = NULL;
+
+        if (family == AF_UNSPEC) {
+                int r = procnet_dump(ctx, AF_INET, states, fn, userdata);
+
+                return r < 0 ? r : procnet_dump(ctx, AF_INET6, states, fn, userdata);
+        }
 
         snprintf(path, sizeof(path), "%s/%s", (const char *)ctx, family == AF_INET6 ? "tcp6" : "tcp");
         f = fopen(path, "re");

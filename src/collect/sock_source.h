@@ -10,7 +10,8 @@
 struct nd_sock_source_ops {
         const char *name;
         bool has_tcp_info;
-        /* Calls fn for each socket of the family whose state is in states. */
+        /* Calls fn for each socket of the family (AF_INET, AF_INET6, or
+         * AF_UNSPEC for both) whose state is in states. */
         int (*dump)(void *ctx, int family, uint32_t states, nd_sock_fn fn, void *userdata);
         void (*free)(void *ctx);
 };

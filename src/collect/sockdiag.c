@@ -140,7 +140,8 @@ int nd_sockdiag_decode(const void *buf, size_t len, nd_sock_fn fn, void *userdat
                                 return e->error;
                         break; /* an ACK */
                 }
-                case SOCK_DIAG_BY_FAMILY: {
+                case SOCK_DIAG_BY_FAMILY:
+                case TCPDIAG_GETSOCK: { /* the answer to an AF_UNSPEC dump */
                         struct nd_sock s;
 
                         r = decode_socket(nlh, &s);
@@ -214,12 +215,36 @@ struct nd_sockdiag *nd_sockdiag_free(struct nd_sockdiag *sd)
         return NULL;
 }
 
+/* Both families in one walk: the compatibility request, whose dump the
+ * kernel runs with sdiag_family AF_UNSPEC. */
+static int send_request_both_families(struct nd_sockdiag *sd, uint32_t states, bool with_info)
+{
+        uint8_t buf[MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(struct inet_diag_req))] = {};
+        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+        struct inet_diag_req *req;
+
+        nlh->nlmsg_type = TCPDIAG_GETSOCK;
+        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+        nlh->nlmsg_seq = ++sd->seq;
+        req = mnl_nlmsg_put_extra_header(nlh, sizeof(*req));
+        req->idiag_family = AF_INET; /* ignored by the dump */
+        req->idiag_states = states;
+        if (with_info)
+                req->idiag_ext = 1u << (INET_DIAG_INFO - 1);
+
+        if (mnl_socket_sendto(sd->nl, nlh, nlh->nlmsg_len) < 0)
+                return -errno;
+        return 0;
+}
+
 static int send_request(struct nd_sockdiag *sd, int family, uint32_t states, bool with_info)
 {
         uint8_t buf[MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(struct inet_diag_req_v2))] = {};
         struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
         struct inet_diag_req_v2 *req;
 
+        if (family == AF_UNSPEC)
+                return send_request_both_families(sd, states, with_info);
         nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
         nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
         nlh->nlmsg_seq = ++sd->seq;

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "collect/sock.h"
+#include "shared/cleanup.h"
 
 /* Decodes one buffer of netlink messages as read from the socket.
  * Returns 1 if the dump continues, 0 at NLMSG_DONE, -EBADMSG on a truncated
@@ -21,11 +22,20 @@ struct nd_sockdiag;
  * Returns -errno; *ret is written only on success. */
 int nd_sockdiag_open(struct nd_sockdiag **ret);
 struct nd_sockdiag *nd_sockdiag_free(struct nd_sockdiag *sd);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct nd_sockdiag *, nd_sockdiag_free);
 
-/* Dumps the TCP sockets of one family (AF_INET/AF_INET6) whose state is in
- * the states mask (ND_TCPF bits), calling fn for each. tcp_info is asked for
- * only when with_info is set. An inconsistent dump (the kernel's
- * NLM_F_DUMP_INTR) is retried a few times before -EINTR is returned. */
+/* Dumps the TCP sockets of one family (AF_INET/AF_INET6), or of both
+ * (AF_UNSPEC), whose state is in the states mask (ND_TCPF bits), calling fn
+ * for each. tcp_info is asked for only when with_info is set. An
+ * inconsistent dump (the kernel's NLM_F_DUMP_INTR) is retried a few times
+ * before -EINTR is returned.
+ *
+ * AF_UNSPEC walks the kernel's socket hash tables once instead of twice:
+ * the tables hold both families, and a per-family dump (the
+ * SOCK_DIAG_BY_FAMILY request ss uses) walks all of them to skip the other
+ * family's sockets. It is the older TCPDIAG_GETSOCK request, which the
+ * kernel answers for every family; a kernel that refuses it gives -EINVAL
+ * or -ENOENT, and the caller dumps each family instead. */
 int nd_sockdiag_dump(struct nd_sockdiag *sd, int family, uint32_t states, bool with_info,
                      nd_sock_fn fn, void *userdata);
 

@@ -8,9 +8,15 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <linux/inet_diag.h>
 #include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "collect/sockdiag.h"
+#include "shared/cleanup.h"
 #include "test-util.h"
 
 #define MAX_SOCKS 64
@@ -102,6 +108,90 @@ static void test_flow_dumps(void **state)
         assert_int_equal(s->local.family, AF_INET);
         assert_int_equal(s->peer.family, AF_INET);
         free(buf);
+}
+
+/* The answer to a dump of both families (AF_UNSPEC) comes as
+ * TCPDIAG_GETSOCK messages, with the same payload. */
+static void test_both_families_answer(void **state)
+{
+        struct collected c = {};
+        size_t len;
+        void *buf = test_read_data("inet6-flows.bin", &len);
+        int remaining = (int)len;
+
+        for (struct nlmsghdr *h = buf; NLMSG_OK(h, remaining); h = NLMSG_NEXT(h, remaining))
+                if (h->nlmsg_type == SOCK_DIAG_BY_FAMILY)
+                        h->nlmsg_type = TCPDIAG_GETSOCK;
+        assert_int_equal(nd_sockdiag_decode(buf, len, collect, &c), 0);
+        assert_int_equal(c.n, 7);
+        assert_non_null(find_local(&c, "10.9.0.1", 9090));
+        free(buf);
+}
+
+static int listen_on(int family, uint16_t *ret_port)
+{
+        struct sockaddr_storage ss = { .ss_family = (sa_family_t)family };
+        socklen_t len = family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+        int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        assert_true(fd >= 0);
+        if (family == AF_INET)
+                ((struct sockaddr_in *)&ss)->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        else
+                ((struct sockaddr_in6 *)&ss)->sin6_addr = in6addr_loopback;
+        assert_int_equal(bind(fd, (struct sockaddr *)&ss, len), 0);
+        assert_int_equal(listen(fd, 1), 0);
+        assert_int_equal(getsockname(fd, (struct sockaddr *)&ss, &len), 0);
+        *ret_port = ntohs(family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+                                            : ((struct sockaddr_in6 *)&ss)->sin6_port);
+        return fd;
+}
+
+struct own_listeners {
+        uint16_t port4, port6;
+        unsigned found4, found6;
+};
+
+static int find_own(const struct nd_sock *s, void *userdata)
+{
+        struct own_listeners *o = userdata;
+
+        if (s->local_port == o->port4 && s->local.family == AF_INET)
+                o->found4++;
+        if (s->local_port == o->port6 && s->local.family == AF_INET6)
+                o->found6++;
+        return 0;
+}
+
+/* Live: one AF_UNSPEC dump reports the sockets of both families, each
+ * once, as the two per-family dumps do. Skipped where the kernel or
+ * the sandbox has no sock_diag or no IPv6. */
+static void test_both_families_live(void **state)
+{
+        _cleanup_(nd_sockdiag_freep) struct nd_sockdiag *sd = NULL;
+        _cleanup_close_ int fd4 = -EBADF, fd6 = -EBADF;
+        struct own_listeners both = {}, per_family = {};
+        int r;
+
+        if (nd_sockdiag_open(&sd) < 0)
+                skip();
+        fd6 = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd6 < 0)
+                skip();
+        close(TAKE_FD(fd6));
+        fd4 = listen_on(AF_INET, &both.port4);
+        fd6 = listen_on(AF_INET6, &both.port6);
+        per_family.port4 = both.port4;
+        per_family.port6 = both.port6;
+
+        r = nd_sockdiag_dump(sd, AF_UNSPEC, ND_TCPF(ND_TCP_LISTEN), false, find_own, &both);
+        assert_int_equal(r, 0);
+        assert_int_equal(nd_sockdiag_dump(sd, AF_INET, ND_TCPF(ND_TCP_LISTEN), false, find_own, &per_family), 0);
+        assert_int_equal(nd_sockdiag_dump(sd, AF_INET6, ND_TCPF(ND_TCP_LISTEN), false, find_own, &per_family), 0);
+        assert_int_equal(per_family.found4, 1);
+        assert_int_equal(per_family.found6, 1);
+        assert_int_equal(both.found4, 1);
+        assert_int_equal(both.found6, 1);
 }
 
 static void test_every_truncation_is_safe(void **state)
@@ -211,6 +301,8 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_listen_dumps),
                 cmocka_unit_test(test_flow_dumps),
+                cmocka_unit_test(test_both_families_answer),
+                cmocka_unit_test(test_both_families_live),
                 cmocka_unit_test(test_every_truncation_is_safe),
                 cmocka_unit_test(test_malformed_lengths),
                 cmocka_unit_test(test_error_and_interrupted),

@@ -48,7 +48,9 @@ typedef int (*nd_tcp_event_fn)(const struct nd_tcp_event *ev, void *userdata);
 
 /* Loads and attaches the BPF programs, then walks every open file of the
  * host once (in the kernel) to credit listeners opened before us to their
- * processes. o may be NULL for the defaults. Returns 0, or:
+ * processes. All of that runs in a short-lived child process, which hands
+ * back the maps and the link (docs/bpf.md, "Loading in a child process"):
+ * call it before starting threads. o may be NULL for the defaults. Returns 0, or:
  *   -EOPNOTSUPP  switched off (o->disabled, NETDEP_BPF=off), built without
  *                eBPF, or the kernel lacks BTF or a hook we need;
  *   -EINVAL      a bad NETDEP_BPF value or option;

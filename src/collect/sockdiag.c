@@ -215,45 +215,33 @@ struct nd_sockdiag *nd_sockdiag_free(struct nd_sockdiag *sd)
         return NULL;
 }
 
-/* Both families in one walk: the compatibility request, whose dump the
- * kernel runs with sdiag_family AF_UNSPEC. */
-static int send_request_both_families(struct nd_sockdiag *sd, uint32_t states, bool with_info)
-{
-        uint8_t buf[MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(struct inet_diag_req))] = {};
-        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-        struct inet_diag_req *req;
-
-        nlh->nlmsg_type = TCPDIAG_GETSOCK;
-        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-        nlh->nlmsg_seq = ++sd->seq;
-        req = mnl_nlmsg_put_extra_header(nlh, sizeof(*req));
-        req->idiag_family = AF_INET; /* ignored by the dump */
-        req->idiag_states = states;
-        if (with_info)
-                req->idiag_ext = 1u << (INET_DIAG_INFO - 1);
-
-        if (mnl_socket_sendto(sd->nl, nlh, nlh->nlmsg_len) < 0)
-                return -errno;
-        return 0;
-}
-
 static int send_request(struct nd_sockdiag *sd, int family, uint32_t states, bool with_info)
 {
-        uint8_t buf[MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(struct inet_diag_req_v2))] = {};
+        uint8_t buf[MNL_NLMSG_HDRLEN +
+                    MNL_ALIGN(sizeof(union { struct inet_diag_req_v2 v2; struct inet_diag_req compat; }))] = {};
         struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-        struct inet_diag_req_v2 *req;
+        uint8_t ext = with_info ? 1u << (INET_DIAG_INFO - 1) : 0;
 
-        if (family == AF_UNSPEC)
-                return send_request_both_families(sd, states, with_info);
-        nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
         nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
         nlh->nlmsg_seq = ++sd->seq;
-        req = mnl_nlmsg_put_extra_header(nlh, sizeof(*req));
-        req->sdiag_family = (uint8_t)family;
-        req->sdiag_protocol = IPPROTO_TCP;
-        req->idiag_states = states;
-        if (with_info)
-                req->idiag_ext = 1u << (INET_DIAG_INFO - 1);
+        if (family == AF_UNSPEC) {
+                /* Both families in one walk: the compatibility request,
+                 * whose dump the kernel runs with sdiag_family AF_UNSPEC. */
+                struct inet_diag_req *req = mnl_nlmsg_put_extra_header(nlh, sizeof(*req));
+
+                nlh->nlmsg_type = TCPDIAG_GETSOCK;
+                req->idiag_family = AF_INET; /* ignored by the dump */
+                req->idiag_states = states;
+                req->idiag_ext = ext;
+        } else {
+                struct inet_diag_req_v2 *req = mnl_nlmsg_put_extra_header(nlh, sizeof(*req));
+
+                nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
+                req->sdiag_family = (uint8_t)family;
+                req->sdiag_protocol = IPPROTO_TCP;
+                req->idiag_states = states;
+                req->idiag_ext = ext;
+        }
 
         if (mnl_socket_sendto(sd->nl, nlh, nlh->nlmsg_len) < 0)
                 return -errno;

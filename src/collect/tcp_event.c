@@ -1,11 +1,12 @@
 #include "collect/tcp_event.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
+
+#include "shared/why.h"
 
 int nd_tcp_event_decode(const void *data, size_t len, int64_t realtime_offset_ns, struct nd_tcp_event *ret)
 {
@@ -127,18 +128,15 @@ int nd_tcp_events_check_switch(bool disabled, const char *env_value, char *why, 
         static const char *const on[] = { "on", "1", "yes", "true", "enabled", "auto", "", NULL };
 
         if (disabled) {
-                if (why)
-                        snprintf(why, why_size, "eBPF is switched off in the settings");
+                nd_why_set(why, why_size, "eBPF is switched off in the settings");
                 return -EOPNOTSUPP;
         }
         if (!env_value || word_in(env_value, on))
                 return 0;
         if (word_in(env_value, off)) {
-                if (why)
-                        snprintf(why, why_size, "eBPF is switched off by NETDEP_BPF=%s", env_value);
+                nd_why_set(why, why_size, "eBPF is switched off by NETDEP_BPF=%s", env_value);
                 return -EOPNOTSUPP;
         }
-        if (why)
-                snprintf(why, why_size, "NETDEP_BPF=%s is neither on nor off", env_value);
+        nd_why_set(why, why_size, "NETDEP_BPF=%s is neither on nor off", env_value);
         return -EINVAL;
 }

@@ -17,6 +17,7 @@
 #include "collect/netns.h"
 #include "shared/forked_call.h"
 #include "shared/log.h"
+#include "shared/why.h"
 #include "bpf/tcp_events.skel.h"
 
 #define RING_BYTES_MAX (1ul << 30)
@@ -69,18 +70,6 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
         return 0;
 }
 
-static void set_why(char *why, size_t why_size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_why(char *why, size_t why_size, const char *fmt, ...)
-{
-        va_list ap;
-
-        if (!why || why_size == 0)
-                return;
-        va_start(ap, fmt);
-        vsnprintf(why, why_size, fmt, ap);
-        va_end(ap);
-}
-
 static const char *error_text(int r)
 {
         return -r == ENOTSUPP_KERNEL ? "not supported by this kernel" : strerror(-r);
@@ -90,15 +79,15 @@ static const char *error_text(int r)
 static int load_failure(int r, const char *step, char *why, size_t why_size)
 {
         if ((r == -EPERM || r == -EACCES) && geteuid() != 0) {
-                set_why(why, why_size, "%s the BPF programs is not permitted (needs root, or CAP_BPF and CAP_PERFMON)",
+                nd_why_set(why, why_size, "%s the BPF programs is not permitted (needs root, or CAP_BPF and CAP_PERFMON)",
                         step);
                 return -EPERM;
         }
         if (r == -ENOMEM) {
-                set_why(why, why_size, "%s the BPF programs failed: %s", step, error_text(r));
+                nd_why_set(why, why_size, "%s the BPF programs failed: %s", step, error_text(r));
                 return r;
         }
-        set_why(why, why_size, "%s the BPF programs failed: %s (run with -vv for libbpf's log)", step, error_text(r));
+        nd_why_set(why, why_size, "%s the BPF programs failed: %s (run with -vv for libbpf's log)", step, error_text(r));
         return -EOPNOTSUPP;
 }
 
@@ -193,7 +182,7 @@ static int load_programs(void *userdata, int *fds, size_t max_fds, size_t *n_fds
         if (r >= 0)
                 r = bpf_map__set_max_entries(skel->maps.listen_socks, p->max_listeners);
         if (r < 0) {
-                set_why(why, why_size, "sizing the BPF maps failed: %s", strerror(-r));
+                nd_why_set(why, why_size, "sizing the BPF maps failed: %s", strerror(-r));
                 return r;
         }
 
@@ -237,7 +226,7 @@ int nd_tcp_events_open(const struct nd_tcp_events_options *o, struct nd_tcp_even
         if (r < 0)
                 return r;
         if (o->ring_bytes > RING_BYTES_MAX) {
-                set_why(why, why_size, "ring buffer of %zu bytes is larger than 1 GiB", o->ring_bytes);
+                nd_why_set(why, why_size, "ring buffer of %zu bytes is larger than 1 GiB", o->ring_bytes);
                 return -EINVAL;
         }
         p.ring_bytes = ring_size(o->ring_bytes ? o->ring_bytes : ND_TCP_EVENTS_RING_BYTES_DEFAULT);
@@ -252,14 +241,14 @@ int nd_tcp_events_open(const struct nd_tcp_events_options *o, struct nd_tcp_even
                 r = -errno;
                 if (r == -EACCES || r == -EPERM)
                         return load_failure(r, "loading", why, why_size);
-                set_why(why, why_size, "the kernel has no BTF (%s: %s; needs CONFIG_DEBUG_INFO_BTF)", KERNEL_BTF,
+                nd_why_set(why, why_size, "the kernel has no BTF (%s: %s; needs CONFIG_DEBUG_INFO_BTF)", KERNEL_BTF,
                         strerror(-r));
                 return -EOPNOTSUPP;
         }
         if (!o->all_netns) {
                 r = nd_netns_current(&netns);
                 if (r < 0) {
-                        set_why(why, why_size, "cannot tell the current network namespace: %s", strerror(-r));
+                        nd_why_set(why, why_size, "cannot tell the current network namespace: %s", strerror(-r));
                         return r;
                 }
                 p.netns = (uint32_t)netns;
@@ -280,7 +269,7 @@ int nd_tcp_events_open(const struct nd_tcp_events_options *o, struct nd_tcp_even
         if (n_fds != LOADED_FDS) {
                 for (size_t i = 0; i < n_fds; i++)
                         close(fds[i]);
-                set_why(why, why_size, "the BPF loader handed back %zu of %d objects", n_fds, LOADED_FDS);
+                nd_why_set(why, why_size, "the BPF loader handed back %zu of %d objects", n_fds, LOADED_FDS);
                 return -EBADMSG;
         }
         t->events_fd = fds[LOADED_EVENTS];
@@ -291,7 +280,7 @@ int nd_tcp_events_open(const struct nd_tcp_events_options *o, struct nd_tcp_even
         t->rb = ring_buffer__new(t->events_fd, on_record, t, NULL);
         if (!t->rb) {
                 r = -errno;
-                set_why(why, why_size, "opening the ring buffer failed: %s", strerror(-r));
+                nd_why_set(why, why_size, "opening the ring buffer failed: %s", strerror(-r));
                 return r;
         }
         log_debug("eBPF TCP events: loaded in %.0f ms by a child process; ring buffer %zu bytes, up to %u "

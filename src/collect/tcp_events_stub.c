@@ -3,8 +3,9 @@
 #include "collect/tcp_events.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
+
+#include "shared/why.h"
 
 #define WHY_NOT_BUILT "netdep was built without eBPF support (meson -Dbpf=enabled needs clang, bpftool, libbpf and kernel BTF)"
 
@@ -17,8 +18,7 @@ int nd_tcp_events_open(const struct nd_tcp_events_options *o, struct nd_tcp_even
         r = nd_tcp_events_check_switch(o && o->disabled, getenv("NETDEP_BPF"), why, why_size);
         if (r < 0)
                 return r;
-        if (why && why_size > 0)
-                snprintf(why, why_size, "%s", WHY_NOT_BUILT);
+        nd_why_set(why, why_size, "%s", WHY_NOT_BUILT);
         return -EOPNOTSUPP;
 }
 

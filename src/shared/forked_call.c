@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 #include <unistd.h>
 
 #include "shared/cleanup.h"
+#include "shared/why.h"
 
 #define WHY_MAX 512
 
@@ -25,18 +25,6 @@ union fd_control {
         struct cmsghdr align;
         char buf[CMSG_SPACE(sizeof(int) * ND_FORKED_CALL_MAX_FDS)];
 };
-
-static void set_why(char *why, size_t why_size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_why(char *why, size_t why_size, const char *fmt, ...)
-{
-        va_list ap;
-
-        if (!why || why_size == 0)
-                return;
-        va_start(ap, fmt);
-        vsnprintf(why, why_size, fmt, ap);
-        va_end(ap);
-}
 
 static int send_reply(int sock, const struct reply *reply, const int *fds, size_t n_fds)
 {
@@ -70,7 +58,7 @@ static _Noreturn void child_main(int sock, nd_forked_fn fn, void *userdata, size
         reply.result = fn(userdata, fds, max_fds, &n_fds, reply.why, sizeof(reply.why));
         if (reply.result >= 0 && n_fds > max_fds) {
                 reply.result = -ENOBUFS;
-                set_why(reply.why, sizeof(reply.why), "the child process made %zu fds, room for %zu", n_fds,
+                nd_why_set(reply.why, sizeof(reply.why), "the child process made %zu fds, room for %zu", n_fds,
                         max_fds);
         }
         if (reply.result < 0)
@@ -123,10 +111,10 @@ static int receive_reply(int sock, struct reply *reply, int *fds, size_t max_fds
 static void describe_exit(int status, char *why, size_t why_size)
 {
         if (WIFSIGNALED(status))
-                set_why(why, why_size, "the child process died of signal %d (%s)", WTERMSIG(status),
+                nd_why_set(why, why_size, "the child process died of signal %d (%s)", WTERMSIG(status),
                         strsignal(WTERMSIG(status)));
         else
-                set_why(why, why_size, "the child process exited with status %d before it reported",
+                nd_why_set(why, why_size, "the child process exited with status %d before it reported",
                         WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 }
 
@@ -143,7 +131,7 @@ int nd_forked_call(nd_forked_fn fn, void *userdata, int *ret_fds, size_t max_fds
                 max_fds = ND_FORKED_CALL_MAX_FDS;
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
                 r = -errno;
-                set_why(why, why_size, "cannot make a socket pair for the child process: %s", strerror(-r));
+                nd_why_set(why, why_size, "cannot make a socket pair for the child process: %s", strerror(-r));
                 return r;
         }
         ours = sv[0];
@@ -152,7 +140,7 @@ int nd_forked_call(nd_forked_fn fn, void *userdata, int *ret_fds, size_t max_fds
         pid = fork();
         if (pid < 0) {
                 r = -errno;
-                set_why(why, why_size, "cannot start the child process: %s", strerror(-r));
+                nd_why_set(why, why_size, "cannot start the child process: %s", strerror(-r));
                 return r;
         }
         if (pid == 0) {
@@ -169,13 +157,13 @@ int nd_forked_call(nd_forked_fn fn, void *userdata, int *ret_fds, size_t max_fds
                 if (r == -ECHILD)
                         describe_exit(status, why, why_size);
                 else
-                        set_why(why, why_size, "reading the child process's answer failed: %s", strerror(-r));
+                        nd_why_set(why, why_size, "reading the child process's answer failed: %s", strerror(-r));
                 return r;
         }
         if (reply.result < 0) {
                 for (size_t i = 0; i < n_fds; i++)
                         close(fds[i]);
-                set_why(why, why_size, "%s", reply.why);
+                nd_why_set(why, why_size, "%s", reply.why);
                 return reply.result;
         }
         memcpy(ret_fds, fds, n_fds * sizeof(int));

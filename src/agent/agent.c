@@ -18,7 +18,6 @@
 #include "shared/log.h"
 
 #define FINAL_FLUSH_TIMEOUT_MS 10000
-#define MAX_REMEMBERED_LISTENERS 4096
 #define EVENT_DRAIN_MS 20
 
 static const char *const mode_names[] = {
@@ -116,8 +115,9 @@ static int make_flush(const struct nd_agent_options *o, struct nd_edge_batch *b,
         return 0;
 }
 
-/* Where a running agent's flows come from: the scans, the event stream,
- * or both. */
+/* Where a running agent's flows come from: the scans (polling), or the
+ * eBPF collector (streaming, hybrid): its events for the connections
+ * opened and failed, its listing of the sockets it follows for those open. */
 struct sources {
         enum nd_agent_mode mode; /* POLLING, STREAMING or HYBRID */
         struct nd_flows_options collect;
@@ -125,17 +125,6 @@ struct sources {
         struct nd_event_fold fold;
         struct nd_tcp_events_stats reported; /* counters at the last warning */
 };
-
-/* Between the steps of a hybrid scan: the ring buffer holds about a
- * quarter of a second of a storm of connections, less than a scan may take. */
-static void drain_events(void *userdata)
-{
-        struct sources *src = userdata;
-        int r = nd_tcp_events_consume(src->events, nd_event_fold_event, &src->fold);
-
-        if (r < 0 && r != -EINTR)
-                log_warning_errno(r, "Failed to read eBPF events: %m");
-}
 
 static int take_snapshot(const struct nd_agent_options *o, struct sources *src, struct nd_edge_batch *b)
 {
@@ -145,19 +134,19 @@ static int take_snapshot(const struct nd_agent_options *o, struct sources *src, 
         int r;
 
         if (src->events) {
-                /* Up to the moment of the scan. */
+                /* Up to the moment of the listing: a connection opened and
+                 * closed since the last one is counted as opened. */
                 r = nd_tcp_events_consume(src->events, nd_event_fold_event, &src->fold);
                 if (r < 0)
                         return r;
-        }
-        if (src->mode == ND_AGENT_MODE_STREAMING)
                 nd_flow_set_init(&flows);
-        else {
+                r = nd_tcp_events_list_open(src->events, nd_event_fold_open_connection, &flows);
+                if (r >= 0) {
+                        report.sockets = (unsigned long)r;
+                        r = nd_event_fold_into(&src->fold, &flows);
+                }
+        } else
                 r = nd_flows_collect(&src->collect, &flows, &report);
-                if (r < 0)
-                        return r;
-        }
-        r = src->events ? nd_event_fold_into(&src->fold, &flows) : 0;
         if (r >= 0)
                 r = nd_edge_batch_add_snapshot(b, &flows, (int64_t)(now_ms(CLOCK_REALTIME) / 1000),
                                                o->keep_loopback);
@@ -174,7 +163,7 @@ static void report_event_losses(struct sources *src)
 
         if (!src->events || nd_tcp_events_stats(src->events, &now) < 0)
                 return;
-        uint64_t untracked = now.untracked + src->fold.live.untracked;
+        uint64_t untracked = now.untracked;
         uint64_t lost = now.lost - src->reported.lost, missed = untracked - src->reported.untracked,
                  skipped = now.skipped - src->reported.skipped;
         if (lost || missed || skipped) {
@@ -186,7 +175,7 @@ static void report_event_losses(struct sources *src)
                                               n ? ", " : "", (unsigned long long)lost);
                 if (missed && n < sizeof(what))
                         n += (size_t)snprintf(what + n, sizeof(what) - n,
-                                              "%s%llu connections not followed (table full)", n ? ", " : "",
+                                              "%s%llu connections not followed (max-sockets reached)", n ? ", " : "",
                                               (unsigned long long)missed);
                 if (skipped && n < sizeof(what))
                         snprintf(what + n, sizeof(what) - n,
@@ -196,12 +185,11 @@ static void report_event_losses(struct sources *src)
                 log_warning("agent: eBPF: %s since the last flush; counts of connections opened may be low", what);
         }
         src->reported = now;
-        src->reported.untracked = untracked;
 }
 
 /* Picks the mode, loads the collector when it needs one, and says which in
  * one log line. Explicit streaming or hybrid without eBPF is an error. */
-static int open_sources(const struct nd_agent_options *o, struct nd_listen_memory *listeners, struct sources *src)
+static int open_sources(const struct nd_agent_options *o, struct sources *src)
 {
         struct nd_tcp_events_options events = o->events;
         char why[300] = "";
@@ -209,7 +197,7 @@ static int open_sources(const struct nd_agent_options *o, struct nd_listen_memor
 
         src->mode = o->mode;
         src->collect = o->collect;
-        nd_event_fold_init(&src->fold, false, 0, NULL);
+        nd_event_fold_init(&src->fold);
         if (o->mode == ND_AGENT_MODE_POLLING) {
                 log_notice("agent: polling mode (mode=polling from %s): connections shorter than the "
                            "interval are not seen", o->mode_source ? o->mode_source : "the settings");
@@ -217,6 +205,7 @@ static int open_sources(const struct nd_agent_options *o, struct nd_listen_memor
         }
 
         events.all_netns = o->collect.all_netns;
+        events.adopt_open = o->mode != ND_AGENT_MODE_STREAMING;
         r = nd_tcp_events_open(&events, &src->events, why, sizeof(why));
         if (r < 0) {
                 src->events = NULL;
@@ -229,17 +218,12 @@ static int open_sources(const struct nd_agent_options *o, struct nd_listen_memor
         }
 
         src->mode = o->mode == ND_AGENT_MODE_STREAMING ? ND_AGENT_MODE_STREAMING : ND_AGENT_MODE_HYBRID;
-        nd_event_fold_init(&src->fold, src->mode == ND_AGENT_MODE_STREAMING,
-                           events.max_sockets ? events.max_sockets : ND_TCP_EVENTS_MAX_SOCKETS_DEFAULT,
-                           src->mode == ND_AGENT_MODE_HYBRID ? listeners : NULL);
-        if (src->mode == ND_AGENT_MODE_HYBRID) {
-                src->collect.remembered_listeners = listeners;
-                src->collect.between_steps = drain_events;
-                src->collect.between_steps_userdata = src;
-                log_notice("agent: hybrid mode%s: scans for the connections open, eBPF events for every "
-                           "connection opened and every failed connect",
+        if (src->mode == ND_AGENT_MODE_HYBRID)
+                log_notice("agent: hybrid mode%s: eBPF events for every connection opened and every failed "
+                           "connect, and the connections open listed from the sockets eBPF follows; those open "
+                           "at start were adopted from a walk of every open file",
                            o->mode == ND_AGENT_MODE_AUTO ? " (eBPF loaded)" : "");
-        } else
+        else
                 log_notice("agent: streaming mode: eBPF events only; connections opened before the agent "
                            "started are not seen");
         return 0;
@@ -307,7 +291,6 @@ int nd_agent_run(const struct nd_agent_options *o)
 {
         struct nd_edge_batch batch;
         struct nd_socket_owners owners;
-        struct nd_listen_memory listeners;
         struct sources src = {};
         struct nd_writer *w = NULL;
         struct nd_writer_stats stats;
@@ -324,8 +307,7 @@ int nd_agent_run(const struct nd_agent_options *o)
         sfd = open_signalfd(&old_mask);
         if (sfd < 0)
                 return log_error_errno(sfd, "Failed to set up signal handling: %m");
-        nd_listen_memory_init(&listeners, MAX_REMEMBERED_LISTENERS);
-        r = open_sources(o, &listeners, &src);
+        r = open_sources(o, &src);
         if (r < 0) {
                 close_sources(&src);
                 sigprocmask(SIG_SETMASK, &old_mask, NULL);
@@ -425,7 +407,6 @@ int nd_agent_run(const struct nd_agent_options *o)
         nd_edge_batch_done(&batch);
         nd_socket_owners_done(&owners);
         close_sources(&src);
-        nd_listen_memory_done(&listeners);
         sigprocmask(SIG_SETMASK, &old_mask, NULL);
         return 0;
 }

@@ -1,6 +1,10 @@
 /* Kernel side of the TCP event stream: every connection's open and close,
  * failed connects and LISTEN transitions, handed to user space through a
  * ring buffer. One hook, tp_btf/inet_sock_set_state; why: docs/bpf.md.
+ * Each followed connection keeps its facts in socket storage, which lives
+ * and dies with the socket; a walk of that storage (nd_dump_open) lists
+ * the connections open now, at a cost that grows with them, not with the
+ * kernel's socket hash table.
  *
  * Most state changes run in softirq context, where the current task is
  * whoever happened to be on the CPU. The process is therefore taken where
@@ -28,6 +32,16 @@
 const volatile __u32 filter_netns = 0;
 const volatile __u32 filter_pid = 0;
 const volatile __u16 filter_port = 0;
+/* Connections followed at once (socket storage has no size of its own). */
+const volatile __u32 max_sockets = 65536;
+
+/* Sockets with storage in socks now. Kept by follow() and unfollow(), and
+ * set to the true count at the end of every nd_dump_open walk: a socket
+ * freed without passing through our CLOSE (the kernel skipped the program)
+ * frees its storage but not its count. */
+__u64 followed = 0;
+/* Sockets the nd_dump_open walk under way has met so far. */
+__u64 walk_seen = 0;
 
 struct owner {
         __u32 pid, pgid;
@@ -41,7 +55,8 @@ struct sock_info {
         struct owner owner;
         __u8 passive;
         __u8 owner_from_listener; /* passive: nobody seen closing it yet */
-        __u8 pad[6];
+        __u8 adopted; /* open before we were loaded: found by nd_adopt_connections */
+        __u8 pad[5];
 };
 
 struct listen_key {
@@ -57,16 +72,17 @@ struct listen_info {
         __u32 pad;
 };
 
-/* Sizes are defaults: user space sets them before load. Entries are
- * allocated as sockets are followed, not up front. */
+/* A followed connection's facts, in the socket itself: freed with it,
+ * so a close the program never saw leaves nothing stale behind. */
 struct {
-        __uint(type, BPF_MAP_TYPE_HASH);
-        __uint(max_entries, 65536);
+        __uint(type, BPF_MAP_TYPE_SK_STORAGE);
         __uint(map_flags, BPF_F_NO_PREALLOC);
-        __type(key, __u64); /* the struct sock's address */
+        __type(key, int);
         __type(value, struct sock_info);
 } socks SEC(".maps");
 
+/* Sizes are defaults: user space sets them before load. Entries are
+ * allocated as listeners are seen, not up front. */
 struct {
         __uint(type, BPF_MAP_TYPE_HASH);
         __uint(max_entries, 16384);
@@ -168,18 +184,10 @@ static __always_inline bool event_wanted(const struct sock *sk, __u32 pid)
         return sport == filter_port || dport == filter_port;
 }
 
-/* A zeroed event with the socket's endpoints and its owner filled in, or
- * NULL (counted) when the ring buffer is full. */
-static __always_inline struct nd_tcp_event_raw *event_new(const struct sock *sk, __u16 kind, __u64 now,
-                                                         const struct owner *owner, __u64 cookie)
+/* Zeroes e and fills in the socket's endpoints and its owner. */
+static __always_inline void event_fill(struct nd_tcp_event_raw *e, const struct sock *sk, __u16 kind, __u64 now,
+                                       const struct owner *owner, __u64 cookie)
 {
-        struct nd_tcp_event_raw *e;
-
-        e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-        if (!e) {
-                count(ND_TCP_COUNTER_LOST);
-                return NULL;
-        }
         __builtin_memset(e, 0, sizeof(*e));
         e->ts_ns = now;
         e->kind = kind;
@@ -198,7 +206,55 @@ static __always_inline struct nd_tcp_event_raw *event_new(const struct sock *sk,
                 e->pgid = owner->pgid;
                 __builtin_memcpy(e->comm, owner->comm, sizeof(e->comm));
         }
+}
+
+/* A filled-in event in the ring buffer, or NULL (counted) when it is full. */
+static __always_inline struct nd_tcp_event_raw *event_new(const struct sock *sk, __u16 kind, __u64 now,
+                                                         const struct owner *owner, __u64 cookie)
+{
+        struct nd_tcp_event_raw *e;
+
+        e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+        if (!e) {
+                count(ND_TCP_COUNTER_LOST);
+                return NULL;
+        }
+        event_fill(e, sk, kind, now, owner, cookie);
         return e;
+}
+
+static __always_inline struct sock_info *followed_info(const struct sock *sk)
+{
+        return bpf_sk_storage_get(&socks, (void *)sk, 0, 0);
+}
+
+/* Starts following sk with the facts in fresh (or refreshes them); NULL
+ * (counted) past max_sockets or when the kernel has no memory for it. */
+static __always_inline struct sock_info *follow(const struct sock *sk, struct sock_info *fresh)
+{
+        struct sock_info *info = followed_info(sk);
+
+        if (info) {
+                *info = *fresh;
+                return info;
+        }
+        if (followed >= max_sockets) {
+                count(ND_TCP_COUNTER_UNTRACKED);
+                return NULL;
+        }
+        info = bpf_sk_storage_get(&socks, (void *)sk, fresh, BPF_SK_STORAGE_GET_F_CREATE);
+        if (!info) {
+                count(ND_TCP_COUNTER_UNTRACKED);
+                return NULL;
+        }
+        __sync_fetch_and_add(&followed, 1);
+        return info;
+}
+
+static __always_inline void unfollow(const struct sock *sk)
+{
+        if (bpf_sk_storage_delete(&socks, (void *)sk) == 0)
+                __sync_fetch_and_add(&followed, -1);
 }
 
 static __always_inline void listen_key_of(const struct sock *sk, struct listen_key *key)
@@ -301,12 +357,12 @@ static __always_inline struct listen_info *listener_of(const struct sock *sk)
         return bpf_map_lookup_elem(&listeners, &key);
 }
 
-static __always_inline void on_connected(struct sock *sk, __u64 key, __u64 now)
+static __always_inline void on_connected(struct sock *sk, __u64 now)
 {
         struct nd_tcp_event_raw *e;
         struct sock_info *info;
 
-        info = bpf_map_lookup_elem(&socks, &key);
+        info = followed_info(sk);
         if (!info)
                 return; /* connect() began before we were loaded, or the table was full */
         info->ts_established = now;
@@ -318,7 +374,7 @@ static __always_inline void on_connected(struct sock *sk, __u64 key, __u64 now)
 }
 
 /* A passive connection's handshake completed (softirq). */
-static __always_inline void on_accepted(struct sock *sk, __u64 key, __u64 now)
+static __always_inline void on_accepted(struct sock *sk, __u64 now)
 {
         struct sock_info fresh = {
                 .ts_start = now,
@@ -333,8 +389,7 @@ static __always_inline void on_accepted(struct sock *sk, __u64 key, __u64 now)
         listener = listener_of(sk);
         if (listener)
                 fresh.owner = listener->owner;
-        if (bpf_map_update_elem(&socks, &key, &fresh, BPF_ANY) != 0)
-                count(ND_TCP_COUNTER_UNTRACKED);
+        follow(sk, &fresh);
         if (!event_wanted(sk, fresh.owner.pid))
                 return;
         e = event_new(sk, ND_TCP_EVENT_ACCEPT, now, &fresh.owner, fresh.cookie);
@@ -362,31 +417,53 @@ static __always_inline __u64 our_fin_acked(const struct tcp_sock *tp, int oldsta
         return BPF_CORE_READ(tp, snd_una) == BPF_CORE_READ(tp, write_seq) ? 1 : 0;
 }
 
-/* Theirs was received when tcp_fin() set SOCK_DONE (tcp_done(), which
- * does not, runs after the tracepoint). */
 struct sock___before_skc_flags { /* sk_flags moved into sock_common in 6.x */
         unsigned long sk_flags;
 } __attribute__((preserve_access_index));
 
-static __always_inline __u64 their_fin_received(const struct sock *sk)
+static __always_inline unsigned long sock_flags(const struct sock *sk)
 {
-        unsigned long flags;
-
         if (bpf_core_field_exists(sk->__sk_common.skc_flags))
-                flags = BPF_CORE_READ(sk, __sk_common.skc_flags);
-        else
-                flags = BPF_CORE_READ((const struct sock___before_skc_flags *)sk, sk_flags);
-
-        return (flags >> bpf_core_enum_value(enum sock_flags, SOCK_DONE)) & 1;
+                return BPF_CORE_READ(sk, __sk_common.skc_flags);
+        return BPF_CORE_READ((const struct sock___before_skc_flags *)sk, sk_flags);
 }
 
-static __always_inline void on_close(const struct sock *sk, int oldstate, __u64 key, __u64 now)
+/* sock_flag(): whether one of enum sock_flags is set on sk. */
+#define sock_flag(sk, flag) ((sock_flags(sk) >> bpf_core_enum_value(enum sock_flags, flag)) & 1)
+
+/* Theirs was received when tcp_fin() set SOCK_DONE (tcp_done(), which
+ * does not, runs after the tracepoint). */
+static __always_inline __u64 their_fin_received(const struct sock *sk)
+{
+        return sock_flag(sk, SOCK_DONE);
+}
+
+/* A connection's counts so far, into e: payload bytes each way, smoothed
+ * RTT, retransmits; state is the one it is in (or leaves for CLOSE). */
+static __always_inline void connection_facts(struct nd_tcp_event_raw *e, const struct sock *sk,
+                                             const struct sock_info *info, int state)
 {
         const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+
+        e->bytes_acked = payload(BPF_CORE_READ(tp, bytes_acked), our_fin_acked(tp, state) + !info->passive);
+        e->bytes_received = payload(BPF_CORE_READ(tp, bytes_received), their_fin_received(sk));
+        e->rtt_us = BPF_CORE_READ(tp, srtt_us) >> 3;
+        e->retrans = BPF_CORE_READ(tp, total_retrans);
+        e->state = state;
+        if (info->passive)
+                e->flags |= ND_TCP_EVENT_F_PASSIVE;
+        if (info->passive && info->owner_from_listener)
+                e->flags |= ND_TCP_EVENT_F_OWNER_LISTENER;
+        if (info->adopted)
+                e->flags |= ND_TCP_EVENT_F_ADOPTED;
+}
+
+static __always_inline void on_close(const struct sock *sk, int oldstate, __u64 now)
+{
         struct nd_tcp_event_raw *e;
         struct sock_info *info;
 
-        info = bpf_map_lookup_elem(&socks, &key);
+        info = followed_info(sk);
         if (!info)
                 return;
         if (oldstate == TCP_SYN_SENT) {
@@ -406,25 +483,17 @@ static __always_inline void on_close(const struct sock *sk, int oldstate, __u64 
         if (!e)
                 goto forget;
         e->duration_ns = now - info->ts_established;
-        e->bytes_acked = payload(BPF_CORE_READ(tp, bytes_acked), our_fin_acked(tp, oldstate) + !info->passive);
-        e->bytes_received = payload(BPF_CORE_READ(tp, bytes_received), their_fin_received(sk));
-        e->rtt_us = BPF_CORE_READ(tp, srtt_us) >> 3;
-        e->retrans = BPF_CORE_READ(tp, total_retrans);
-        e->state = oldstate;
-        if (info->passive)
-                e->flags |= ND_TCP_EVENT_F_PASSIVE;
-        if (info->passive && info->owner_from_listener)
-                e->flags |= ND_TCP_EVENT_F_OWNER_LISTENER;
+        connection_facts(e, sk, info, oldstate);
         bpf_ringbuf_submit(e, 0);
 forget:
-        bpf_map_delete_elem(&socks, &key);
+        unfollow(sk);
 }
 
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(nd_inet_sock_set_state, struct sock *sk, int oldstate, int newstate)
 {
-        __u64 key = (__u64)sk, now;
         struct sock_info *info;
+        __u64 now;
 
         if (!sock_wanted(sk))
                 return 0;
@@ -439,22 +508,21 @@ int BPF_PROG(nd_inet_sock_set_state, struct sock *sk, int oldstate, int newstate
                 struct sock_info fresh = { .ts_start = now, .cookie = bpf_get_socket_cookie(sk) };
 
                 current_owner(&fresh.owner);
-                if (bpf_map_update_elem(&socks, &key, &fresh, BPF_ANY) != 0)
-                        count(ND_TCP_COUNTER_UNTRACKED);
+                follow(sk, &fresh);
                 return 0;
         }
         case TCP_ESTABLISHED:
                 if (oldstate == TCP_SYN_SENT)
-                        on_connected(sk, key, now);
+                        on_connected(sk, now);
                 else if (oldstate == TCP_SYN_RECV)
-                        on_accepted(sk, key, now);
+                        on_accepted(sk, now);
                 return 0;
         case TCP_FIN_WAIT1:
         case TCP_LAST_ACK:
                 /* Only close() and shutdown() make these changes, in the
                  * process holding the socket: the accepting process is known
                  * at last. */
-                info = bpf_map_lookup_elem(&socks, &key);
+                info = followed_info(sk);
                 if (info && info->passive && info->owner_from_listener) {
                         current_owner(&info->owner);
                         info->owner_from_listener = 0;
@@ -464,7 +532,7 @@ int BPF_PROG(nd_inet_sock_set_state, struct sock *sk, int oldstate, int newstate
                 if (oldstate == TCP_LISTEN)
                         on_listen_stop(sk, now);
                 else
-                        on_close(sk, oldstate, key, now);
+                        on_close(sk, oldstate, now);
                 return 0;
         default:
                 return 0;
@@ -495,6 +563,84 @@ int nd_seed_listeners(struct bpf_iter__task_file *ctx)
         owner.pgid = task_pgid(task);
         BPF_CORE_READ_INTO(&owner.comm, task, comm);
         listener_add(sk, &owner, true);
+        return 0;
+}
+
+/* Run once by user space after nd_seed_listeners, in hybrid mode: follows
+ * the connections that were open before we were loaded, each credited to
+ * the first process (lowest pid) found holding it, and classified by the
+ * listeners that walk found. A walk over every open file of every process;
+ * connections no process holds any more (closing, or not yet accepted)
+ * are not followed. */
+SEC("iter/task_file")
+int nd_adopt_connections(struct bpf_iter__task_file *ctx)
+{
+        struct task_struct *task = ctx->task;
+        struct file *file = ctx->file;
+        struct sock_info fresh = { .adopted = 1 };
+        struct socket *sock;
+        struct sock *sk;
+        int state;
+
+        if (!task || !file)
+                return 0;
+        sock = bpf_sock_from_file(file);
+        if (!sock)
+                return 0;
+        sk = sock->sk;
+        if (!sk || !sock_wanted(sk))
+                return 0;
+        state = BPF_CORE_READ(sk, __sk_common.skc_state);
+        if (state != TCP_ESTABLISHED && state != TCP_FIN_WAIT1 && state != TCP_FIN_WAIT2 &&
+            state != TCP_CLOSE_WAIT && state != TCP_LAST_ACK && state != TCP_CLOSING)
+                return 0;
+        if (followed_info(sk))
+                return 0; /* found in a process before, or opened since we attached */
+        fresh.ts_start = fresh.ts_established = bpf_ktime_get_ns();
+        fresh.cookie = bpf_get_socket_cookie(sk);
+        fresh.passive = listener_of(sk) != NULL;
+        fresh.owner.pid = BPF_CORE_READ(task, tgid);
+        fresh.owner.pgid = task_pgid(task);
+        BPF_CORE_READ_INTO(&fresh.owner.comm, task, comm);
+        follow(sk, &fresh);
+        return 0;
+}
+
+/* The connections open now, one ND_TCP_EVENT_OPEN record each, written
+ * to the reader of the iterator: a walk of the sockets in socks, which
+ * costs with the connections followed, not with the kernel's socket hash
+ * table (which a sock_diag dump walks whole, however few sockets match).
+ * Counted as polling counts: ESTABLISHED up to the end of the teardown,
+ * while a process still holds the socket. */
+SEC("iter/bpf_sk_storage_map")
+int nd_dump_open(struct bpf_iter__bpf_sk_storage_map *ctx)
+{
+        struct sock_info *info = ctx->value;
+        struct sock *sk = ctx->sk;
+        struct nd_tcp_event_raw e;
+        __u64 now;
+        int state;
+
+        if (!sk || !info) {
+                /* The end of the walk: every followed socket was met once. */
+                followed = walk_seen;
+                walk_seen = 0;
+                return 0;
+        }
+        walk_seen++;
+        if (!info->ts_established || !event_wanted(sk, info->owner.pid))
+                return 0;
+        state = BPF_CORE_READ(sk, __sk_common.skc_state);
+        if (state == TCP_SYN_SENT || state == TCP_SYN_RECV || state == TCP_CLOSE || state == TCP_LISTEN ||
+            state == TCP_TIME_WAIT || state == TCP_NEW_SYN_RECV)
+                return 0;
+        if (sock_flag(sk, SOCK_DEAD))
+                return 0; /* orphaned: closed by its process, only the teardown left */
+        now = bpf_ktime_get_ns();
+        event_fill(&e, sk, ND_TCP_EVENT_OPEN, now, &info->owner, info->cookie);
+        e.duration_ns = now - info->ts_established;
+        connection_facts(&e, sk, info, state);
+        bpf_seq_write(ctx->meta->seq, &e, sizeof(e));
         return 0;
 }
 

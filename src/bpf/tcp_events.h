@@ -18,14 +18,20 @@ enum nd_tcp_event_kind {
         ND_TCP_EVENT_FAILED = 4, /* SYN_SENT -> CLOSE: refused, timed out, unreachable, aborted */
         ND_TCP_EVENT_LISTEN = 5, /* a socket entered LISTEN */
         ND_TCP_EVENT_LISTEN_STOP = 6, /* a socket left LISTEN (closed, or listen() failed) */
+        /* Not an event: a connection open now, listed by the nd_dump_open
+         * iterator (duration, bytes, RTT, retransmits so far). */
+        ND_TCP_EVENT_OPEN = 7,
 };
-#define ND_TCP_EVENT_KIND_MAX ND_TCP_EVENT_LISTEN_STOP
+#define ND_TCP_EVENT_KIND_MAX ND_TCP_EVENT_OPEN
 
 /* flags */
 #define ND_TCP_EVENT_F_PASSIVE (1u << 0) /* close: the connection was accepted, not connected */
 /* close of a passive connection: pid is its listener's owner; nobody was
  * seen closing it (reset by the peer, or never accepted). */
 #define ND_TCP_EVENT_F_OWNER_LISTENER (1u << 1)
+/* close, open: the connection was open before the collector was loaded
+ * (hybrid mode adopts them); duration counts from then. */
+#define ND_TCP_EVENT_F_ADOPTED (1u << 2)
 
 /* Indices of the counters array (one slot per CPU, user space sums). */
 enum nd_tcp_event_counter {

@@ -12,6 +12,7 @@ int nd_tcp_event_decode(const void *data, size_t len, int64_t realtime_offset_ns
 {
         struct nd_tcp_event_raw raw;
         struct nd_tcp_event e = {};
+        bool has_facts;
 
         /* Copied out: the ring buffer record need not be aligned for us. */
         if (!data || len < sizeof(raw))
@@ -48,13 +49,14 @@ int nd_tcp_event_decode(const void *data, size_t len, int64_t realtime_offset_ns
         e.comm[sizeof(raw.comm)] = 0;
         e.local_port = raw.sport;
         e.peer_port = raw.dport;
-        e.passive = e.kind == ND_TCP_EVENT_ACCEPT ||
-                    (e.kind == ND_TCP_EVENT_CLOSE && (raw.flags & ND_TCP_EVENT_F_PASSIVE));
+        has_facts = e.kind == ND_TCP_EVENT_CLOSE || e.kind == ND_TCP_EVENT_OPEN;
+        e.passive = e.kind == ND_TCP_EVENT_ACCEPT || (has_facts && (raw.flags & ND_TCP_EVENT_F_PASSIVE));
         e.owner_from_listener = e.kind == ND_TCP_EVENT_ACCEPT ||
-                                (e.kind == ND_TCP_EVENT_CLOSE && (raw.flags & ND_TCP_EVENT_F_OWNER_LISTENER));
-        if (e.kind == ND_TCP_EVENT_CLOSE || e.kind == ND_TCP_EVENT_FAILED)
+                                (has_facts && (raw.flags & ND_TCP_EVENT_F_OWNER_LISTENER));
+        e.adopted = has_facts && (raw.flags & ND_TCP_EVENT_F_ADOPTED);
+        if (has_facts || e.kind == ND_TCP_EVENT_FAILED)
                 e.duration_us = raw.duration_ns / 1000;
-        if (e.kind == ND_TCP_EVENT_CLOSE) {
+        if (has_facts) {
                 e.bytes_sent = raw.bytes_acked;
                 e.bytes_received = raw.bytes_received;
                 e.rtt_us = raw.rtt_us;
@@ -86,6 +88,7 @@ const char *nd_tcp_event_kind_name(enum nd_tcp_event_kind kind)
                 [ND_TCP_EVENT_FAILED] = "failed",
                 [ND_TCP_EVENT_LISTEN] = "listen",
                 [ND_TCP_EVENT_LISTEN_STOP] = "listen_stop",
+                [ND_TCP_EVENT_OPEN] = "open",
         };
 
         if ((unsigned)kind >= sizeof(names) / sizeof(names[0]))

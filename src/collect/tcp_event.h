@@ -1,5 +1,7 @@
 /* One TCP event from the kernel (connect, accept, close, failed connect,
- * listen), decoded from the ring buffer record of src/bpf/tcp_events.h.
+ * listen), decoded from the ring buffer record of src/bpf/tcp_events.h; or
+ * one connection open now, from the listing of the same records
+ * (ND_TCP_EVENT_OPEN, nd_tcp_events_list_open()).
  *
  * Pure: decoding and naming touch no kernel state, so they are unit-tested
  * on hand-made records. The collector that loads the BPF programs is
@@ -30,12 +32,19 @@ struct nd_tcp_event {
          * (reset by the peer, never accepted): pid is the owner of the
          * listener it came in on, or 0 if that listener predates us. */
         bool owner_from_listener;
-        /* close: ESTABLISHED -> CLOSE; failed: SYN_SENT -> CLOSE; else 0. */
+        /* close, open: the connection was open before the collector was
+         * loaded (hybrid mode adopted it); its duration counts from then. */
+        bool adopted;
+        /* close: ESTABLISHED -> CLOSE; failed: SYN_SENT -> CLOSE; open: so
+         * far; else 0. */
         uint64_t duration_us;
-        uint64_t bytes_sent, bytes_received; /* close: acknowledged bytes out, bytes in */
-        uint32_t rtt_us, retrans; /* close: smoothed RTT, total retransmits */
+        /* close, open: acknowledged payload bytes out, payload bytes in */
+        uint64_t bytes_sent, bytes_received;
+        uint32_t rtt_us, retrans; /* close, open: smoothed RTT, total retransmits */
         int error; /* failed: errno (positive); 0 when its application gave up */
-        uint8_t prev_state; /* close: the TCP state left for CLOSE (enum nd_tcp_state) */
+        /* close: the TCP state left for CLOSE; open: the state it is in
+         * (enum nd_tcp_state) */
+        uint8_t prev_state;
 };
 
 /* Decodes one ring buffer record. realtime_offset_ns is CLOCK_REALTIME minus
@@ -47,7 +56,8 @@ int nd_tcp_event_decode(const void *data, size_t len, int64_t realtime_offset_ns
 /* CLOCK_REALTIME - CLOCK_MONOTONIC now, in nanoseconds. */
 int64_t nd_tcp_event_realtime_offset(void);
 
-/* "connect", "accept", "close", "failed", "listen", "listen_stop"; NULL if unknown. */
+/* "connect", "accept", "close", "failed", "listen", "listen_stop", "open";
+ * NULL if unknown. */
 const char *nd_tcp_event_kind_name(enum nd_tcp_event_kind kind);
 
 /* Why a connect failed, from its errno: "refused", "timeout",

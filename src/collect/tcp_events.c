@@ -27,9 +27,10 @@
 struct nd_tcp_events {
         /* The kernel objects the loader child handed over: the ring buffer
          * and counters maps, and the link that keeps the program attached
-         * (closing it detaches), and that program, for its statistics.
-         * The other maps live on through it. */
-        int events_fd, counters_fd, link_fd, prog_fd;
+         * (closing it detaches), and that program, for its statistics;
+         * the nd_dump_open iterator's link, which lists the connections
+         * open. The other maps live on through them. */
+        int events_fd, counters_fd, link_fd, prog_fd, dump_link_fd;
         struct ring_buffer *rb;
         /* Valid during one poll or consume. */
         nd_tcp_event_fn fn;
@@ -45,9 +46,10 @@ struct load_params {
         uint16_t port;
         size_t ring_bytes;
         uint32_t max_sockets, max_listeners;
+        bool adopt_open;
 };
 
-enum { LOADED_EVENTS, LOADED_COUNTERS, LOADED_LINK, LOADED_PROG, LOADED_FDS };
+enum { LOADED_EVENTS, LOADED_COUNTERS, LOADED_LINK, LOADED_PROG, LOADED_DUMP_LINK, LOADED_FDS };
 
 /* libbpf talks a lot while loading: keep it for -v (warnings) and -vv. */
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -113,8 +115,8 @@ static int on_record(void *ctx, void *data, size_t len)
         return t->fn ? t->fn(&ev, t->userdata) : 0;
 }
 
-/* Runs the nd_seed_listeners iterator over every open file once. */
-static int seed_listeners(struct tcp_events_bpf *skel)
+/* Runs a walk (an iterator program that prints nothing) once, to its end. */
+static int run_walk(struct bpf_program *prog)
 {
         struct bpf_link *link;
         _cleanup_close_ int fd = -EBADF;
@@ -122,7 +124,7 @@ static int seed_listeners(struct tcp_events_bpf *skel)
         ssize_t n;
         int r = 0;
 
-        link = bpf_program__attach_iter(skel->progs.nd_seed_listeners, NULL);
+        link = bpf_program__attach_iter(prog, NULL);
         if (!link)
                 return -errno;
         fd = bpf_iter_create(bpf_link__fd(link)); /* close-on-exec, by the kernel */
@@ -141,6 +143,8 @@ struct nd_tcp_events *nd_tcp_events_free(struct nd_tcp_events *t)
         if (!t)
                 return NULL;
         ring_buffer__free(t->rb);
+        if (t->dump_link_fd >= 0)
+                close(t->dump_link_fd);
         if (t->prog_fd >= 0)
                 close(t->prog_fd);
         if (t->link_fd >= 0)
@@ -156,12 +160,15 @@ struct nd_tcp_events *nd_tcp_events_free(struct nd_tcp_events *t)
 /* The loader, run in a child process (nd_forked_call()): opens the
  * skeleton, sizes the maps, loads (libbpf parses the kernel's whole BTF
  * for CO-RE here: megabytes that would otherwise stay in the agent's
- * high-water mark), attaches, seeds the listeners, and hands back the
- * LOADED_FDS fds. Exiting frees the rest. */
+ * high-water mark), attaches, seeds the listeners, adopts the connections
+ * open if asked, and hands back the LOADED_FDS fds. Exiting frees the rest. */
 static int load_programs(void *userdata, int *fds, size_t max_fds, size_t *n_fds, char *why, size_t why_size)
 {
         const struct load_params *p = userdata;
+        DECLARE_LIBBPF_OPTS(bpf_iter_attach_opts, dump_opts);
+        union bpf_iter_link_info dump_on = {};
         struct tcp_events_bpf *skel;
+        struct bpf_link *dump;
         int r;
 
         if (max_fds < LOADED_FDS)
@@ -174,9 +181,8 @@ static int load_programs(void *userdata, int *fds, size_t max_fds, size_t *n_fds
         skel->rodata->filter_netns = p->netns;
         skel->rodata->filter_pid = p->pid;
         skel->rodata->filter_port = p->port;
+        skel->rodata->max_sockets = p->max_sockets;
         r = bpf_map__set_max_entries(skel->maps.events, (uint32_t)p->ring_bytes);
-        if (r >= 0)
-                r = bpf_map__set_max_entries(skel->maps.socks, p->max_sockets);
         if (r >= 0)
                 r = bpf_map__set_max_entries(skel->maps.listeners, p->max_listeners);
         if (r >= 0)
@@ -186,8 +192,10 @@ static int load_programs(void *userdata, int *fds, size_t max_fds, size_t *n_fds
                 return r;
         }
 
-        /* The seeding walk runs once, below, not as an attachment. */
+        /* The walks run below, not as attachments. */
         bpf_program__set_autoattach(skel->progs.nd_seed_listeners, false);
+        bpf_program__set_autoattach(skel->progs.nd_adopt_connections, false);
+        bpf_program__set_autoattach(skel->progs.nd_dump_open, false);
         r = tcp_events_bpf__load(skel);
         if (r < 0)
                 return load_failure(r, "loading", why, why_size);
@@ -196,14 +204,24 @@ static int load_programs(void *userdata, int *fds, size_t max_fds, size_t *n_fds
                 return load_failure(r, "attaching", why, why_size);
         /* After attaching: a listener opened meanwhile is seen by both, and
          * counted once. */
-        r = seed_listeners(skel);
+        r = run_walk(skel->progs.nd_seed_listeners);
+        /* After the listeners: each connection is classified by them. */
+        if (r >= 0 && p->adopt_open)
+                r = run_walk(skel->progs.nd_adopt_connections);
         if (r < 0)
                 return load_failure(r, "running", why, why_size);
+        dump_on.map.map_fd = (uint32_t)bpf_map__fd(skel->maps.socks);
+        dump_opts.link_info = &dump_on;
+        dump_opts.link_info_len = sizeof(dump_on);
+        dump = bpf_program__attach_iter(skel->progs.nd_dump_open, &dump_opts);
+        if (!dump)
+                return load_failure(-errno, "attaching", why, why_size);
 
         fds[LOADED_EVENTS] = bpf_map__fd(skel->maps.events);
         fds[LOADED_COUNTERS] = bpf_map__fd(skel->maps.counters);
         fds[LOADED_LINK] = bpf_link__fd(skel->links.nd_inet_sock_set_state);
         fds[LOADED_PROG] = bpf_program__fd(skel->progs.nd_inet_sock_set_state);
+        fds[LOADED_DUMP_LINK] = bpf_link__fd(dump);
         *n_fds = LOADED_FDS;
         return 0;
 }
@@ -234,6 +252,7 @@ int nd_tcp_events_open(const struct nd_tcp_events_options *o, struct nd_tcp_even
         p.max_listeners = o->max_listeners ? o->max_listeners : ND_TCP_EVENTS_MAX_LISTENERS_DEFAULT;
         p.pid = o->pid;
         p.port = o->port;
+        p.adopt_open = o->adopt_open;
 
         /* CO-RE needs the running kernel's BTF: say so plainly rather than
          * through libbpf's error. */
@@ -257,7 +276,7 @@ int nd_tcp_events_open(const struct nd_tcp_events_options *o, struct nd_tcp_even
         t = calloc(1, sizeof(*t));
         if (!t)
                 return -ENOMEM;
-        t->events_fd = t->counters_fd = t->link_fd = t->prog_fd = -EBADF;
+        t->events_fd = t->counters_fd = t->link_fd = t->prog_fd = t->dump_link_fd = -EBADF;
         clock_gettime(CLOCK_MONOTONIC, &started);
         /* In a child: a loader that crashes on an odd kernel takes only the
          * child down (the agent polls instead), and libbpf's megabytes of
@@ -276,6 +295,7 @@ int nd_tcp_events_open(const struct nd_tcp_events_options *o, struct nd_tcp_even
         t->counters_fd = fds[LOADED_COUNTERS];
         t->link_fd = fds[LOADED_LINK];
         t->prog_fd = fds[LOADED_PROG];
+        t->dump_link_fd = fds[LOADED_DUMP_LINK];
 
         t->rb = ring_buffer__new(t->events_fd, on_record, t, NULL);
         if (!t->rb) {
@@ -283,10 +303,11 @@ int nd_tcp_events_open(const struct nd_tcp_events_options *o, struct nd_tcp_even
                 nd_why_set(why, why_size, "opening the ring buffer failed: %s", strerror(-r));
                 return r;
         }
-        log_debug("eBPF TCP events: loaded in %.0f ms by a child process; ring buffer %zu bytes, up to %u "
+        log_debug("eBPF TCP events: loaded in %.0f ms by a child process%s; ring buffer %zu bytes, up to %u "
                   "sockets, netns %s",
                   (double)(loaded.tv_sec - started.tv_sec) * 1e3 + (double)(loaded.tv_nsec - started.tv_nsec) / 1e6,
-                  p.ring_bytes, p.max_sockets, o->all_netns ? "all" : "current");
+                  p.adopt_open ? ", connections open adopted" : "", p.ring_bytes, p.max_sockets,
+                  o->all_netns ? "all" : "current");
         *ret = TAKE_PTR(t);
         return 0;
 }
@@ -302,6 +323,51 @@ int nd_tcp_events_poll(struct nd_tcp_events *t, int timeout_ms, nd_tcp_event_fn 
         t->fn = NULL;
         t->userdata = NULL;
         return r;
+}
+
+/* Reads the nd_dump_open walk: whole records, however read() splits them. */
+int nd_tcp_events_list_open(struct nd_tcp_events *t, nd_tcp_event_fn fn, void *userdata)
+{
+        const size_t record = sizeof(struct nd_tcp_event_raw);
+        _cleanup_close_ int fd = -EBADF;
+        int64_t offset = nd_tcp_event_realtime_offset();
+        char buf[64 * sizeof(struct nd_tcp_event_raw)];
+        size_t have = 0;
+        int n_listed = 0;
+
+        fd = bpf_iter_create(t->dump_link_fd);
+        if (fd < 0)
+                return -errno;
+        for (;;) {
+                ssize_t n = read(fd, buf + have, sizeof(buf) - have);
+                size_t at = 0;
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        break;
+                have += (size_t)n;
+                for (; have - at >= record; at += record) {
+                        struct nd_tcp_event ev;
+                        int r;
+
+                        if (nd_tcp_event_decode(buf + at, record, offset, &ev) < 0) {
+                                t->n_malformed++;
+                                continue;
+                        }
+                        r = fn(&ev, userdata);
+                        if (r < 0)
+                                return r;
+                        n_listed++;
+                }
+                memmove(buf, buf + at, have - at);
+                have -= at;
+        }
+        if (have > 0)
+                t->n_malformed++;
+        return n_listed;
 }
 
 int nd_tcp_events_fd(const struct nd_tcp_events *t)
@@ -373,16 +439,3 @@ int nd_tcp_events_stats(const struct nd_tcp_events *t, struct nd_tcp_events_stat
         return 0;
 }
 
-int nd_tcp_events_lost(const struct nd_tcp_events *t, uint64_t *ret)
-{
-        return read_counter(t, ND_TCP_COUNTER_LOST, ret);
-}
-
-bool nd_tcp_events_supported(char *why, size_t why_size)
-{
-        /* The smallest maps: this only asks whether load and attach work. */
-        const struct nd_tcp_events_options o = { .ring_bytes = 1, .max_sockets = 1, .max_listeners = 1 };
-        _cleanup_(nd_tcp_events_freep) struct nd_tcp_events *t = NULL;
-
-        return nd_tcp_events_open(&o, &t, why, why_size) >= 0;
-}

@@ -24,11 +24,11 @@ struct nd_tcp_events_options {
         /* Ring buffer size, rounded up to a power of two of at least a page
          * (at most 1 GiB); 0 for ND_TCP_EVENTS_RING_BYTES_DEFAULT. */
         size_t ring_bytes;
-        /* Connections followed at once from open to close (the in-kernel
-         * socket table, about 100 bytes each, allocated as used); 0 for
+        /* Connections followed at once from open to close (socket storage,
+         * about 150 bytes each, freed with its socket); 0 for
          * ND_TCP_EVENTS_MAX_SOCKETS_DEFAULT. Connections beyond it are
-         * counted as untracked and give no close event (and an active one
-         * no connect event either). */
+         * counted as untracked, are not listed as open, and give no close
+         * event (and an active one no connect event either). */
         uint32_t max_sockets;
         /* Listening (netns, address, port)s remembered with their owner, to
          * credit passive connections; 0 for ND_TCP_EVENTS_MAX_LISTENERS_DEFAULT. */
@@ -38,6 +38,10 @@ struct nd_tcp_events_options {
         bool all_netns;
         uint32_t pid; /* only events of this process (tgid); 0 for any */
         uint16_t port; /* only events with this local or remote port; 0 for any */
+        /* Also follow the connections already open at load (hybrid mode):
+         * a walk over every open file credits each to the process holding
+         * it. Otherwise only connections opened later are followed. */
+        bool adopt_open;
         /* The settings' off switch: open then fails with -EOPNOTSUPP. */
         bool disabled;
 };
@@ -48,7 +52,8 @@ typedef int (*nd_tcp_event_fn)(const struct nd_tcp_event *ev, void *userdata);
 
 /* Loads and attaches the BPF programs, then walks every open file of the
  * host once (in the kernel) to credit listeners opened before us to their
- * processes. All of that runs in a short-lived child process, which hands
+ * processes (and, with o->adopt_open, once more to follow the connections
+ * open). All of that runs in a short-lived child process, which hands
  * back the maps and the link (docs/bpf.md, "Loading in a child process"):
  * call it before starting threads. o may be NULL for the defaults. Returns 0, or:
  *   -EOPNOTSUPP  switched off (o->disabled, NETDEP_BPF=off), built without
@@ -76,6 +81,16 @@ int nd_tcp_events_fd(const struct nd_tcp_events *t);
 /* Hands every available event to fn without waiting; returns as _poll(). */
 int nd_tcp_events_consume(struct nd_tcp_events *t, nd_tcp_event_fn fn, void *userdata);
 
+/* Hands every followed connection open now to fn, as an ND_TCP_EVENT_OPEN
+ * (endpoints, process, direction; bytes, RTT and retransmits so far): the
+ * polling snapshot's answer without its cost. The kernel walks only the
+ * sockets it follows; a sock_diag dump walks its whole socket hash table,
+ * which is sized by RAM and shared by every namespace. Connections in the
+ * teardown that their process has closed are left out, as polling leaves
+ * them out. Returns the number handed to fn, or a negative errno, or fn's
+ * negative return. */
+int nd_tcp_events_list_open(struct nd_tcp_events *t, nd_tcp_event_fn fn, void *userdata);
+
 struct nd_tcp_events_stats {
         uint64_t events; /* handed to fn */
         uint64_t lost; /* dropped in the kernel: the ring buffer was full */
@@ -89,12 +104,4 @@ struct nd_tcp_events_stats {
 
 /* Counters since open. */
 int nd_tcp_events_stats(const struct nd_tcp_events *t, struct nd_tcp_events_stats *ret);
-/* Events dropped in the kernel since open because the ring buffer was full
- * (stats.lost). */
-int nd_tcp_events_lost(const struct nd_tcp_events *t, uint64_t *ret);
-
-/* Whether nd_tcp_events_open() with default options would succeed here:
- * tries it (load and attach) and frees. On false, why says why. */
-bool nd_tcp_events_supported(char *why, size_t why_size);
-
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nd_tcp_events *, nd_tcp_events_free);

@@ -42,17 +42,12 @@ int nd_tcp_events_consume(struct nd_tcp_events *t, nd_tcp_event_fn fn, void *use
         return -EOPNOTSUPP;
 }
 
+int nd_tcp_events_list_open(struct nd_tcp_events *t, nd_tcp_event_fn fn, void *userdata)
+{
+        return -EOPNOTSUPP;
+}
+
 int nd_tcp_events_stats(const struct nd_tcp_events *t, struct nd_tcp_events_stats *ret)
 {
         return -EOPNOTSUPP;
-}
-
-int nd_tcp_events_lost(const struct nd_tcp_events *t, uint64_t *ret)
-{
-        return -EOPNOTSUPP;
-}
-
-bool nd_tcp_events_supported(char *why, size_t why_size)
-{
-        return nd_tcp_events_open(NULL, &(struct nd_tcp_events *){ NULL }, why, why_size) >= 0;
 }

@@ -169,10 +169,20 @@ struct bench_options {
 
 /* ---- the HTTP server ---- */
 
+/* libmicrohttpd calls this first with the request's headers only. A
+ * response queued then would be sent with "Connection: close" (the request
+ * might still have a body coming): answer on the second call, once the
+ * request is complete, and the connection stays open. */
 static enum MHD_Result answer(void *cls, struct MHD_Connection *connection, const char *url, const char *method,
                               const char *version, const char *upload_data, size_t *upload_data_size,
                               void **req_cls)
 {
+        static int headers_seen;
+
+        if (!*req_cls) {
+                *req_cls = &headers_seen;
+                return MHD_YES;
+        }
         return MHD_queue_response(connection, MHD_HTTP_OK, cls);
 }
 
@@ -472,6 +482,7 @@ static int run_wrk(const struct bench_options *o, const struct paths *p, enum co
 
 struct sample {
         struct wrk_result wrk;
+        uint64_t opened; /* TCP connections opened in the bench's namespace during wrk */
         double helper_cpu_s, server_cpu_s, seconds;
         double foreign_cores; /* CPU other processes used during wrk, in cores */
         unsigned attempts;
@@ -506,12 +517,37 @@ static int take_cpu_snapshot(const struct paths *p, const struct helper_run *h, 
         return 0;
 }
 
+/* Connections opened in this network namespace so far: ActiveOpens of
+ * /proc/self/net/snmp, which counts per namespace. */
+static int tcp_active_opens(uint64_t *ret)
+{
+        _cleanup_fclose_ FILE *f = fopen("/proc/self/net/snmp", "re");
+        char names[1024], values[1024];
+
+        if (!f)
+                return bench_error(-errno, "Failed to open /proc/self/net/snmp: %m");
+        while (fgets(names, sizeof(names), f) && fgets(values, sizeof(values), f)) {
+                char *n_save, *v_save, *n, *v;
+
+                if (strncmp(names, "Tcp:", 4) != 0)
+                        continue;
+                for (n = strtok_r(names, " \n", &n_save), v = strtok_r(values, " \n", &v_save); n && v;
+                     n = strtok_r(NULL, " \n", &n_save), v = strtok_r(NULL, " \n", &v_save))
+                        if (strcmp(n, "ActiveOpens") == 0) {
+                                *ret = strtoull(v, NULL, 10);
+                                return 0;
+                        }
+        }
+        return bench_error(-EBADMSG, "No Tcp ActiveOpens in /proc/self/net/snmp");
+}
+
 static int measure_once(const struct bench_options *o, const struct paths *p, enum conn_mode mode,
                         const struct condition *c, struct sample *ret)
 {
         struct helper_run h = {};
         struct cpu_snapshot c0 = {}, c1 = {};
         double start = monotonic_s(), ours;
+        uint64_t opens0 = 0, opens1 = 0;
         int r, k;
 
         r = helper_start(o, p, c, &h);
@@ -520,7 +556,11 @@ static int measure_once(const struct bench_options *o, const struct paths *p, en
         if (r >= 0)
                 r = take_cpu_snapshot(p, &h, &c0);
         if (r >= 0)
+                r = tcp_active_opens(&opens0);
+        if (r >= 0)
                 r = run_wrk(o, p, mode, &ret->wrk);
+        if (r >= 0)
+                r = tcp_active_opens(&opens1);
         if (r >= 0)
                 r = take_cpu_snapshot(p, &h, &c1);
         k = helper_stop(o, p, &h);
@@ -528,6 +568,12 @@ static int measure_once(const struct bench_options *o, const struct paths *p, en
                 return r;
         if (k < 0)
                 return k;
+        ret->opened = opens1 - opens0;
+        /* Keep-alive must be what it says: a run whose connections were
+         * opened again and again would measure the close mode twice. */
+        if (mode == CONN_KEEP_ALIVE && ret->opened > 2 * (uint64_t)o->connections)
+                return bench_error(-EPROTO, "keep-alive: wrk opened %llu connections for %u: the server closes them",
+                                   (unsigned long long)ret->opened, o->connections);
         ret->helper_cpu_s = h.cpu_s;
         ret->server_cpu_s = ticks_to_seconds(c1.server - c0.server);
         ret->seconds = monotonic_s() - start;
@@ -585,9 +631,10 @@ static int run_one(const struct bench_options *o, const struct paths *p, enum co
                         return r;
                 if (waited >= 1)
                         printf("  (waited %.0f s for other processes to quiet down)\n", waited);
-                printf("  %-10s %-11s p50 %7.1f us  p99 %7.1f us  %7.0f req/s  CPU %%: server %3.0f wrk %3.0f "
-                       "helper %4.1f other %3.0f%s%s\n",
+                printf("  %-10s %-11s p50 %7.1f us  p99 %7.1f us  %7.0f req/s  %7llu conns  CPU %%: server %3.0f "
+                       "wrk %3.0f helper %4.1f other %3.0f%s%s\n",
                        conn_mode_name[mode], c->name, x.wrk.p50_us, x.wrk.p99_us, x.wrk.rps,
+                       (unsigned long long)x.opened,
                        100.0 * x.server_cpu_s / x.wrk.seconds, 100.0 * x.wrk.wrk_cpu_s / x.wrk.seconds,
                        100.0 * x.helper_cpu_s / x.seconds, 100.0 * x.foreign_cores,
                        x.wrk.errors ? "  (wrk reported errors)" : "",

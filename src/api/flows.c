@@ -17,12 +17,6 @@ static bool is_unsupported(int r)
         return r == -EPROTONOSUPPORT || r == -EAFNOSUPPORT || r == -ENOENT || r == -EOPNOTSUPP;
 }
 
-static void between_steps(const struct nd_flows_options *o)
-{
-        if (o->between_steps)
-                o->between_steps(o->between_steps_userdata);
-}
-
 static int collect_here(const struct nd_flows_options *o, uint64_t netns,
                         struct nd_socket_owners *owners, struct nd_listen_set *listeners,
                         struct nd_flow_set *flows, struct nd_flows_report *report)
@@ -36,7 +30,7 @@ static int collect_here(const struct nd_flows_options *o, uint64_t netns,
                 r = nd_sock_source_open_sockdiag(o->tcp_info, &src);
                 if (r >= 0) {
                         report->source = src.ops->name;
-                        r = nd_snapshot_collect(&src, netns, owners, listeners, o->remembered_listeners, flows, &counts);
+                        r = nd_snapshot_collect(&src, netns, owners, listeners, flows, &counts);
                         nd_sock_source_close(&src);
                 }
                 if (r >= 0 || o->source == ND_SOURCE_SOCK_DIAG || !is_unsupported(r))
@@ -52,7 +46,7 @@ static int collect_here(const struct nd_flows_options *o, uint64_t netns,
         if (r < 0)
                 return r;
         report->source = src.ops->name;
-        r = nd_snapshot_collect(&src, netns, owners, listeners, o->remembered_listeners, flows, &counts);
+        r = nd_snapshot_collect(&src, netns, owners, listeners, flows, &counts);
         nd_sock_source_close(&src);
 done:
         if (r < 0)
@@ -91,7 +85,6 @@ static int collect_all_netns(const struct nd_flows_options *o, struct nd_socket_
                         break;
                 }
                 r = collect_here(o, list.items[i].inode, owners, listeners, flows, report);
-                between_steps(o);
         }
 
         /* Always go home, whatever happened above. */
@@ -136,7 +129,6 @@ int nd_flows_collect(const struct nd_flows_options *o, struct nd_flow_set *ret,
                 if (r < 0)
                         goto finish;
                 report->procs_denied = owners->denied;
-                between_steps(o);
         }
 
         if (o->all_netns)
@@ -148,8 +140,6 @@ int nd_flows_collect(const struct nd_flows_options *o, struct nd_flow_set *ret,
         }
         if (r < 0)
                 goto finish;
-        if (o->remembered_listeners)
-                nd_listen_memory_end_scan(o->remembered_listeners);
 
         nd_flow_set_filter(&flows, keep_flow, (void *)o);
         nd_flow_set_sort(&flows);

@@ -4,7 +4,6 @@
 
 #include <stdbool.h>
 
-#include "collect/listen_memory.h"
 #include "collect/socket_owners.h"
 #include "model/flow.h"
 
@@ -30,14 +29,6 @@ struct nd_flows_options {
         /* Optional, the caller's, kept across calls: refreshed incrementally
          * instead of scanned afresh (see collect/socket_owners.h). */
         struct nd_socket_owners *owners;
-        /* Optional, the caller's: listeners that stopped listening, which
-         * still classify the connections they accepted. */
-        struct nd_listen_memory *remembered_listeners;
-        /* Optional: called between the steps of a scan (after the process
-         * walk, after each namespace), e.g. to drain an event stream that
-         * must not wait for the whole scan. */
-        void (*between_steps)(void *userdata);
-        void *between_steps_userdata;
         const char *proc_root; /* NULL means "/proc" */
         const char *run_netns_dir; /* NULL means "/run/netns" */
 };

@@ -51,11 +51,6 @@ int nd_listen_set_add(struct nd_listen_set *set, const struct nd_sock *s)
         });
 }
 
-int nd_listen_set_add_remembered(struct nd_listen_set *set, const struct nd_addr *addr, uint16_t port)
-{
-        return push(set, &(struct nd_listener){ .addr = *addr, .port = port, .remembered = true });
-}
-
 static int compare_port(const void *a, const void *b)
 {
         const struct nd_listener *x = a, *y = b;

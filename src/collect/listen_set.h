@@ -13,10 +13,6 @@ struct nd_listener {
         uint16_t port;
         bool v6only;
         uint32_t inode;
-        /* Not in the scan: it stopped listening earlier, and connections it
-         * accepted may live on (collect/listen_memory.h). */
-        bool remembered;
-        uint32_t covered; /* connections classified by it in this scan */
 };
 
 struct nd_listen_set {
@@ -31,9 +27,6 @@ void nd_listen_set_clear(struct nd_listen_set *set);
 
 /* Adds a LISTEN socket; other states are ignored. Returns 0 or -ENOMEM. */
 int nd_listen_set_add(struct nd_listen_set *set, const struct nd_sock *s);
-
-/* Adds a listener that is no longer listening (inode 0, dual-stack). */
-int nd_listen_set_add_remembered(struct nd_listen_set *set, const struct nd_addr *addr, uint16_t port);
 
 /* The listener that accepts connections on (addr, port): the one bound to
  * that address, else a wildcard one (0.0.0.0 for IPv4; :: for IPv6, and for

@@ -26,8 +26,6 @@ int nd_snapshot_fold_socket(const struct nd_sock *s, uint64_t netns,
                 return 0;
 
         listener = nd_listen_set_find(listeners, &s->local, s->local_port);
-        if (listener)
-                listener->covered++;
         c = (struct nd_connection){
                 .direction = listener ? ND_DIRECTION_PASSIVE : ND_DIRECTION_ACTIVE,
                 .netns = netns,
@@ -66,7 +64,7 @@ static int fold(const struct nd_sock *s, void *userdata)
 
 int nd_snapshot_collect(struct nd_sock_source *src, uint64_t netns,
                         struct nd_socket_owners *owners, struct nd_listen_set *listeners,
-                        struct nd_listen_memory *remembered, struct nd_flow_set *flows, struct nd_snapshot_counts *counts)
+                        struct nd_flow_set *flows, struct nd_snapshot_counts *counts)
 {
         struct fold_context ctx = { netns, owners, listeners, flows, counts };
         int r;
@@ -78,15 +76,5 @@ int nd_snapshot_collect(struct nd_sock_source *src, uint64_t netns,
         r = nd_sock_source_dump(src, AF_UNSPEC, ND_TCPF(ND_TCP_LISTEN), add_listener, listeners);
         if (r < 0)
                 return r;
-        if (remembered) {
-                r = nd_listen_memory_add_to(remembered, netns, listeners);
-                if (r < 0)
-                        return r;
-        }
-        r = nd_sock_source_dump(src, AF_UNSPEC, ND_TCPF_FLOW_STATES, fold, &ctx);
-        if (r < 0)
-                return r;
-        if (remembered)
-                nd_listen_memory_note_covered(remembered, netns, listeners);
-        return 0;
+        return nd_sock_source_dump(src, AF_UNSPEC, ND_TCPF_FLOW_STATES, fold, &ctx);
 }

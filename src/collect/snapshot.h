@@ -2,7 +2,6 @@
  * listening set, then every connection classified against it. */
 #pragma once
 
-#include "collect/listen_memory.h"
 #include "collect/listen_set.h"
 #include "collect/sock_source.h"
 #include "collect/socket_owners.h"
@@ -15,12 +14,9 @@ struct nd_snapshot_counts {
 
 /* Adds the flows of the namespace src dumps to flows, tagged with netns.
  * owners may be NULL (no process attribution). listeners is scratch space
- * the caller keeps across calls to avoid reallocation; it is reset first.
- * remembered (may be NULL) adds listeners that have stopped listening, and
- * learns which of them still cover connections. */
+ * the caller keeps across calls to avoid reallocation; it is reset first. */
 int nd_snapshot_collect(struct nd_sock_source *src, uint64_t netns,
                         struct nd_socket_owners *owners, struct nd_listen_set *listeners,
-                        struct nd_listen_memory *remembered,
                         struct nd_flow_set *flows, struct nd_snapshot_counts *counts);
 
 /* Classifies and folds one socket; exposed for replaying recorded dumps. */

@@ -25,8 +25,6 @@
 
 #define AF_INET 2
 #define AF_INET6 10
-#define S_IFMT 00170000
-#define S_IFSOCK 0140000
 
 /* Set by user space before load; 0 means "any". */
 const volatile __u32 filter_netns = 0;
@@ -56,7 +54,11 @@ struct sock_info {
         __u8 passive;
         __u8 owner_from_listener; /* passive: nobody seen closing it yet */
         __u8 adopted; /* open before we were loaded: found by nd_adopt_connections */
-        __u8 pad[5];
+        /* Closed (or the connect failed): no longer followed. The storage
+         * stays until the socket is freed; deleting it here would cost a
+         * tasks-trace RCU grace period per connection. */
+        __u8 closed;
+        __u8 pad[4];
 };
 
 struct listen_key {
@@ -121,19 +123,24 @@ static __always_inline void count(__u32 index)
                 *v += 1;
 }
 
+/* Every struct sock, tcp_sock and task_struct pointer here is one the
+ * kernel typed for us (the tracepoint's argument, an iterator's, a
+ * helper's answer), so fields are read directly, with CO-RE relocations:
+ * a plain load, where bpf_probe_read_kernel() (BPF_CORE_READ) is a helper
+ * call each. This program runs on every TCP state change of the host. */
 static __always_inline __u32 sock_netns(const struct sock *sk)
 {
-        return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+        return sk->__sk_common.skc_net.net->ns.inum;
 }
 
 /* TCP over IPv4 or IPv6, in the namespace asked for. */
 static __always_inline bool sock_wanted(const struct sock *sk)
 {
-        __u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+        __u16 family = sk->__sk_common.skc_family;
 
         if (family != AF_INET && family != AF_INET6)
                 return false;
-        if (BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol) != IPPROTO_TCP)
+        if (BPF_CORE_READ_BITFIELD(sk, sk_protocol) != IPPROTO_TCP)
                 return false;
         return filter_netns == 0 || sock_netns(sk) == filter_netns;
 }
@@ -142,33 +149,47 @@ static __always_inline bool sock_wanted(const struct sock *sk)
  * the tracepoint runs; inet_sport keeps it. */
 static __always_inline __u16 local_port(const struct sock *sk)
 {
-        __u16 port = BPF_CORE_READ(sk, __sk_common.skc_num);
+        __u16 port = sk->__sk_common.skc_num;
+        struct tcp_sock *tp;
 
-        if (port == 0)
-                port = bpf_ntohs(BPF_CORE_READ((const struct inet_sock *)sk, inet_sport));
+        if (port == 0 && (tp = bpf_skc_to_tcp_sock((void *)sk)))
+                port = bpf_ntohs(tp->inet_conn.icsk_inet.inet_sport);
         return port;
 }
 
 static __always_inline void read_local_addr(const struct sock *sk, __u16 family, __u8 addr[16])
 {
         if (family == AF_INET)
-                bpf_core_read(addr, 4, &sk->__sk_common.skc_rcv_saddr);
+                __builtin_memcpy(addr, &sk->__sk_common.skc_rcv_saddr, 4);
         else
-                bpf_core_read(addr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+                __builtin_memcpy(addr, &sk->__sk_common.skc_v6_rcv_saddr, 16);
+}
+
+static __always_inline void read_peer_addr(const struct sock *sk, __u16 family, __u8 addr[16])
+{
+        if (family == AF_INET)
+                __builtin_memcpy(addr, &sk->__sk_common.skc_daddr, 4);
+        else
+                __builtin_memcpy(addr, &sk->__sk_common.skc_v6_daddr, 16);
 }
 
 static __always_inline __u32 task_pgid(const struct task_struct *task)
 {
         if (!bpf_core_field_exists(struct signal_struct, pids))
                 return 0;
-        return BPF_CORE_READ(task, signal, pids[PIDTYPE_PGID], numbers[0].nr);
+        return task->signal->pids[PIDTYPE_PGID]->numbers[0].nr;
+}
+
+static __always_inline void task_owner(const struct task_struct *task, struct owner *o)
+{
+        o->pid = task->tgid;
+        o->pgid = task_pgid(task);
+        __builtin_memcpy(o->comm, task->comm, sizeof(o->comm));
 }
 
 static __always_inline void current_owner(struct owner *o)
 {
-        o->pid = bpf_get_current_pid_tgid() >> 32;
-        o->pgid = task_pgid((const struct task_struct *)bpf_get_current_task());
-        bpf_get_current_comm(o->comm, sizeof(o->comm));
+        task_owner(bpf_get_current_task_btf(), o);
 }
 
 static __always_inline bool event_wanted(const struct sock *sk, __u32 pid)
@@ -180,7 +201,7 @@ static __always_inline bool event_wanted(const struct sock *sk, __u32 pid)
         if (!filter_port)
                 return true;
         sport = local_port(sk);
-        dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+        dport = bpf_ntohs(sk->__sk_common.skc_dport);
         return sport == filter_port || dport == filter_port;
 }
 
@@ -193,14 +214,11 @@ static __always_inline void event_fill(struct nd_tcp_event_raw *e, const struct 
         e->kind = kind;
         e->cookie = cookie;
         e->netns = sock_netns(sk);
-        e->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+        e->family = sk->__sk_common.skc_family;
         e->sport = local_port(sk);
-        e->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+        e->dport = bpf_ntohs(sk->__sk_common.skc_dport);
         read_local_addr(sk, e->family, e->saddr);
-        if (e->family == AF_INET)
-                bpf_core_read(e->daddr, 4, &sk->__sk_common.skc_daddr);
-        else
-                bpf_core_read(e->daddr, 16, &sk->__sk_common.skc_v6_daddr);
+        read_peer_addr(sk, e->family, e->daddr);
         if (owner) {
                 e->pid = owner->pid;
                 e->pgid = owner->pgid;
@@ -223,18 +241,27 @@ static __always_inline struct nd_tcp_event_raw *event_new(const struct sock *sk,
         return e;
 }
 
-static __always_inline struct sock_info *followed_info(const struct sock *sk)
+/* sk's storage in socks, closed or not; NULL if it never had any. */
+static __always_inline struct sock_info *storage_of(const struct sock *sk)
 {
         return bpf_sk_storage_get(&socks, (void *)sk, 0, 0);
+}
+
+/* The facts of a connection we follow; NULL if we do not (or no longer). */
+static __always_inline struct sock_info *followed_info(const struct sock *sk)
+{
+        struct sock_info *info = storage_of(sk);
+
+        return info && !info->closed ? info : NULL;
 }
 
 /* Starts following sk with the facts in fresh (or refreshes them); NULL
  * (counted) past max_sockets or when the kernel has no memory for it. */
 static __always_inline struct sock_info *follow(const struct sock *sk, struct sock_info *fresh)
 {
-        struct sock_info *info = followed_info(sk);
+        struct sock_info *info = storage_of(sk);
 
-        if (info) {
+        if (info && !info->closed) {
                 *info = *fresh;
                 return info;
         }
@@ -242,7 +269,10 @@ static __always_inline struct sock_info *follow(const struct sock *sk, struct so
                 count(ND_TCP_COUNTER_UNTRACKED);
                 return NULL;
         }
-        info = bpf_sk_storage_get(&socks, (void *)sk, fresh, BPF_SK_STORAGE_GET_F_CREATE);
+        if (info)
+                *info = *fresh; /* connect() again after a failed one */
+        else
+                info = bpf_sk_storage_get(&socks, (void *)sk, fresh, BPF_SK_STORAGE_GET_F_CREATE);
         if (!info) {
                 count(ND_TCP_COUNTER_UNTRACKED);
                 return NULL;
@@ -251,10 +281,12 @@ static __always_inline struct sock_info *follow(const struct sock *sk, struct so
         return info;
 }
 
-static __always_inline void unfollow(const struct sock *sk)
+static __always_inline void unfollow(struct sock_info *info)
 {
-        if (bpf_sk_storage_delete(&socks, (void *)sk) == 0)
-                __sync_fetch_and_add(&followed, -1);
+        if (info->closed)
+                return;
+        info->closed = 1;
+        __sync_fetch_and_add(&followed, -1);
 }
 
 static __always_inline void listen_key_of(const struct sock *sk, struct listen_key *key)
@@ -262,7 +294,7 @@ static __always_inline void listen_key_of(const struct sock *sk, struct listen_k
         __builtin_memset(key, 0, sizeof(*key));
         key->netns = sock_netns(sk);
         key->port = local_port(sk);
-        key->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+        key->family = sk->__sk_common.skc_family;
         read_local_addr(sk, key->family, key->addr);
 }
 
@@ -414,7 +446,7 @@ static __always_inline __u64 our_fin_acked(const struct tcp_sock *tp, int oldsta
 {
         if (oldstate != TCP_FIN_WAIT2 && oldstate != TCP_CLOSING && oldstate != TCP_LAST_ACK)
                 return 0;
-        return BPF_CORE_READ(tp, snd_una) == BPF_CORE_READ(tp, write_seq) ? 1 : 0;
+        return tp->snd_una == tp->write_seq ? 1 : 0;
 }
 
 struct sock___before_skc_flags { /* sk_flags moved into sock_common in 6.x */
@@ -424,7 +456,7 @@ struct sock___before_skc_flags { /* sk_flags moved into sock_common in 6.x */
 static __always_inline unsigned long sock_flags(const struct sock *sk)
 {
         if (bpf_core_field_exists(sk->__sk_common.skc_flags))
-                return BPF_CORE_READ(sk, __sk_common.skc_flags);
+                return sk->__sk_common.skc_flags;
         return BPF_CORE_READ((const struct sock___before_skc_flags *)sk, sk_flags);
 }
 
@@ -443,13 +475,15 @@ static __always_inline __u64 their_fin_received(const struct sock *sk)
 static __always_inline void connection_facts(struct nd_tcp_event_raw *e, const struct sock *sk,
                                              const struct sock_info *info, int state)
 {
-        const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+        const struct tcp_sock *tp = bpf_skc_to_tcp_sock((void *)sk);
 
-        e->bytes_acked = payload(BPF_CORE_READ(tp, bytes_acked), our_fin_acked(tp, state) + !info->passive);
-        e->bytes_received = payload(BPF_CORE_READ(tp, bytes_received), their_fin_received(sk));
-        e->rtt_us = BPF_CORE_READ(tp, srtt_us) >> 3;
-        e->retrans = BPF_CORE_READ(tp, total_retrans);
         e->state = state;
+        if (tp) {
+                e->bytes_acked = payload(tp->bytes_acked, our_fin_acked(tp, state) + !info->passive);
+                e->bytes_received = payload(tp->bytes_received, their_fin_received(sk));
+                e->rtt_us = tp->srtt_us >> 3;
+                e->retrans = tp->total_retrans;
+        }
         if (info->passive)
                 e->flags |= ND_TCP_EVENT_F_PASSIVE;
         if (info->passive && info->owner_from_listener)
@@ -473,7 +507,7 @@ static __always_inline void on_close(const struct sock *sk, int oldstate, __u64 
                 if (!e)
                         goto forget;
                 e->duration_ns = now - info->ts_start;
-                e->error = BPF_CORE_READ(sk, sk_err);
+                e->error = sk->sk_err;
                 bpf_ringbuf_submit(e, 0);
                 goto forget;
         }
@@ -486,7 +520,7 @@ static __always_inline void on_close(const struct sock *sk, int oldstate, __u64 
         connection_facts(e, sk, info, oldstate);
         bpf_ringbuf_submit(e, 0);
 forget:
-        unfollow(sk);
+        unfollow(info);
 }
 
 SEC("tp_btf/inet_sock_set_state")
@@ -495,6 +529,10 @@ int BPF_PROG(nd_inet_sock_set_state, struct sock *sk, int oldstate, int newstate
         struct sock_info *info;
         __u64 now;
 
+        /* Most changes say nothing we need: leave before reading anything. */
+        if (newstate == TCP_FIN_WAIT2 || newstate == TCP_CLOSE_WAIT || newstate == TCP_SYN_RECV ||
+            newstate == TCP_CLOSING)
+                return 0;
         if (!sock_wanted(sk))
                 return 0;
         now = bpf_ktime_get_ns();
@@ -553,15 +591,13 @@ int nd_seed_listeners(struct bpf_iter__task_file *ctx)
 
         if (!task || !file)
                 return 0;
-        if ((BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+        sock = bpf_sock_from_file(file);
+        if (!sock)
                 return 0;
-        sock = BPF_CORE_READ(file, private_data);
-        sk = BPF_CORE_READ(sock, sk);
-        if (!sk || !sock_wanted(sk) || BPF_CORE_READ(sk, __sk_common.skc_state) != TCP_LISTEN)
+        sk = sock->sk;
+        if (!sk || !sock_wanted(sk) || sk->__sk_common.skc_state != TCP_LISTEN)
                 return 0;
-        owner.pid = BPF_CORE_READ(task, tgid);
-        owner.pgid = task_pgid(task);
-        BPF_CORE_READ_INTO(&owner.comm, task, comm);
+        task_owner(task, &owner);
         listener_add(sk, &owner, true);
         return 0;
 }
@@ -590,18 +626,16 @@ int nd_adopt_connections(struct bpf_iter__task_file *ctx)
         sk = sock->sk;
         if (!sk || !sock_wanted(sk))
                 return 0;
-        state = BPF_CORE_READ(sk, __sk_common.skc_state);
+        state = sk->__sk_common.skc_state;
         if (state != TCP_ESTABLISHED && state != TCP_FIN_WAIT1 && state != TCP_FIN_WAIT2 &&
             state != TCP_CLOSE_WAIT && state != TCP_LAST_ACK && state != TCP_CLOSING)
                 return 0;
-        if (followed_info(sk))
+        if (storage_of(sk))
                 return 0; /* found in a process before, or opened since we attached */
         fresh.ts_start = fresh.ts_established = bpf_ktime_get_ns();
         fresh.cookie = bpf_get_socket_cookie(sk);
         fresh.passive = listener_of(sk) != NULL;
-        fresh.owner.pid = BPF_CORE_READ(task, tgid);
-        fresh.owner.pgid = task_pgid(task);
-        BPF_CORE_READ_INTO(&fresh.owner.comm, task, comm);
+        task_owner(task, &fresh.owner);
         follow(sk, &fresh);
         return 0;
 }
@@ -627,10 +661,12 @@ int nd_dump_open(struct bpf_iter__bpf_sk_storage_map *ctx)
                 walk_seen = 0;
                 return 0;
         }
+        if (info->closed)
+                return 0;
         walk_seen++;
         if (!info->ts_established || !event_wanted(sk, info->owner.pid))
                 return 0;
-        state = BPF_CORE_READ(sk, __sk_common.skc_state);
+        state = sk->__sk_common.skc_state;
         if (state == TCP_SYN_SENT || state == TCP_SYN_RECV || state == TCP_CLOSE || state == TCP_LISTEN ||
             state == TCP_TIME_WAIT || state == TCP_NEW_SYN_RECV)
                 return 0;

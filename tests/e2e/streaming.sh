@@ -12,6 +12,9 @@
 #     hybrid agent keeps them passive (the listener's LISTEN -> CLOSE
 #     transition is remembered); a polling agent turns them into a bogus
 #     outgoing edge, which proves the point;
+#   - two connections open before the agents started: the hybrid agents
+#     adopt them, each credited to its process; the streaming agent does
+#     not see them;
 #   - NETDEP_BPF=off: auto mode falls back to polling and says so in one
 #     line; an explicit --mode streaming refuses to start.
 . "$(dirname "$0")/lib.sh"
@@ -100,6 +103,12 @@ ip netns exec "$srv" "$TCP_HOLD" --name holdsrv --listen 10.203.0.1:7100 --ready
 hold_srv=$!
 wait_for 10 test -e "$E2E_TMP/hold-srv" || fail "holdsrv did not start"
 
+# Open before any agent starts.
+ip netns exec "$srv" "$TCP_HOLD" --name holdpresrv --listen 10.203.0.1:7200 --ready "$E2E_TMP/pre-srv" &
+wait_for 10 test -e "$E2E_TMP/pre-srv" || fail "holdpresrv did not start"
+ip netns exec "$cli" "$TCP_HOLD" --name holdpre --connect 10.203.0.1:7200:2 --ready "$E2E_TMP/pre-cli" &
+wait_for 10 test -e "$E2E_TMP/pre-cli" || fail "holdpre did not connect"
+
 start_agent srv "$srv" "$STORE" --hostname srv1
 start_agent cli "$cli" "$STORE" --hostname cli1
 start_agent srv-poll "$srv" "$POLL_STORE" --hostname srv1 --mode polling
@@ -187,3 +196,17 @@ last=$(sql "$STORE" "SELECT max(e.last_seen) FROM edges e JOIN endpoints s ON s.
 [ -n "$last" ] && [ "$last" -ge $((closed_at + 2)) ] ||
         fail "the incoming edge on 7100 was not kept after the listener closed at $closed_at (last seen: $last)"
 echo "ok: connections outlive their listener, still incoming"
+
+# Open before the agents: adopted by hybrid mode, with both processes and
+# the direction; not seen by streaming mode.
+pre() { sql "$1" "SELECT coalesce(max(e.last_connections), 0) FROM edges e JOIN endpoints c ON c.id = e.client_id
+                  JOIN endpoints s ON s.id = e.server_id WHERE c.process = '$2' AND s.addr = '10.203.0.1'
+                  AND s.port = 7200 AND ('$3' = '' OR s.name = '$3')"; }
+n=$(pre "$STORE" holdpre "")
+[ "$n" = 2 ] || fail "the hybrid client agent counts $n of holdpre's 2 connections opened before it started"
+n=$(sql "$STORE" "SELECT count(*) FROM edges e JOIN endpoints s ON s.id = e.server_id
+                  WHERE s.addr = '10.203.0.1' AND s.port = 7200 AND s.name = 'holdpresrv' AND e.last_connections = 2")
+[ "$n" -ge 1 ] || fail "the hybrid server agent did not credit the 2 adopted connections on 7200 to holdpresrv"
+n=$(sql "$STREAM_STORE" "SELECT count(*) FROM edges e JOIN endpoints s ON s.id = e.server_id WHERE s.port = 7200")
+[ "$n" = 0 ] || fail "the streaming agent saw connections opened before it started"
+echo "ok: connections open before the agents: adopted by hybrid mode, unseen by streaming mode"

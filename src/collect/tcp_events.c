@@ -331,7 +331,7 @@ int nd_tcp_events_list_open(struct nd_tcp_events *t, nd_tcp_event_fn fn, void *u
         const size_t record = sizeof(struct nd_tcp_event_raw);
         _cleanup_close_ int fd = -EBADF;
         int64_t offset = nd_tcp_event_realtime_offset();
-        char buf[64 * sizeof(struct nd_tcp_event_raw)];
+        char buf[512 * sizeof(struct nd_tcp_event_raw)]; /* 64 KiB: each read() restarts the walk */
         size_t have = 0;
         int n_listed = 0;
 

@@ -255,19 +255,19 @@ static __always_inline struct sock_info *followed_info(const struct sock *sk)
         return info && !info->closed ? info : NULL;
 }
 
-/* Starts following sk with the facts in fresh (or refreshes them); NULL
- * (counted) past max_sockets or when the kernel has no memory for it. */
-static __always_inline struct sock_info *follow(const struct sock *sk, struct sock_info *fresh)
+/* Starts following sk with the facts in fresh (or refreshes them); counts
+ * it untracked past max_sockets or when the kernel has no memory for it. */
+static __always_inline void follow(const struct sock *sk, struct sock_info *fresh)
 {
         struct sock_info *info = storage_of(sk);
 
         if (info && !info->closed) {
                 *info = *fresh;
-                return info;
+                return;
         }
         if (followed >= max_sockets) {
                 count(ND_TCP_COUNTER_UNTRACKED);
-                return NULL;
+                return;
         }
         if (info)
                 *info = *fresh; /* connect() again after a failed one */
@@ -275,10 +275,9 @@ static __always_inline struct sock_info *follow(const struct sock *sk, struct so
                 info = bpf_sk_storage_get(&socks, (void *)sk, fresh, BPF_SK_STORAGE_GET_F_CREATE);
         if (!info) {
                 count(ND_TCP_COUNTER_UNTRACKED);
-                return NULL;
+                return;
         }
         __sync_fetch_and_add(&followed, 1);
-        return info;
 }
 
 static __always_inline void unfollow(struct sock_info *info)
@@ -577,6 +576,21 @@ int BPF_PROG(nd_inet_sock_set_state, struct sock *sk, int oldstate, int newstate
         }
 }
 
+/* The TCP socket an iterated open file is, when it is one we want. */
+static __always_inline struct sock *file_sock(const struct task_struct *task, struct file *file)
+{
+        struct socket *sock;
+        struct sock *sk;
+
+        if (!task || !file)
+                return NULL;
+        sock = bpf_sock_from_file(file);
+        if (!sock)
+                return NULL;
+        sk = sock->sk;
+        return sk && sock_wanted(sk) ? sk : NULL;
+}
+
 /* Run once by user space after attaching: credits the listeners that were
  * already open to the processes holding them, so that their connections
  * are not anonymous. A walk over every open file of every process. */
@@ -584,18 +598,10 @@ SEC("iter/task_file")
 int nd_seed_listeners(struct bpf_iter__task_file *ctx)
 {
         struct task_struct *task = ctx->task;
-        struct file *file = ctx->file;
+        struct sock *sk = file_sock(task, ctx->file);
         struct owner owner = {};
-        struct socket *sock;
-        struct sock *sk;
 
-        if (!task || !file)
-                return 0;
-        sock = bpf_sock_from_file(file);
-        if (!sock)
-                return 0;
-        sk = sock->sk;
-        if (!sk || !sock_wanted(sk) || sk->__sk_common.skc_state != TCP_LISTEN)
+        if (!sk || sk->__sk_common.skc_state != TCP_LISTEN)
                 return 0;
         task_owner(task, &owner);
         listener_add(sk, &owner, true);
@@ -612,19 +618,11 @@ SEC("iter/task_file")
 int nd_adopt_connections(struct bpf_iter__task_file *ctx)
 {
         struct task_struct *task = ctx->task;
-        struct file *file = ctx->file;
+        struct sock *sk = file_sock(task, ctx->file);
         struct sock_info fresh = { .adopted = 1 };
-        struct socket *sock;
-        struct sock *sk;
         int state;
 
-        if (!task || !file)
-                return 0;
-        sock = bpf_sock_from_file(file);
-        if (!sock)
-                return 0;
-        sk = sock->sk;
-        if (!sk || !sock_wanted(sk))
+        if (!sk)
                 return 0;
         state = sk->__sk_common.skc_state;
         if (state != TCP_ESTABLISHED && state != TCP_FIN_WAIT1 && state != TCP_FIN_WAIT2 &&

@@ -9,12 +9,13 @@
  *                  [--netdep PATH] [--wrk PATH] [--tcpdump PATH] [--nft PATH]
  *                  [--keep]
  *
- * In a network namespace of its own, lo only, the bench starts an HTTP
- * server (libmicrohttpd 0.9, one internal epoll thread, a 13-byte answer
- * to every request) in a child process on 127.0.0.1:8080. Then, in
- * --rounds (7) interleaved rounds, for each connection mode and each
- * condition (their order rotated every round), it starts the condition's
- * helper, waits 3 s (the agent loads its BPF programs and takes its first
+ * In --rounds (7) interleaved rounds, for each connection mode and each
+ * condition (their order rotated every round), the bench makes a network
+ * namespace of its own, lo only (a fresh one for every run: what a run
+ * leaves behind, such as close mode's TIME_WAIT sockets, stays out of the
+ * next), starts an HTTP server there (libmicrohttpd 0.9, one internal
+ * epoll thread, a 13-byte answer to every request) in a child process on
+ * 127.0.0.1:8080, starts the condition's helper, waits 3 s (the agent loads its BPF programs and takes its first
  * snapshot), runs
  *
  *   wrk -t THREADS -c CONNECTIONS -d DURATION --latency --timeout 5s \
@@ -611,11 +612,34 @@ static int wait_for_quiet(double *ret_waited)
         }
 }
 
-/* One measurement. It starts once the machine is quiet (this VM is
+static void server_stop(struct paths *p)
+{
+        if (p->server > 0) {
+                kill(p->server, SIGTERM);
+                reap(p->server, monotonic_s() + STOP_TIMEOUT_S, NULL, NULL, NULL);
+        }
+        p->server = 0;
+}
+
+/* A fresh network namespace and server for every run: what one run leaves
+ * in the kernel (tens of thousands of TIME_WAIT sockets in close mode,
+ * for 60 s) would otherwise weigh on the runs after it. */
+static int stage_fresh(const struct bench_options *o, struct paths *p)
+{
+        int r;
+
+        server_stop(p);
+        r = hold_enter_fresh_netns();
+        if (r < 0)
+                return r;
+        return server_start(o->pin ? SERVER_CPU : -1, &p->server);
+}
+
+/* One measurement, on a fresh stage. It starts once the machine is quiet (this VM is
  * shared); a run during which other processes still used more than
  * FOREIGN_LIMIT of a core is run again, up to MAX_ATTEMPTS times; the
  * least disturbed attempt counts. */
-static int run_one(const struct bench_options *o, const struct paths *p, enum conn_mode mode,
+static int run_one(const struct bench_options *o, struct paths *p, enum conn_mode mode,
                    const struct condition *c, struct sample *ret)
 {
         struct sample best = { .foreign_cores = 1e9 };
@@ -623,8 +647,10 @@ static int run_one(const struct bench_options *o, const struct paths *p, enum co
         for (unsigned attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
                 struct sample x = { .attempts = attempt };
                 double waited = 0;
-                int r = wait_for_quiet(&waited);
+                int r = stage_fresh(o, p);
 
+                if (r >= 0)
+                        r = wait_for_quiet(&waited);
                 if (r >= 0)
                         r = measure_once(o, p, mode, c, &x);
                 if (r < 0)
@@ -839,13 +865,8 @@ static int run(struct bench_options *o, struct paths *p)
         if (!o->agent_has_mode)
                 printf("this netdep's agent has no --mode: the agent conditions run it as built\n");
 
-        r = hold_enter_fresh_netns();
-        if (r < 0)
-                return r;
-        r = server_start(o->pin ? SERVER_CPU : -1, &p->server);
-        if (r < 0)
-                goto finish;
-        printf("HTTP server: libmicrohttpd %s, one epoll thread, on %s, in a fresh network namespace\n",
+        printf("HTTP server: libmicrohttpd %s, one epoll thread, on %s, in a fresh network namespace for "
+               "every run\n",
                MHD_get_version(), URL);
 
         for (unsigned round = 0; round < o->rounds; round++) {
@@ -864,10 +885,7 @@ static int run(struct bench_options *o, struct paths *p)
         }
         r = report(o, res);
 finish:
-        if (p->server > 0) {
-                kill(p->server, SIGTERM);
-                reap(p->server, monotonic_s() + STOP_TIMEOUT_S, NULL, NULL, NULL);
-        }
+        server_stop(p);
         if (r == -EINTR)
                 bench_error(r, "Interrupted by signal %d; children stopped", (int)bench_interrupted);
         return r;

@@ -1,10 +1,9 @@
 /* Kernel side of the TCP event stream: every connection's open and close,
  * failed connects and LISTEN transitions, handed to user space through a
  * ring buffer. One hook, tp_btf/inet_sock_set_state; why: docs/bpf.md.
- * Each followed connection keeps its facts in socket storage, which lives
- * and dies with the socket; a walk of that storage (nd_dump_open) lists
- * the connections open now, at a cost that grows with them, not with the
- * kernel's socket hash table.
+ * Each followed connection's facts are kept in a hash keyed by its socket;
+ * a walk of that hash (nd_dump_open) lists the connections open now, at a
+ * cost that grows with them, not with the kernel's socket hash table.
  *
  * Most state changes run in softirq context, where the current task is
  * whoever happened to be on the CPU. The process is therefore taken where
@@ -30,16 +29,10 @@
 const volatile __u32 filter_netns = 0;
 const volatile __u32 filter_pid = 0;
 const volatile __u16 filter_port = 0;
-/* Connections followed at once (socket storage has no size of its own). */
-const volatile __u32 max_sockets = 65536;
 
-/* Sockets with storage in socks now. Kept by follow() and unfollow(), and
- * set to the true count at the end of every nd_dump_open walk: a socket
- * freed without passing through our CLOSE (the kernel skipped the program)
- * frees its storage but not its count. */
-__u64 followed = 0;
-/* Sockets the nd_dump_open walk under way has met so far. */
-__u64 walk_seen = 0;
+/* A pointer whose fields are read as the kernel's type says, with loads
+ * that cannot fault (the verifier turns the call into a plain move). */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
 
 struct owner {
         __u32 pid, pgid;
@@ -54,11 +47,7 @@ struct sock_info {
         __u8 passive;
         __u8 owner_from_listener; /* passive: nobody seen closing it yet */
         __u8 adopted; /* open before we were loaded: found by nd_adopt_connections */
-        /* Closed (or the connect failed): no longer followed. The storage
-         * stays until the socket is freed; deleting it here would cost a
-         * tasks-trace RCU grace period per connection. */
-        __u8 closed;
-        __u8 pad[4];
+        __u8 pad[5];
 };
 
 struct listen_key {
@@ -74,12 +63,17 @@ struct listen_info {
         __u32 pad;
 };
 
-/* A followed connection's facts, in the socket itself: freed with it,
- * so a close the program never saw leaves nothing stale behind. */
+/* The connections followed, by the address of their struct sock. Entries
+ * come from the kernel's BPF allocator, per-CPU caches refilled in the
+ * background: as fast here as a preallocated map (bpf_stats), without
+ * holding max_sockets entries' memory from the start. An entry whose socket was freed without our CLOSE (the kernel skipped
+ * the program) is told by its cookie, which the socket at that address no
+ * longer has, and dropped by the next nd_dump_open walk. */
 struct {
-        __uint(type, BPF_MAP_TYPE_SK_STORAGE);
+        __uint(type, BPF_MAP_TYPE_HASH);
+        __uint(max_entries, 65536);
         __uint(map_flags, BPF_F_NO_PREALLOC);
-        __type(key, int);
+        __type(key, __u64);
         __type(value, struct sock_info);
 } socks SEC(".maps");
 
@@ -145,15 +139,20 @@ static __always_inline bool sock_wanted(const struct sock *sk)
         return filter_netns == 0 || sock_netns(sk) == filter_netns;
 }
 
+/* sk as the TCP socket it is (sock_wanted() said so, or we followed it). */
+static __always_inline const struct tcp_sock *tcp_of(const struct sock *sk)
+{
+        return bpf_rdonly_cast(sk, bpf_core_type_id_kernel(struct tcp_sock));
+}
+
 /* The local port. Entering CLOSE releases the port (inet_num = 0) before
  * the tracepoint runs; inet_sport keeps it. */
 static __always_inline __u16 local_port(const struct sock *sk)
 {
         __u16 port = sk->__sk_common.skc_num;
-        struct tcp_sock *tp;
 
-        if (port == 0 && (tp = bpf_skc_to_tcp_sock((void *)sk)))
-                port = bpf_ntohs(tp->inet_conn.icsk_inet.inet_sport);
+        if (port == 0)
+                port = bpf_ntohs(tcp_of(sk)->inet_conn.icsk_inet.inet_sport);
         return port;
 }
 
@@ -241,51 +240,38 @@ static __always_inline struct nd_tcp_event_raw *event_new(const struct sock *sk,
         return e;
 }
 
-/* sk's storage in socks, closed or not; NULL if it never had any. */
-static __always_inline struct sock_info *storage_of(const struct sock *sk)
+/* The socket's cookie; 0 until someone asked for it (we ask when we
+ * start following a socket). */
+static __always_inline __u64 cookie_of(const struct sock *sk)
 {
-        return bpf_sk_storage_get(&socks, (void *)sk, 0, 0);
+        return sk->__sk_common.skc_cookie.counter;
 }
 
-/* The facts of a connection we follow; NULL if we do not (or no longer). */
+/* The facts of a connection we follow; NULL if we do not (or no longer:
+ * an entry left by an earlier socket at the same address has its cookie). */
 static __always_inline struct sock_info *followed_info(const struct sock *sk)
 {
-        struct sock_info *info = storage_of(sk);
+        __u64 key = (__u64)sk;
+        struct sock_info *info = bpf_map_lookup_elem(&socks, &key);
 
-        return info && !info->closed ? info : NULL;
+        return info && info->cookie == cookie_of(sk) ? info : NULL;
 }
 
 /* Starts following sk with the facts in fresh (or refreshes them); counts
- * it untracked past max_sockets or when the kernel has no memory for it. */
-static __always_inline void follow(const struct sock *sk, struct sock_info *fresh)
+ * it untracked when socks is full. */
+static __always_inline void follow(const struct sock *sk, const struct sock_info *fresh)
 {
-        struct sock_info *info = storage_of(sk);
+        __u64 key = (__u64)sk;
 
-        if (info && !info->closed) {
-                *info = *fresh;
-                return;
-        }
-        if (followed >= max_sockets) {
+        if (bpf_map_update_elem(&socks, &key, fresh, BPF_ANY) != 0)
                 count(ND_TCP_COUNTER_UNTRACKED);
-                return;
-        }
-        if (info)
-                *info = *fresh; /* connect() again after a failed one */
-        else
-                info = bpf_sk_storage_get(&socks, (void *)sk, fresh, BPF_SK_STORAGE_GET_F_CREATE);
-        if (!info) {
-                count(ND_TCP_COUNTER_UNTRACKED);
-                return;
-        }
-        __sync_fetch_and_add(&followed, 1);
 }
 
-static __always_inline void unfollow(struct sock_info *info)
+static __always_inline void unfollow(const struct sock *sk)
 {
-        if (info->closed)
-                return;
-        info->closed = 1;
-        __sync_fetch_and_add(&followed, -1);
+        __u64 key = (__u64)sk;
+
+        bpf_map_delete_elem(&socks, &key);
 }
 
 static __always_inline void listen_key_of(const struct sock *sk, struct listen_key *key)
@@ -344,8 +330,9 @@ static __always_inline void listener_remove(const struct sock *sk)
                 bpf_map_delete_elem(&listeners, &key);
 }
 
-static __always_inline void on_listen(const struct sock *sk, __u64 now)
+static __always_inline void on_listen(const struct sock *sk)
 {
+        __u64 now = bpf_ktime_get_ns();
         struct nd_tcp_event_raw *e;
         struct owner me;
 
@@ -359,8 +346,9 @@ static __always_inline void on_listen(const struct sock *sk, __u64 now)
 }
 
 /* Runs in the process that closes the listener (close(), exit). */
-static __always_inline void on_listen_stop(const struct sock *sk, __u64 now)
+static __always_inline void on_listen_stop(const struct sock *sk)
 {
+        __u64 now = bpf_ktime_get_ns();
         struct nd_tcp_event_raw *e;
         struct owner me;
 
@@ -388,14 +376,16 @@ static __always_inline struct listen_info *listener_of(const struct sock *sk)
         return bpf_map_lookup_elem(&listeners, &key);
 }
 
-static __always_inline void on_connected(struct sock *sk, __u64 now)
+static __always_inline void on_connected(struct sock *sk)
 {
         struct nd_tcp_event_raw *e;
         struct sock_info *info;
+        __u64 now;
 
         info = followed_info(sk);
         if (!info)
                 return; /* connect() began before we were loaded, or the table was full */
+        now = bpf_ktime_get_ns();
         info->ts_established = now;
         if (!event_wanted(sk, info->owner.pid))
                 return;
@@ -405,8 +395,9 @@ static __always_inline void on_connected(struct sock *sk, __u64 now)
 }
 
 /* A passive connection's handshake completed (softirq). */
-static __always_inline void on_accepted(struct sock *sk, __u64 now)
+static __always_inline void on_accepted(struct sock *sk)
 {
+        __u64 now = bpf_ktime_get_ns();
         struct sock_info fresh = {
                 .ts_start = now,
                 .ts_established = now,
@@ -474,15 +465,13 @@ static __always_inline __u64 their_fin_received(const struct sock *sk)
 static __always_inline void connection_facts(struct nd_tcp_event_raw *e, const struct sock *sk,
                                              const struct sock_info *info, int state)
 {
-        const struct tcp_sock *tp = bpf_skc_to_tcp_sock((void *)sk);
+        const struct tcp_sock *tp = tcp_of(sk);
 
         e->state = state;
-        if (tp) {
-                e->bytes_acked = payload(tp->bytes_acked, our_fin_acked(tp, state) + !info->passive);
-                e->bytes_received = payload(tp->bytes_received, their_fin_received(sk));
-                e->rtt_us = tp->srtt_us >> 3;
-                e->retrans = tp->total_retrans;
-        }
+        e->bytes_acked = payload(tp->bytes_acked, our_fin_acked(tp, state) + !info->passive);
+        e->bytes_received = payload(tp->bytes_received, their_fin_received(sk));
+        e->rtt_us = tp->srtt_us >> 3;
+        e->retrans = tp->total_retrans;
         if (info->passive)
                 e->flags |= ND_TCP_EVENT_F_PASSIVE;
         if (info->passive && info->owner_from_listener)
@@ -491,14 +480,16 @@ static __always_inline void connection_facts(struct nd_tcp_event_raw *e, const s
                 e->flags |= ND_TCP_EVENT_F_ADOPTED;
 }
 
-static __always_inline void on_close(const struct sock *sk, int oldstate, __u64 now)
+static __always_inline void on_close(const struct sock *sk, int oldstate)
 {
         struct nd_tcp_event_raw *e;
         struct sock_info *info;
+        __u64 now;
 
         info = followed_info(sk);
         if (!info)
                 return;
+        now = bpf_ktime_get_ns();
         if (oldstate == TCP_SYN_SENT) {
                 if (!event_wanted(sk, info->owner.pid))
                         goto forget;
@@ -519,14 +510,13 @@ static __always_inline void on_close(const struct sock *sk, int oldstate, __u64 
         connection_facts(e, sk, info, oldstate);
         bpf_ringbuf_submit(e, 0);
 forget:
-        unfollow(info);
+        unfollow(sk);
 }
 
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(nd_inet_sock_set_state, struct sock *sk, int oldstate, int newstate)
 {
         struct sock_info *info;
-        __u64 now;
 
         /* Most changes say nothing we need: leave before reading anything. */
         if (newstate == TCP_FIN_WAIT2 || newstate == TCP_CLOSE_WAIT || newstate == TCP_SYN_RECV ||
@@ -534,15 +524,14 @@ int BPF_PROG(nd_inet_sock_set_state, struct sock *sk, int oldstate, int newstate
                 return 0;
         if (!sock_wanted(sk))
                 return 0;
-        now = bpf_ktime_get_ns();
 
         switch (newstate) {
         case TCP_LISTEN:
-                on_listen(sk, now);
+                on_listen(sk);
                 return 0;
         case TCP_SYN_SENT: {
                 /* connect() runs in the connecting process. */
-                struct sock_info fresh = { .ts_start = now, .cookie = bpf_get_socket_cookie(sk) };
+                struct sock_info fresh = { .ts_start = bpf_ktime_get_ns(), .cookie = bpf_get_socket_cookie(sk) };
 
                 current_owner(&fresh.owner);
                 follow(sk, &fresh);
@@ -550,9 +539,9 @@ int BPF_PROG(nd_inet_sock_set_state, struct sock *sk, int oldstate, int newstate
         }
         case TCP_ESTABLISHED:
                 if (oldstate == TCP_SYN_SENT)
-                        on_connected(sk, now);
+                        on_connected(sk);
                 else if (oldstate == TCP_SYN_RECV)
-                        on_accepted(sk, now);
+                        on_accepted(sk);
                 return 0;
         case TCP_FIN_WAIT1:
         case TCP_LAST_ACK:
@@ -567,9 +556,9 @@ int BPF_PROG(nd_inet_sock_set_state, struct sock *sk, int oldstate, int newstate
                 return 0;
         case TCP_CLOSE:
                 if (oldstate == TCP_LISTEN)
-                        on_listen_stop(sk, now);
+                        on_listen_stop(sk);
                 else
-                        on_close(sk, oldstate, now);
+                        on_close(sk, oldstate);
                 return 0;
         default:
                 return 0;
@@ -628,7 +617,7 @@ int nd_adopt_connections(struct bpf_iter__task_file *ctx)
         if (state != TCP_ESTABLISHED && state != TCP_FIN_WAIT1 && state != TCP_FIN_WAIT2 &&
             state != TCP_CLOSE_WAIT && state != TCP_LAST_ACK && state != TCP_CLOSING)
                 return 0;
-        if (storage_of(sk))
+        if (followed_info(sk))
                 return 0; /* found in a process before, or opened since we attached */
         fresh.ts_start = fresh.ts_established = bpf_ktime_get_ns();
         fresh.cookie = bpf_get_socket_cookie(sk);
@@ -639,29 +628,32 @@ int nd_adopt_connections(struct bpf_iter__task_file *ctx)
 }
 
 /* The connections open now, one ND_TCP_EVENT_OPEN record each, written
- * to the reader of the iterator: a walk of the sockets in socks, which
- * costs with the connections followed, not with the kernel's socket hash
- * table (which a sock_diag dump walks whole, however few sockets match).
- * Counted as polling counts: ESTABLISHED up to the end of the teardown,
- * while a process still holds the socket. */
-SEC("iter/bpf_sk_storage_map")
-int nd_dump_open(struct bpf_iter__bpf_sk_storage_map *ctx)
+ * to the reader of the iterator: a walk of socks, which costs with the
+ * connections followed, not with the kernel's socket hash table (which a
+ * sock_diag dump walks whole, however few sockets match). Counted as
+ * polling counts: ESTABLISHED up to the end of the teardown, while a
+ * process still holds the socket. The walk also drops the entries whose
+ * socket is gone. TCP sockets are freed RCU-safely into their own slab, so
+ * the memory at a key is a TCP socket, this one or a later one (or reads
+ * as zeroes), which its cookie tells apart. */
+SEC("iter/bpf_map_elem")
+int nd_dump_open(struct bpf_iter__bpf_map_elem *ctx)
 {
+        const __u64 *at = ctx->key;
         struct sock_info *info = ctx->value;
-        struct sock *sk = ctx->sk;
+        const struct sock *sk;
         struct nd_tcp_event_raw e;
-        __u64 now;
+        __u64 key, now;
         int state;
 
-        if (!sk || !info) {
-                /* The end of the walk: every followed socket was met once. */
-                followed = walk_seen;
-                walk_seen = 0;
+        if (!at || !info)
+                return 0;
+        key = *at;
+        sk = bpf_rdonly_cast((void *)key, bpf_core_type_id_kernel(struct sock));
+        if (cookie_of(sk) != info->cookie) {
+                bpf_map_delete_elem(&socks, &key);
                 return 0;
         }
-        if (info->closed)
-                return 0;
-        walk_seen++;
         if (!info->ts_established || !event_wanted(sk, info->owner.pid))
                 return 0;
         state = sk->__sk_common.skc_state;

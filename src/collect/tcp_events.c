@@ -181,8 +181,9 @@ static int load_programs(void *userdata, int *fds, size_t max_fds, size_t *n_fds
         skel->rodata->filter_netns = p->netns;
         skel->rodata->filter_pid = p->pid;
         skel->rodata->filter_port = p->port;
-        skel->rodata->max_sockets = p->max_sockets;
         r = bpf_map__set_max_entries(skel->maps.events, (uint32_t)p->ring_bytes);
+        if (r >= 0)
+                r = bpf_map__set_max_entries(skel->maps.socks, p->max_sockets);
         if (r >= 0)
                 r = bpf_map__set_max_entries(skel->maps.listeners, p->max_listeners);
         if (r >= 0)

@@ -24,8 +24,8 @@ struct nd_tcp_events_options {
         /* Ring buffer size, rounded up to a power of two of at least a page
          * (at most 1 GiB); 0 for ND_TCP_EVENTS_RING_BYTES_DEFAULT. */
         size_t ring_bytes;
-        /* Connections followed at once from open to close (socket storage,
-         * about 150 bytes each, freed with its socket); 0 for
+        /* Connections followed at once from open to close (a hash, about
+         * 130 bytes of kernel memory each, taken as used); 0 for
          * ND_TCP_EVENTS_MAX_SOCKETS_DEFAULT. Connections beyond it are
          * counted as untracked, are not listed as open, and give no close
          * event (and an active one no connect event either). */

@@ -179,6 +179,35 @@ seen=$(wc -l <"$E2E_TMP/small.out")
 [ $((lost + seen)) = 400 ] || fail "$seen events printed + $lost lost, expected 400 in all"
 echo "ok: $lost lost events reported, $seen printed"
 
+# The socket table is bounded (--max-sockets): connections past it are not
+# followed and are counted, and a closed connection gives its entry back.
+# 10 connections held open against a table of 4, closed, then 4 more.
+ip netns exec "$srv" "$TCP_HOLD" --name holdsrv --listen 10.202.0.1:7300 --ready "$E2E_TMP/bound-srv" &
+bound_srv=$!
+wait_for 10 test -e "$E2E_TMP/bound-srv" || fail "holdsrv did not start"
+start_trace bound "$cli" --json --max-sockets 4
+ip netns exec "$cli" "$TCP_HOLD" --name holdcli --connect 10.202.0.1:7300:10 --ready "$E2E_TMP/bound-cli" &
+bound_cli=$!
+wait_for 10 test -e "$E2E_TMP/bound-cli" || fail "holdcli did not connect"
+kill "$bound_cli"
+wait "$bound_cli" || true
+ip netns exec "$cli" "$TCP_HOLD" --name holdcli2 --connect 10.202.0.1:7300:4 --ready "$E2E_TMP/bound-cli2" &
+bound_cli=$!
+wait_for 10 test -e "$E2E_TMP/bound-cli2" || fail "holdcli2 did not connect"
+kill "$bound_cli"
+wait "$bound_cli" || true
+sleep 0.3
+kill -INT "${trace_pid[bound]}"
+wait "${trace_pid[bound]}" || fail "trace with a bound exited non-zero"
+kill "$bound_srv"
+grep -q "^netdep: warning: 6 connections not followed: the socket table was full" "$E2E_TMP/bound.err" ||
+        { cat "$E2E_TMP/bound.err" >&2; fail "connections past --max-sockets not reported as 6"; }
+[ "$(count bound '.event == "connect" and .comm == "holdcli"')" = 4 ] || fail "held connects followed: not 4"
+[ "$(count bound '.event == "close" and .comm == "holdcli"')" = 4 ] || fail "held closes followed: not 4"
+[ "$(count bound '.event == "connect" and .comm == "holdcli2"')" = 4 ] ||
+        fail "connections after the held ones closed: not all 4 followed (entries not given back)"
+echo "ok: --max-sockets bounds the table, counts the rest, and entries come back"
+
 # The table: a header, then a row per event.
 head -1 "$E2E_TMP/cli-table.out" | grep -Eq "^Time +Event +Pid +Process +Local Address:Port +Peer Address:Port +Detail$" ||
         fail "table header"

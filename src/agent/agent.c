@@ -206,6 +206,11 @@ static int open_sources(const struct nd_agent_options *o, struct sources *src)
 
         events.all_netns = o->collect.all_netns;
         events.adopt_open = o->mode != ND_AGENT_MODE_STREAMING;
+        /* What the flows count; the open connections come from the
+         * listing, and a close or a LISTEN change says nothing the listing
+         * does not: not sending them saves the applications' time. */
+        events.event_kinds = ND_TCP_EVENT_BIT(ND_TCP_EVENT_CONNECT) | ND_TCP_EVENT_BIT(ND_TCP_EVENT_ACCEPT) |
+                             ND_TCP_EVENT_BIT(ND_TCP_EVENT_FAILED);
         r = nd_tcp_events_open(&events, &src->events, why, sizeof(why));
         if (r < 0) {
                 src->events = NULL;
@@ -400,10 +405,14 @@ int nd_agent_run(const struct nd_agent_options *o)
                 log_warning("agent: %zu flushes could not be written before exit", unwritten);
         log_info("agent: %llu flushes made, %llu written, %llu dropped", (unsigned long long)flushes,
                  (unsigned long long)stats.written, (unsigned long long)stats.dropped);
-        if (src.events)
+        if (src.events) {
+                struct nd_tcp_events_stats s = {};
+
+                (void)nd_tcp_events_stats(src.events, &s);
                 log_info("agent: eBPF: %llu connections opened, %llu failed connects, %llu closed",
                          (unsigned long long)src.fold.opened, (unsigned long long)src.fold.failed,
-                         (unsigned long long)src.fold.closed);
+                         (unsigned long long)s.closed);
+        }
         nd_edge_batch_done(&batch);
         nd_socket_owners_done(&owners);
         close_sources(&src);

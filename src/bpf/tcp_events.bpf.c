@@ -29,6 +29,9 @@
 const volatile __u32 filter_netns = 0;
 const volatile __u32 filter_pid = 0;
 const volatile __u16 filter_port = 0;
+/* The kinds sent to user space (ND_TCP_EVENT_BIT()s); the rest are not
+ * even reserved in the ring buffer. */
+const volatile __u32 event_kinds = ~0u;
 
 /* A pointer whose fields are read as the kernel's type says, with loads
  * that cannot fault (the verifier turns the call into a plain move). */
@@ -191,7 +194,8 @@ static __always_inline void current_owner(struct owner *o)
         task_owner(bpf_get_current_task_btf(), o);
 }
 
-static __always_inline bool event_wanted(const struct sock *sk, __u32 pid)
+/* Whether a connection passes the pid and port filters. */
+static __always_inline bool filters_pass(const struct sock *sk, __u32 pid)
 {
         __u16 sport, dport;
 
@@ -202,6 +206,11 @@ static __always_inline bool event_wanted(const struct sock *sk, __u32 pid)
         sport = local_port(sk);
         dport = bpf_ntohs(sk->__sk_common.skc_dport);
         return sport == filter_port || dport == filter_port;
+}
+
+static __always_inline bool event_wanted(const struct sock *sk, __u16 kind, __u32 pid)
+{
+        return (event_kinds & ND_TCP_EVENT_BIT(kind)) && filters_pass(sk, pid);
 }
 
 /* Zeroes e and fills in the socket's endpoints and its owner. */
@@ -338,7 +347,7 @@ static __always_inline void on_listen(const struct sock *sk)
 
         current_owner(&me);
         listener_add(sk, &me, false);
-        if (!event_wanted(sk, me.pid))
+        if (!event_wanted(sk, ND_TCP_EVENT_LISTEN, me.pid))
                 return;
         e = event_new(sk, ND_TCP_EVENT_LISTEN, now, &me, bpf_get_socket_cookie((void *)sk));
         if (e)
@@ -354,7 +363,7 @@ static __always_inline void on_listen_stop(const struct sock *sk)
 
         listener_remove(sk);
         current_owner(&me);
-        if (!event_wanted(sk, me.pid))
+        if (!event_wanted(sk, ND_TCP_EVENT_LISTEN_STOP, me.pid))
                 return;
         e = event_new(sk, ND_TCP_EVENT_LISTEN_STOP, now, &me, bpf_get_socket_cookie((void *)sk));
         if (e)
@@ -387,7 +396,7 @@ static __always_inline void on_connected(struct sock *sk)
                 return; /* connect() began before we were loaded, or the table was full */
         now = bpf_ktime_get_ns();
         info->ts_established = now;
-        if (!event_wanted(sk, info->owner.pid))
+        if (!event_wanted(sk, ND_TCP_EVENT_CONNECT, info->owner.pid))
                 return;
         e = event_new(sk, ND_TCP_EVENT_CONNECT, now, &info->owner, info->cookie);
         if (e)
@@ -412,7 +421,7 @@ static __always_inline void on_accepted(struct sock *sk)
         if (listener)
                 fresh.owner = listener->owner;
         follow(sk, &fresh);
-        if (!event_wanted(sk, fresh.owner.pid))
+        if (!event_wanted(sk, ND_TCP_EVENT_ACCEPT, fresh.owner.pid))
                 return;
         e = event_new(sk, ND_TCP_EVENT_ACCEPT, now, &fresh.owner, fresh.cookie);
         if (e)
@@ -491,7 +500,7 @@ static __always_inline void on_close(const struct sock *sk, int oldstate)
                 return;
         now = bpf_ktime_get_ns();
         if (oldstate == TCP_SYN_SENT) {
-                if (!event_wanted(sk, info->owner.pid))
+                if (!event_wanted(sk, ND_TCP_EVENT_FAILED, info->owner.pid))
                         goto forget;
                 e = event_new(sk, ND_TCP_EVENT_FAILED, now, &info->owner, info->cookie);
                 if (!e)
@@ -501,7 +510,10 @@ static __always_inline void on_close(const struct sock *sk, int oldstate)
                 bpf_ringbuf_submit(e, 0);
                 goto forget;
         }
-        if (!info->ts_established || !event_wanted(sk, info->owner.pid))
+        if (!info->ts_established)
+                goto forget;
+        count(ND_TCP_COUNTER_CLOSED);
+        if (!event_wanted(sk, ND_TCP_EVENT_CLOSE, info->owner.pid))
                 goto forget;
         e = event_new(sk, ND_TCP_EVENT_CLOSE, now, &info->owner, info->cookie);
         if (!e)
@@ -654,7 +666,7 @@ int nd_dump_open(struct bpf_iter__bpf_map_elem *ctx)
                 bpf_map_delete_elem(&socks, &key);
                 return 0;
         }
-        if (!info->ts_established || !event_wanted(sk, info->owner.pid))
+        if (!info->ts_established || !filters_pass(sk, info->owner.pid))
                 return 0;
         state = sk->__sk_common.skc_state;
         if (state == TCP_SYN_SENT || state == TCP_SYN_RECV || state == TCP_CLOSE || state == TCP_LISTEN ||

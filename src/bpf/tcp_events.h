@@ -23,6 +23,8 @@ enum nd_tcp_event_kind {
         ND_TCP_EVENT_OPEN = 7,
 };
 #define ND_TCP_EVENT_KIND_MAX ND_TCP_EVENT_OPEN
+/* The bit of a kind in an event_kinds mask. */
+#define ND_TCP_EVENT_BIT(kind) (1u << (kind))
 
 /* flags */
 #define ND_TCP_EVENT_F_PASSIVE (1u << 0) /* close: the connection was accepted, not connected */
@@ -37,7 +39,8 @@ enum nd_tcp_event_kind {
 enum nd_tcp_event_counter {
         ND_TCP_COUNTER_LOST = 0, /* ring buffer full: event dropped */
         ND_TCP_COUNTER_UNTRACKED = 1, /* socket or listener table full: not followed */
-        ND_TCP_COUNTER_MAX = 2,
+        ND_TCP_COUNTER_CLOSED = 2, /* followed connections that reached CLOSE, whether sent or not */
+        ND_TCP_COUNTER_MAX = 3,
 };
 
 struct nd_tcp_event_raw {

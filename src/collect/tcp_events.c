@@ -44,6 +44,7 @@ struct load_params {
         uint32_t netns; /* 0: every namespace */
         uint32_t pid;
         uint16_t port;
+        uint32_t event_kinds;
         size_t ring_bytes;
         uint32_t max_sockets, max_listeners;
         bool adopt_open;
@@ -181,6 +182,7 @@ static int load_programs(void *userdata, int *fds, size_t max_fds, size_t *n_fds
         skel->rodata->filter_netns = p->netns;
         skel->rodata->filter_pid = p->pid;
         skel->rodata->filter_port = p->port;
+        skel->rodata->event_kinds = p->event_kinds;
         r = bpf_map__set_max_entries(skel->maps.events, (uint32_t)p->ring_bytes);
         if (r >= 0)
                 r = bpf_map__set_max_entries(skel->maps.socks, p->max_sockets);
@@ -253,6 +255,7 @@ int nd_tcp_events_open(const struct nd_tcp_events_options *o, struct nd_tcp_even
         p.max_listeners = o->max_listeners ? o->max_listeners : ND_TCP_EVENTS_MAX_LISTENERS_DEFAULT;
         p.pid = o->pid;
         p.port = o->port;
+        p.event_kinds = o->event_kinds ? o->event_kinds : ~0u;
         p.adopt_open = o->adopt_open;
 
         /* CO-RE needs the running kernel's BTF: say so plainly rather than
@@ -431,6 +434,9 @@ int nd_tcp_events_stats(const struct nd_tcp_events *t, struct nd_tcp_events_stat
         if (r < 0)
                 return r;
         r = read_counter(t, ND_TCP_COUNTER_UNTRACKED, &s.untracked);
+        if (r < 0)
+                return r;
+        r = read_counter(t, ND_TCP_COUNTER_CLOSED, &s.closed);
         if (r < 0)
                 return r;
         r = read_skipped(t, &s.skipped);

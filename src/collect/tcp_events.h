@@ -38,6 +38,11 @@ struct nd_tcp_events_options {
         bool all_netns;
         uint32_t pid; /* only events of this process (tgid); 0 for any */
         uint16_t port; /* only events with this local or remote port; 0 for any */
+        /* The kinds of event wanted (ND_TCP_EVENT_BIT()s); 0 for all. The
+         * others cost no ring buffer space and no time in the kernel. The
+         * listing (nd_tcp_events_list_open()) and the closed count do not
+         * depend on it. */
+        uint32_t event_kinds;
         /* Also follow the connections already open at load (hybrid mode):
          * a walk over every open file credits each to the process holding
          * it. Otherwise only connections opened later are followed. */
@@ -95,6 +100,7 @@ struct nd_tcp_events_stats {
         uint64_t events; /* handed to fn */
         uint64_t lost; /* dropped in the kernel: the ring buffer was full */
         uint64_t untracked; /* connections or listeners not followed: their table was full */
+        uint64_t closed; /* followed connections that closed after being established, sent or not */
         uint64_t malformed; /* records that did not decode (version skew: a bug) */
         /* State changes never seen: the kernel skipped the program because
          * another BPF program was running on that CPU at the time (kernel

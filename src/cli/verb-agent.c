@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "agent/agent.h"
 #include "cli/cli.h"
@@ -37,6 +38,9 @@ static void help(FILE *out)
                 "                             (default 1 MiB)\n"
                 "      --max-sockets=N        max-sockets / NETDEP_MAX_SOCKETS: connections\n"
                 "                             followed at once by eBPF (default 65536)\n"
+                "      --nice=N               nice / NETDEP_NICE: the agent's scheduling niceness,\n"
+                "                             0 to 19; at 19 it yields to the applications\n"
+                "                             (default 19)\n"
                 "      --all-netns            all-netns / NETDEP_ALL_NETNS\n"
                 "      --keep-loopback        keep-loopback / NETDEP_KEEP_LOOPBACK\n"
                 "      --no-processes         no-processes / NETDEP_NO_PROCESSES\n"
@@ -80,6 +84,7 @@ int verb_agent(int argc, char **argv)
                 { "mode", required_argument, NULL, OPT_SETTING },
                 { "ring-bytes", required_argument, NULL, OPT_SETTING },
                 { "max-sockets", required_argument, NULL, OPT_SETTING },
+                { "nice", required_argument, NULL, OPT_SETTING },
                 { "all-netns", no_argument, NULL, OPT_SETTING },
                 { "keep-loopback", no_argument, NULL, OPT_SETTING },
                 { "no-processes", no_argument, NULL, OPT_SETTING },
@@ -95,6 +100,7 @@ int verb_agent(int argc, char **argv)
                 { "mode", "NETDEP_MODE", SETTING_STRING, "auto" },
                 { "ring-bytes", "NETDEP_RING_BYTES", SETTING_STRING, "1048576" },
                 { "max-sockets", "NETDEP_MAX_SOCKETS", SETTING_STRING, "65536" },
+                { "nice", "NETDEP_NICE", SETTING_STRING, "19" },
                 { "all-netns", "NETDEP_ALL_NETNS", SETTING_BOOL, "false" },
                 { "keep-loopback", "NETDEP_KEEP_LOOPBACK", SETTING_BOOL, "false" },
                 { "no-processes", "NETDEP_NO_PROCESSES", SETTING_BOOL, "false" },
@@ -104,7 +110,7 @@ int verb_agent(int argc, char **argv)
         const char *config = NULL;
         bool no_processes = false;
         uint64_t retention_ms;
-        size_t max_sockets;
+        size_t max_sockets, nice;
         char why[600] = "";
         int c, index, r;
 
@@ -168,11 +174,17 @@ int verb_agent(int argc, char **argv)
         }
         o.mode_source = settings_find(settings, "mode")->source;
         if (number_setting(settings, "ring-bytes", 1, 1 << 30, &o.events.ring_bytes) < 0 ||
-            number_setting(settings, "max-sockets", 1, 1 << 24, &max_sockets) < 0) {
+            number_setting(settings, "max-sockets", 1, 1 << 24, &max_sockets) < 0 ||
+            number_setting(settings, "nice", 0, 19, &nice) < 0) {
                 settings_done(settings);
                 return EXIT_USAGE;
         }
         o.events.max_sockets = (uint32_t)max_sockets;
+        /* Before any thread or child starts, so that all take it: at 19 the
+         * agent's own work (snapshots, flushes) runs when the applications
+         * leave a CPU free, rather than in their latency. */
+        if (setpriority(PRIO_PROCESS, 0, (int)nice) < 0)
+                log_warning_errno(-errno, "agent: could not set niceness %zu, running at the current one: %m", nice);
         o.store_uri = settings_string(settings, "store");
         o.hostname = settings_string(settings, "hostname");
         o.retention_s = retention_ms / 1000;

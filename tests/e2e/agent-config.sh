@@ -28,6 +28,17 @@ NETDEP_INTERVAL=0s expect 2 "invalid interval '0s' from NETDEP_INTERVAL" "$NETDE
 NETDEP_INTERVAL=0s expect 0 "" "$NETDEP" agent --once --interval 1s --config "$E2E_TMP/agent.conf"
 NETDEP_INTERVAL=1s expect 2 "invalid interval 'x' from --interval" "$NETDEP" agent --once --interval x --config "$E2E_TMP/agent.conf"
 echo "ok: flags > environment > file, errors name the source"
+NETDEP_NICE=20 expect 2 "invalid nice '20' from NETDEP_NICE \\(0 to 19\\)" "$NETDEP" agent --once --store "$store"
+# The agent and its threads run at the niceness asked for (19 by default).
+"$NETDEP" agent --store "$store" --interval 1s >"$E2E_TMP/nice.out" 2>&1 &
+agent=$!
+wait_for 10 sh -c "[ \$(ls /proc/$agent/task | wc -l) -ge 2 ]" || fail "agent threads did not start"
+for task in /proc/$agent/task/*; do
+        [ "$(awk '{print $19}' "$task/stat")" = 19 ] || fail "agent thread $task not at niceness 19"
+done
+kill "$agent"
+wait "$agent" || fail "agent exited non-zero on SIGTERM"
+echo "ok: nice"
 
 printf 'colour = blue\n' >"$E2E_TMP/bad.conf"
 expect 2 "bad.conf:1: unknown setting 'colour'" "$NETDEP" agent --once --config "$E2E_TMP/bad.conf"

@@ -15,8 +15,8 @@
  * leaves behind, such as close mode's TIME_WAIT sockets, stays out of the
  * next), starts an HTTP server there (libmicrohttpd 0.9, one internal
  * epoll thread, a 13-byte answer to every request) in a child process on
- * 127.0.0.1:8080, starts the condition's helper, waits 3 s (the agent loads its BPF programs and takes its first
- * snapshot), runs
+ * 127.0.0.1:8080, starts the condition's helper, waits 3 s (the agent
+ * loads its BPF programs and takes its first snapshot), runs
  *
  *   wrk -t THREADS -c CONNECTIONS -d DURATION --latency --timeout 5s \
  *       [-H "Connection: close"] http://127.0.0.1:8080/
@@ -635,9 +635,9 @@ static int stage_fresh(const struct bench_options *o, struct paths *p)
         return server_start(o->pin ? SERVER_CPU : -1, &p->server);
 }
 
-/* One measurement, on a fresh stage. It starts once the machine is quiet (this VM is
- * shared); a run during which other processes still used more than
- * FOREIGN_LIMIT of a core is run again, up to MAX_ATTEMPTS times; the
+/* One measurement, on a fresh stage. It starts once the machine is quiet
+ * (this VM is shared); a run during which other processes still used more
+ * than FOREIGN_LIMIT of a core is run again, up to MAX_ATTEMPTS times; the
  * least disturbed attempt counts. */
 static int run_one(const struct bench_options *o, struct paths *p, enum conn_mode mode,
                    const struct condition *c, struct sample *ret)

@@ -69,9 +69,10 @@ struct listen_info {
 /* The connections followed, by the address of their struct sock. Entries
  * come from the kernel's BPF allocator, per-CPU caches refilled in the
  * background: as fast here as a preallocated map (bpf_stats), without
- * holding max_sockets entries' memory from the start. An entry whose socket was freed without our CLOSE (the kernel skipped
- * the program) is told by its cookie, which the socket at that address no
- * longer has, and dropped by the next nd_dump_open walk. */
+ * holding max_sockets entries' memory from the start. An entry whose
+ * socket was freed without our CLOSE (the kernel skipped the program) is
+ * told by its cookie, which the socket at that address no longer has, and
+ * dropped by the next nd_dump_open walk. */
 struct {
         __uint(type, BPF_MAP_TYPE_HASH);
         __uint(max_entries, 65536);

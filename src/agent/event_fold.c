@@ -50,7 +50,6 @@ int nd_event_fold_event(const struct nd_tcp_event *ev, void *userdata)
 {
         struct nd_event_fold *f = userdata;
 
-        f->events++;
         switch (ev->kind) {
         case ND_TCP_EVENT_CONNECT:
         case ND_TCP_EVENT_ACCEPT:
@@ -60,12 +59,11 @@ int nd_event_fold_event(const struct nd_tcp_event *ev, void *userdata)
                 f->failed++;
                 return count(f, ev, ND_COUNT_FAILED);
         case ND_TCP_EVENT_CLOSE:
-                f->closed++;
-                return 0;
         case ND_TCP_EVENT_LISTEN:
         case ND_TCP_EVENT_LISTEN_STOP:
         case ND_TCP_EVENT_OPEN:
-                /* Directions are settled in the kernel, at accept. */
+                /* Nothing to count: the open connections come from the
+                 * listing, and directions are settled in the kernel. */
                 return 0;
         }
         return 0;

@@ -12,7 +12,7 @@
 
 struct nd_event_fold {
         struct nd_flow_set counts; /* opened and failed since the last snapshot */
-        uint64_t events, opened, failed, closed;
+        uint64_t opened, failed; /* since init, for the agent's exit line */
 };
 
 void nd_event_fold_init(struct nd_event_fold *f);

@@ -59,16 +59,19 @@
  * the server, the helper and ksoftirqd) is run again, up to 4 times; the
  * least disturbed one counts.
  *
- * Per connection mode and condition: medians over the rounds of p50, p90,
- * p99 and requests/s, p99's range, the helper's CPU (wait4), and p50 and
- * p99 against `none` in %, medians compared and paired (the median over
- * rounds of each round's ratio to none's in the same round). Target
+ * Per connection mode and condition: medians over the rounds of p50, p99
+ * and requests/s, p99's range, the helper's CPU (wait4); and p50 and p99
+ * pooled, of every request of every round together (wrk's own 1 µs
+ * histogram, written by a Lua done() hook). A median of per-run p99s
+ * throws most of the tail away; the pooled p99 uses all of it. Target
  * (issue 4): the agent (hybrid and streaming) adds less than 2% to p99, in
- * both connection modes. The verdict takes the paired p99 with a margin of
- * twice its standard error, estimated from the rounds' spread (1.253 x
- * 1.4826 x MAD / sqrt(rounds)): PASS when all of it is under 2%, FAIL when
- * all of it is over, INCONCLUSIVE otherwise; the worst over the agent's
- * conditions counts. none-again against none shows the same for nothing.
+ * both connection modes. The verdict takes the pooled p99 against none's
+ * in the same rounds, with its 95% interval from a bootstrap over rounds
+ * (rounds drawn with replacement, a condition's run and none's of the same
+ * round always together, 2000 times): PASS when all of the interval is
+ * under 2%, FAIL when all of it is over, INCONCLUSIVE otherwise; the worst
+ * over the agent's conditions counts. none-again against none shows the
+ * same for nothing.
  *
  * Run as root, from the top of the tree (needs wrk, tcpdump, nftables):
  *
@@ -98,6 +101,7 @@
 
 #include "bench-util.h"
 #include "hold.h"
+#include "latency-hist.h"
 #include "run-command.h"
 #include "shared/cleanup.h"
 
@@ -115,7 +119,8 @@
 #define STOP_TIMEOUT_S 30
 #define COMMAND_TIMEOUT_S 60
 #define TARGET_P99_PERCENT 2.0
-#define MAX_ROUNDS 25
+#define MAX_ROUNDS 100
+#define BOOTSTRAP_RESAMPLES 2000
 #define MAX_CONDITIONS 8
 #define MAX_ATTEMPTS 4
 #define QUIET_WAIT_S 30
@@ -268,7 +273,7 @@ struct helper_run {
 struct paths {
         char dir[64]; /* /tmp/app-cost-bench.XXXXXX */
         char store_uri[PATH_MAX + 16], agent_log[PATH_MAX], tcpdump_log[PATH_MAX], nft_rules[PATH_MAX];
-        char wrk_out[PATH_MAX];
+        char wrk_out[PATH_MAX], wrk_script[PATH_MAX], wrk_latencies[PATH_MAX];
         pid_t server;
 };
 
@@ -390,7 +395,8 @@ static int helper_stop(const struct bench_options *o, const struct paths *p, str
 /* ---- wrk ---- */
 
 struct wrk_result {
-        double p50_us, p90_us, p99_us, rps;
+        double p50_us, p99_us, rps;
+        struct latency_hist *latencies; /* every request's, owned */
         uint64_t requests, errors;
         double wrk_cpu_s, seconds; /* wrk's own CPU (wait4), its wall time */
 };
@@ -411,7 +417,7 @@ static double to_us(double v, const char *unit)
 static int parse_wrk(const char *path, struct wrk_result *ret)
 {
         _cleanup_fclose_ FILE *f = fopen(path, "re");
-        struct wrk_result w = { .p50_us = -1, .p90_us = -1, .p99_us = -1 };
+        struct wrk_result w = { .p50_us = -1, .p99_us = -1 };
         char line[512];
 
         if (!f)
@@ -425,8 +431,6 @@ static int parse_wrk(const char *path, struct wrk_result *ret)
                 if (sscanf(line, " %d%% %lf%15s", &pct, &v, unit) == 3) {
                         if (pct == 50)
                                 w.p50_us = to_us(v, unit);
-                        else if (pct == 90)
-                                w.p90_us = to_us(v, unit);
                         else if (pct == 99)
                                 w.p99_us = to_us(v, unit);
                 } else if (sscanf(line, " %llu requests in", &n) == 1)
@@ -439,7 +443,7 @@ static int parse_wrk(const char *path, struct wrk_result *ret)
                 else if (sscanf(line, " Non-2xx or 3xx responses: %llu", &n) == 1)
                         w.errors += n;
         }
-        if (w.p50_us < 0 || w.p90_us < 0 || w.p99_us < 0 || w.requests == 0)
+        if (w.p50_us < 0 || w.p99_us < 0 || w.requests == 0)
                 return bench_error(-EBADMSG, "wrk printed no latency distribution; see %s", path);
         *ret = w;
         return 0;
@@ -448,10 +452,10 @@ static int parse_wrk(const char *path, struct wrk_result *ret)
 static int run_wrk(const struct bench_options *o, const struct paths *p, enum conn_mode mode, struct wrk_result *ret)
 {
         char threads[16], connections[16], duration[16];
-        const char *argv[20] = { o->wrk, "-t", threads, "-c", connections, "-d", duration, "--latency", "--timeout",
-                                 "5s" };
+        const char *argv[20] = { o->wrk,     "-t",    threads, "-c", connections,    "-d", duration,
+                                 "--latency", "--timeout", "5s",    "-s", p->wrk_script };
         const char *pinned[20] = { "taskset", "-c", WRK_CPU };
-        size_t n = 10;
+        size_t n = 12;
         _cleanup_close_ int out = -EBADF;
         struct command_result c;
         int r;
@@ -469,9 +473,15 @@ static int run_wrk(const struct bench_options *o, const struct paths *p, enum co
                 return bench_error(-errno, "Failed to create %s: %m", p->wrk_out);
         if (o->pin)
                 memcpy(pinned + 3, argv, (n + 1) * sizeof(*argv));
+        if (unlink(p->wrk_latencies) < 0 && errno != ENOENT)
+                return bench_error(-errno, "Failed to remove %s: %m", p->wrk_latencies);
         r = run_command(o->pin ? pinned : argv, out, o->duration_s + COMMAND_TIMEOUT_S, &bench_interrupted, &c);
         if (r >= 0)
                 r = parse_wrk(p->wrk_out, ret);
+        if (r >= 0) {
+                ret->latencies = malloc(sizeof(*ret->latencies));
+                r = ret->latencies ? latency_hist_load(p->wrk_latencies, ret->latencies) : -ENOMEM;
+        }
         if (r < 0)
                 return r;
         ret->wrk_cpu_s = c.cpu_s;
@@ -653,8 +663,11 @@ static int run_one(const struct bench_options *o, struct paths *p, enum conn_mod
                         r = wait_for_quiet(&waited);
                 if (r >= 0)
                         r = measure_once(o, p, mode, c, &x);
-                if (r < 0)
+                if (r < 0) {
+                        free(x.wrk.latencies);
+                        free(best.wrk.latencies);
                         return r;
+                }
                 if (waited >= 1)
                         printf("  (waited %.0f s for other processes to quiet down)\n", waited);
                 printf("  %-10s %-11s p50 %7.1f us  p99 %7.1f us  %7.0f req/s  %7llu conns  CPU %%: server %3.0f "
@@ -668,8 +681,11 @@ static int run_one(const struct bench_options *o, struct paths *p, enum conn_mod
                                                                                  : "  <- disturbed, kept the least")
                                                        : "");
                 fflush(stdout);
-                if (x.foreign_cores < best.foreign_cores)
+                if (x.foreign_cores < best.foreign_cores) {
+                        free(best.wrk.latencies);
                         best = x;
+                } else
+                        free(x.wrk.latencies);
                 if (x.foreign_cores <= FOREIGN_LIMIT)
                         break;
         }
@@ -690,31 +706,64 @@ static double median_of(double *v, size_t n)
         return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+static double change_percent(double x, double base)
+{
+        return base > 0 ? 100.0 * (x / base - 1) : 0;
+}
+
 struct summary {
-        double p50, p90, p99, p99_min, p99_max, rps, helper_cpu_percent;
-        double p99_paired; /* median over rounds of p99 / none's p99 in the same round, - 1, in % */
-        /* Its uncertainty: twice the standard error of that median, from the
-         * rounds' spread (1.253 x 1.4826 x MAD / sqrt(rounds)), in points of %. */
-        double p99_paired_margin;
+        double p50, p99, p99_min, p99_max, rps, helper_cpu_percent; /* medians over rounds */
+        double pooled_p50, pooled_p99; /* of every request of every round */
+        /* The pooled p99 against none's in the same rounds, in %, and its 95%
+         * interval: rounds drawn with replacement BOOTSTRAP_RESAMPLES times,
+         * a condition's run and none's of a round always drawn together. */
+        double p99_change, p99_low, p99_high;
         unsigned reruns;
 };
+
+/* A small, seeded generator: the same results give the same interval. */
+static uint64_t next_random(uint64_t *state)
+{
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        return *state;
+}
+
+/* Pooled p99 of condition ci's runs in the given rounds against none's in
+ * the same rounds, in %. */
+static double pooled_p99_change(const struct results *res, enum conn_mode mode, size_t ci, size_t none_i,
+                                const unsigned *rounds, size_t n)
+{
+        const struct latency_hist *ours[MAX_ROUNDS], *none[MAX_ROUNDS];
+
+        for (size_t i = 0; i < n; i++) {
+                ours[i] = res->s[mode][ci][rounds[i]].wrk.latencies;
+                none[i] = res->s[mode][none_i][rounds[i]].wrk.latencies;
+        }
+        return change_percent(latency_hist_pooled_quantile(ours, n, 0.99),
+                              latency_hist_pooled_quantile(none, n, 0.99));
+}
 
 static void summarize(const struct bench_options *o, const struct results *res, enum conn_mode mode, size_t ci,
                       size_t none_i, struct summary *ret)
 {
-        double p50[MAX_ROUNDS], p90[MAX_ROUNDS], p99[MAX_ROUNDS], rps[MAX_ROUNDS], cpu[MAX_ROUNDS],
-                paired[MAX_ROUNDS];
+        double p50[MAX_ROUNDS], p99[MAX_ROUNDS], rps[MAX_ROUNDS], cpu[MAX_ROUNDS];
+        const struct latency_hist *hists[MAX_ROUNDS];
+        unsigned all[MAX_ROUNDS], drawn[MAX_ROUNDS];
+        _cleanup_free_ double *changes = calloc(BOOTSTRAP_RESAMPLES, sizeof(*changes));
         struct summary s = { .p99_min = 1e18 };
+        uint64_t state = 0x9e3779b97f4a7c15ull;
 
         for (unsigned r = 0; r < o->rounds; r++) {
                 const struct sample *x = &res->s[mode][ci][r];
 
                 p50[r] = x->wrk.p50_us;
-                p90[r] = x->wrk.p90_us;
                 p99[r] = x->wrk.p99_us;
                 rps[r] = x->wrk.rps;
                 cpu[r] = x->seconds > 0 ? 100.0 * x->helper_cpu_s / x->seconds : 0;
-                paired[r] = 100.0 * (x->wrk.p99_us / res->s[mode][none_i][r].wrk.p99_us - 1);
+                hists[r] = x->wrk.latencies;
+                all[r] = r;
                 s.reruns += x->attempts - 1;
                 if (p99[r] < s.p99_min)
                         s.p99_min = p99[r];
@@ -722,21 +771,26 @@ static void summarize(const struct bench_options *o, const struct results *res, 
                         s.p99_max = p99[r];
         }
         s.p50 = median_of(p50, o->rounds);
-        s.p90 = median_of(p90, o->rounds);
         s.p99 = median_of(p99, o->rounds);
         s.rps = median_of(rps, o->rounds);
         s.helper_cpu_percent = median_of(cpu, o->rounds);
-        s.p99_paired = median_of(paired, o->rounds);
-        for (unsigned r = 0; r < o->rounds; r++)
-                paired[r] = fabs(paired[r] - s.p99_paired);
-        s.p99_paired_margin = 2 * 1.253 * 1.4826 * median_of(paired, o->rounds) / sqrt((double)o->rounds);
+        s.pooled_p50 = latency_hist_pooled_quantile(hists, o->rounds, 0.50);
+        s.pooled_p99 = latency_hist_pooled_quantile(hists, o->rounds, 0.99);
+        s.p99_change = pooled_p99_change(res, mode, ci, none_i, all, o->rounds);
+        s.p99_low = s.p99_high = s.p99_change;
+        if (changes) {
+                for (size_t b = 0; b < BOOTSTRAP_RESAMPLES; b++) {
+                        for (unsigned r = 0; r < o->rounds; r++)
+                                drawn[r] = (unsigned)(next_random(&state) % o->rounds);
+                        changes[b] = pooled_p99_change(res, mode, ci, none_i, drawn, o->rounds);
+                }
+                qsort(changes, BOOTSTRAP_RESAMPLES, sizeof(*changes), compare_double);
+                s.p99_low = changes[BOOTSTRAP_RESAMPLES * 25 / 1000];
+                s.p99_high = changes[BOOTSTRAP_RESAMPLES * 975 / 1000 - 1];
+        }
         *ret = s;
 }
 
-static double change_percent(double x, double base)
-{
-        return base > 0 ? 100.0 * (x / base - 1) : 0;
-}
 
 /* In order of severity: the worst over the agent's conditions is the verdict. */
 enum verdict {
@@ -751,14 +805,14 @@ static const char *const verdict_name[] = {
         [VERDICT_FAIL] = "FAIL",
 };
 
-/* The agent's p99 against none's in the same rounds (paired), with its
- * margin (about a 95% interval): all of the interval under the target
- * passes, all of it over fails, the rest cannot be told from noise. */
+/* The agent's pooled p99 against none's, with its 95% interval: all of
+ * the interval under the target passes, all of it over fails, the rest
+ * cannot be told from noise. */
 static enum verdict judge(const struct summary *s)
 {
-        if (s->p99_paired + s->p99_paired_margin < TARGET_P99_PERCENT)
+        if (s->p99_high < TARGET_P99_PERCENT)
                 return VERDICT_PASS;
-        if (s->p99_paired - s->p99_paired_margin >= TARGET_P99_PERCENT)
+        if (s->p99_low >= TARGET_P99_PERCENT)
                 return VERDICT_FAIL;
         return VERDICT_INCONCLUSIVE;
 }
@@ -768,43 +822,37 @@ static enum verdict judge(const struct summary *s)
 static int report(const struct bench_options *o, const struct results *res)
 {
         enum verdict worst = VERDICT_PASS;
-        size_t none_i = SIZE_MAX, again_i = SIZE_MAX;
+        size_t none_i = 0;
         bool judged = false;
 
-        for (size_t ci = 0; ci < o->n_conditions; ci++) {
+        for (size_t ci = 0; ci < o->n_conditions; ci++)
                 if (strcmp(o->conditions[ci]->name, "none") == 0)
-                        none_i = ci;
-                if (strcmp(o->conditions[ci]->name, "none-again") == 0)
-                        again_i = ci;
-        }
-        printf("\n== medians over %u rounds (wrk -t %u -c %u -d %us)\n", o->rounds, o->threads, o->connections,
-               o->duration_s);
+                        none_i = ci; /* there always is one (parse_conditions) */
+        printf("\n== %u rounds (wrk -t %u -c %u -d %us)\n", o->rounds, o->threads, o->connections, o->duration_s);
         for (int mode = 0; mode < _CONN_MODE_MAX; mode++) {
-                struct summary none, again = {};
-                double noise;
+                struct summary none;
 
                 if (!o->modes[mode])
                         continue;
                 summarize(o, res, mode, none_i, none_i, &none);
-                if (again_i != SIZE_MAX)
-                        summarize(o, res, mode, again_i, none_i, &again);
-                noise = again_i != SIZE_MAX ? again.p99_paired : 0;
-                printf("\n  %s\n  %-11s %8s %8s %8s %19s %8s %9s %9s %16s %8s %6s  %s\n", conn_mode_name[mode],
-                       "condition", "p50 us", "p90 us", "p99 us", "p99 range us", "req/s", "p50 vs", "p99 vs",
-                       "paired p99", "helper", "reruns", "verdict");
+                printf("\n  %s\n  %-11s %8s %8s %19s %8s %8s %8s %26s %8s %6s  %s\n", conn_mode_name[mode], "condition",
+                       "p50 us", "p99 us", "p99 range us", "req/s", "pooled", "pooled", "pooled p99 vs none", "helper",
+                       "reruns", "verdict");
+                printf("  %-11s %8s %8s %19s %8s %8s %8s %26s %8s %6s\n", "", "(median)", "(median)", "", "(median)",
+                       "p50 us", "p99 us", "(95% interval)", "CPU", "");
                 for (size_t ci = 0; ci < o->n_conditions; ci++) {
                         const struct condition *c = o->conditions[ci];
+                        bool agent = c->helper == HELPER_AGENT && c->mode && strcmp(c->mode, "polling") != 0;
                         struct summary s;
-
-                        bool agent;
+                        char change[64] = "-";
 
                         summarize(o, res, mode, ci, none_i, &s);
-                        agent = c->helper == HELPER_AGENT && c->mode && strcmp(c->mode, "polling") != 0;
-                        printf("  %-11s %8.1f %8.1f %8.1f %9.1f-%-9.1f %8.0f %+8.1f%% %+8.1f%% %+7.1f%% ±%5.1f %7.2f%% %6u  "
-                               "%s\n",
-                               c->name, s.p50, s.p90, s.p99, s.p99_min, s.p99_max, s.rps,
-                               change_percent(s.p50, none.p50), change_percent(s.p99, none.p99), s.p99_paired,
-                               s.p99_paired_margin, s.helper_cpu_percent, s.reruns, agent ? verdict_name[judge(&s)] : "");
+                        if (ci != none_i)
+                                snprintf(change, sizeof(change), "%+.1f%% (%+.1f to %+.1f)", s.p99_change, s.p99_low,
+                                         s.p99_high);
+                        printf("  %-11s %8.1f %8.1f %9.1f-%-9.1f %8.0f %8.0f %8.0f %26s %7.2f%% %6u  %s\n", c->name,
+                               s.p50, s.p99, s.p99_min, s.p99_max, s.rps, s.pooled_p50, s.pooled_p99, change,
+                               s.helper_cpu_percent, s.reruns, agent ? verdict_name[judge(&s)] : "");
                         if (agent) {
                                 enum verdict v = judge(&s);
 
@@ -813,23 +861,22 @@ static int report(const struct bench_options *o, const struct results *res)
                                         worst = v;
                         }
                 }
-                if (again_i != SIZE_MAX)
-                        printf("  noise floor: none-again against none, paired p99 %+.1f%% ±%.1f\n", noise,
-                               again.p99_paired_margin);
         }
-        printf("\n  (\"vs\": medians against none's; paired p99: the median over rounds of each round's p99 against "
-               "none's in the same round, ± twice its standard error from the rounds' spread; helper: its CPU in %% "
-               "of one core over the run, settle included; reruns: runs done again because other processes used "
-               "more than %.0f%% of a core)\n",
-               100 * FOREIGN_LIMIT);
+        printf("\n  (pooled: every request of every round together, from wrk's 1 us histograms; pooled p99 vs "
+               "none: against none's runs of the same rounds, with the 95%% interval of %d bootstrap draws of "
+               "rounds; none-again shows it for two runs of nothing; helper: its CPU in %% of one core over the "
+               "run, settle included; reruns: runs done again because other processes used more than %.0f%% of a "
+               "core)\n",
+               BOOTSTRAP_RESAMPLES, 100 * FOREIGN_LIMIT);
         if (!judged) {
                 printf("  target: no agent condition (hybrid, streaming) was run\n");
                 return 0;
         }
-        printf("  target: the agent (hybrid, streaming) adds less than %.0f%% to p99 (paired), every connection mode: %s\n",
+        printf("  target: the agent (hybrid, streaming) adds less than %.0f%% to the pooled p99, all of its 95%% "
+               "interval, every connection mode: %s\n",
                TARGET_P99_PERCENT, verdict_name[worst]);
         if (worst == VERDICT_INCONCLUSIVE)
-                printf("  (the target lies inside the paired p99's margin: more rounds, or a quieter machine)\n");
+                printf("  (the target lies inside the interval: more rounds, or a quieter machine)\n");
         return worst == VERDICT_PASS ? 0 : 1;
 }
 
@@ -857,7 +904,9 @@ static int run(struct bench_options *o, struct paths *p)
                 "}\n",
                 PORT);
         fclose(rules);
-        r = run_command(migrate, devnull, COMMAND_TIMEOUT_S, &bench_interrupted, NULL);
+        r = latency_hist_write_wrk_script(p->wrk_script, p->wrk_latencies);
+        if (r >= 0)
+                r = run_command(migrate, devnull, COMMAND_TIMEOUT_S, &bench_interrupted, NULL);
         if (r >= 0)
                 r = command_output_contains(agent_help, "--mode", COMMAND_TIMEOUT_S, &bench_interrupted, &o->agent_has_mode);
         if (r < 0)
@@ -886,6 +935,10 @@ static int run(struct bench_options *o, struct paths *p)
         r = report(o, res);
 finish:
         server_stop(p);
+        for (int mode = 0; mode < _CONN_MODE_MAX; mode++)
+                for (size_t ci = 0; ci < MAX_CONDITIONS; ci++)
+                        for (unsigned round = 0; round < MAX_ROUNDS; round++)
+                                free(res->s[mode][ci][round].wrk.latencies);
         if (r == -EINTR)
                 bench_error(r, "Interrupted by signal %d; children stopped", (int)bench_interrupted);
         return r;
@@ -1084,6 +1137,8 @@ int main(int argc, char **argv)
         snprintf(p.tcpdump_log, sizeof(p.tcpdump_log), "%s/tcpdump.log", p.dir);
         snprintf(p.nft_rules, sizeof(p.nft_rules), "%s/rules.nft", p.dir);
         snprintf(p.wrk_out, sizeof(p.wrk_out), "%s/wrk.txt", p.dir);
+        snprintf(p.wrk_script, sizeof(p.wrk_script), "%s/latencies.lua", p.dir);
+        snprintf(p.wrk_latencies, sizeof(p.wrk_latencies), "%s/latencies.txt", p.dir);
 
         printf("app-cost-bench: %ld CPUs online, netdep %s\n", sysconf(_SC_NPROCESSORS_ONLN), o.netdep);
         print_load("at the start");

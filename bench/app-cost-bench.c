@@ -777,7 +777,8 @@ static void summarize(const struct bench_options *o, const struct results *res, 
         s.pooled_p50 = latency_hist_pooled_quantile(hists, o->rounds, 0.50);
         s.pooled_p99 = latency_hist_pooled_quantile(hists, o->rounds, 0.99);
         s.p99_change = pooled_p99_change(res, mode, ci, none_i, all, o->rounds);
-        s.p99_low = s.p99_high = s.p99_change;
+        s.p99_low = -HUGE_VAL; /* no room to draw: no interval, no verdict */
+        s.p99_high = HUGE_VAL;
         if (changes) {
                 for (size_t b = 0; b < BOOTSTRAP_RESAMPLES; b++) {
                         for (unsigned r = 0; r < o->rounds; r++)

@@ -163,8 +163,7 @@ static void report_event_losses(struct sources *src)
 
         if (!src->events || nd_tcp_events_stats(src->events, &now) < 0)
                 return;
-        uint64_t untracked = now.untracked;
-        uint64_t lost = now.lost - src->reported.lost, missed = untracked - src->reported.untracked,
+        uint64_t lost = now.lost - src->reported.lost, missed = now.untracked - src->reported.untracked,
                  skipped = now.skipped - src->reported.skipped;
         if (lost || missed || skipped) {
                 char what[300] = "";

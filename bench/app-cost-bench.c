@@ -21,16 +21,25 @@
  *   wrk -t THREADS -c CONNECTIONS -d DURATION --latency --timeout 5s \
  *       [-H "Connection: close"] http://127.0.0.1:8080/
  *
- * (1 thread, 8 connections, 10 s), stops the helper and reads wrk's p50
- * and p99 latency and requests/s. wrk is closed-loop: each connection sends
- * its next request when the answer to the last one came, as fast as the two
+ * (1 thread, 8 connections, 10 s), or the bench's own new-connection
+ * client (new-conn-client.h), stops the helper and reads the p50 and p99
+ * latency and requests/s. Both are closed-loop: each connection sends its
+ * next request when the answer to the last one came, as fast as the two
  * CPUs allow. Connection modes (--modes):
  *
  *   keep-alive  8 connections for the whole run: a connection-level
  *               tracer sees almost nothing;
  *   close       `Connection: close`: the server closes after each answer and
- *               wrk opens a new connection per request, the worst case for
- *               a connection-level tracer.
+ *               wrk opens a new connection per request. wrk's clock runs
+ *               from the request's write to the answer: the connection's
+ *               opening and closing, where a connection-level tracer works,
+ *               are not in it (they are in requests/s);
+ *   new-connection
+ *               the bench's client, one connection at a time: each request
+ *               timed from socket() to close(), connect, request, answer
+ *               and the server's close all in it. What an application
+ *               without a connection pool waits for, and the worst case
+ *               for a connection-level tracer.
  *
  * Conditions (--conditions, default none,none-again,hybrid,streaming,
  * tcpdump,nft):
@@ -102,6 +111,7 @@
 #include "bench-util.h"
 #include "hold.h"
 #include "latency-hist.h"
+#include "new-conn-client.h"
 #include "run-command.h"
 #include "shared/cleanup.h"
 
@@ -111,6 +121,7 @@
 
 #define PORT 8080
 #define URL "http://127.0.0.1:8080/"
+#define REQUEST_NEW_CONNECTION "GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nConnection: close\r\n\r\n"
 #define ANSWER "hello, world\n"
 #define NFT_TABLE "netdep_app_cost"
 #define NFLOG_GROUP "1"
@@ -124,8 +135,11 @@
 #define MAX_CONDITIONS 8
 #define MAX_ATTEMPTS 4
 #define QUIET_WAIT_S 30
-#define WRK_CPU "0"
+#define CLIENT_CPU 0
 #define SERVER_CPU 1
+#define STRINGIFY(x) #x
+#define TEXT_OF(x) STRINGIFY(x)
+#define CLIENT_CPU_TEXT TEXT_OF(CLIENT_CPU)
 #define FOREIGN_LIMIT 0.15 /* of a core, used by other processes during a run: run it again */
 
 enum helper {
@@ -154,12 +168,14 @@ static const struct condition known_conditions[] = {
 enum conn_mode {
         CONN_KEEP_ALIVE,
         CONN_CLOSE,
+        CONN_NEW,
         _CONN_MODE_MAX,
 };
 
 static const char *const conn_mode_name[_CONN_MODE_MAX] = {
         [CONN_KEEP_ALIVE] = "keep-alive",
         [CONN_CLOSE] = "close",
+        [CONN_NEW] = "new-connection",
 };
 
 struct bench_options {
@@ -169,7 +185,7 @@ struct bench_options {
         bool modes[_CONN_MODE_MAX];
         const char *netdep, *wrk, *tcpdump, *nft;
         bool keep;
-        bool pin; /* wrk on WRK_CPU, the server on SERVER_CPU */
+        bool pin; /* the client (wrk or ours) on CLIENT_CPU, the server on SERVER_CPU */
         bool agent_has_mode; /* found out at the start: `netdep agent --help` lists --mode */
 };
 
@@ -392,13 +408,13 @@ static int helper_stop(const struct bench_options *o, const struct paths *p, str
         return r;
 }
 
-/* ---- wrk ---- */
+/* ---- the load: wrk, or the bench's own new-connection client ---- */
 
-struct wrk_result {
+struct load_result {
         double p50_us, p99_us, rps;
         struct latency_hist *latencies; /* every request's, owned */
         uint64_t requests, errors;
-        double wrk_cpu_s, seconds; /* wrk's own CPU (wait4), its wall time */
+        double client_cpu_s, seconds; /* the client's own CPU (wait4), its wall time */
 };
 
 static double to_us(double v, const char *unit)
@@ -414,10 +430,10 @@ static double to_us(double v, const char *unit)
         return -1;
 }
 
-static int parse_wrk(const char *path, struct wrk_result *ret)
+static int parse_wrk(const char *path, struct load_result *ret)
 {
         _cleanup_fclose_ FILE *f = fopen(path, "re");
-        struct wrk_result w = { .p50_us = -1, .p99_us = -1 };
+        struct load_result w = { .p50_us = -1, .p99_us = -1 };
         char line[512];
 
         if (!f)
@@ -449,12 +465,12 @@ static int parse_wrk(const char *path, struct wrk_result *ret)
         return 0;
 }
 
-static int run_wrk(const struct bench_options *o, const struct paths *p, enum conn_mode mode, struct wrk_result *ret)
+static int run_wrk(const struct bench_options *o, const struct paths *p, enum conn_mode mode, struct load_result *ret)
 {
         char threads[16], connections[16], duration[16];
         const char *argv[20] = { o->wrk,     "-t",    threads, "-c", connections,    "-d", duration,
                                  "--latency", "--timeout", "5s",    "-s", p->wrk_script };
-        const char *pinned[20] = { "taskset", "-c", WRK_CPU };
+        const char *pinned[20] = { "taskset", "-c", CLIENT_CPU_TEXT };
         size_t n = 12;
         _cleanup_close_ int out = -EBADF;
         struct command_result c;
@@ -484,18 +500,44 @@ static int run_wrk(const struct bench_options *o, const struct paths *p, enum co
         }
         if (r < 0)
                 return r;
-        ret->wrk_cpu_s = c.cpu_s;
+        ret->client_cpu_s = c.cpu_s;
         ret->seconds = c.seconds;
+        return 0;
+}
+
+static int run_new_conn_client(const struct bench_options *o, struct load_result *ret)
+{
+        const struct sockaddr_in server = { .sin_family = AF_INET, .sin_port = htons(PORT),
+                                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        const struct latency_hist *h;
+        struct new_conn_result c;
+        int r;
+
+        r = new_conn_client_run(&server, REQUEST_NEW_CONNECTION, "HTTP/1.1 200 ", o->duration_s,
+                                o->pin ? CLIENT_CPU : -1, &bench_interrupted, &c);
+        if (r < 0)
+                return r;
+        h = c.latencies;
+        *ret = (struct load_result){
+                .p50_us = latency_hist_pooled_quantile(&h, 1, 0.50),
+                .p99_us = latency_hist_pooled_quantile(&h, 1, 0.99),
+                .rps = (double)c.requests / c.seconds,
+                .latencies = c.latencies,
+                .requests = c.requests,
+                .errors = c.errors,
+                .client_cpu_s = c.cpu_s,
+                .seconds = c.seconds,
+        };
         return 0;
 }
 
 /* ---- rounds ---- */
 
 struct sample {
-        struct wrk_result wrk;
-        uint64_t opened; /* TCP connections opened in the bench's namespace during wrk */
+        struct load_result load;
+        uint64_t opened; /* TCP connections opened in the bench's namespace during the load */
         double helper_cpu_s, server_cpu_s, seconds;
-        double foreign_cores; /* CPU other processes used during wrk, in cores */
+        double foreign_cores; /* CPU other processes used during the load, in cores */
         unsigned attempts;
 };
 
@@ -503,7 +545,7 @@ struct results {
         struct sample s[_CONN_MODE_MAX][MAX_CONDITIONS][MAX_ROUNDS];
 };
 
-/* What else ran during a wrk run. */
+/* What else ran during a run of the load. */
 struct cpu_snapshot {
         uint64_t machine_busy, machine_total, server, helpers, ksoftirqd;
 };
@@ -569,7 +611,7 @@ static int measure_once(const struct bench_options *o, const struct paths *p, en
         if (r >= 0)
                 r = tcp_active_opens(&opens0);
         if (r >= 0)
-                r = run_wrk(o, p, mode, &ret->wrk);
+                r = mode == CONN_NEW ? run_new_conn_client(o, &ret->load) : run_wrk(o, p, mode, &ret->load);
         if (r >= 0)
                 r = tcp_active_opens(&opens1);
         if (r >= 0)
@@ -588,11 +630,11 @@ static int measure_once(const struct bench_options *o, const struct paths *p, en
         ret->helper_cpu_s = h.cpu_s;
         ret->server_cpu_s = ticks_to_seconds(c1.server - c0.server);
         ret->seconds = monotonic_s() - start;
-        /* Busy CPU time that was not wrk's, the server's, the helper's or
+        /* Busy CPU time that was not the client's, the server's, the helper's or
          * ksoftirqd's (loopback traffic). */
-        ours = ret->server_cpu_s + ret->wrk.wrk_cpu_s + ticks_to_seconds(c1.helpers - c0.helpers) +
+        ours = ret->server_cpu_s + ret->load.client_cpu_s + ticks_to_seconds(c1.helpers - c0.helpers) +
                ticks_to_seconds(c1.ksoftirqd - c0.ksoftirqd);
-        ret->foreign_cores = (ticks_to_seconds(c1.machine_busy - c0.machine_busy) - ours) / ret->wrk.seconds;
+        ret->foreign_cores = (ticks_to_seconds(c1.machine_busy - c0.machine_busy) - ours) / ret->load.seconds;
         if (ret->foreign_cores < 0)
                 ret->foreign_cores = 0;
         return 0;
@@ -664,28 +706,28 @@ static int run_one(const struct bench_options *o, struct paths *p, enum conn_mod
                 if (r >= 0)
                         r = measure_once(o, p, mode, c, &x);
                 if (r < 0) {
-                        free(x.wrk.latencies);
-                        free(best.wrk.latencies);
+                        free(x.load.latencies);
+                        free(best.load.latencies);
                         return r;
                 }
                 if (waited >= 1)
                         printf("  (waited %.0f s for other processes to quiet down)\n", waited);
                 printf("  %-10s %-11s p50 %7.1f us  p99 %7.1f us  %7.0f req/s  %7llu conns  CPU %%: server %3.0f "
-                       "wrk %3.0f helper %4.1f other %3.0f%s%s\n",
-                       conn_mode_name[mode], c->name, x.wrk.p50_us, x.wrk.p99_us, x.wrk.rps,
+                       "client %3.0f helper %4.1f other %3.0f%s%s\n",
+                       conn_mode_name[mode], c->name, x.load.p50_us, x.load.p99_us, x.load.rps,
                        (unsigned long long)x.opened,
-                       100.0 * x.server_cpu_s / x.wrk.seconds, 100.0 * x.wrk.wrk_cpu_s / x.wrk.seconds,
+                       100.0 * x.server_cpu_s / x.load.seconds, 100.0 * x.load.client_cpu_s / x.load.seconds,
                        100.0 * x.helper_cpu_s / x.seconds, 100.0 * x.foreign_cores,
-                       x.wrk.errors ? "  (wrk reported errors)" : "",
+                       x.load.errors ? "  (the client reported errors)" : "",
                        x.foreign_cores > FOREIGN_LIMIT ? (attempt < MAX_ATTEMPTS ? "  <- disturbed, again"
                                                                                  : "  <- disturbed, kept the least")
                                                        : "");
                 fflush(stdout);
                 if (x.foreign_cores < best.foreign_cores) {
-                        free(best.wrk.latencies);
+                        free(best.load.latencies);
                         best = x;
                 } else
-                        free(x.wrk.latencies);
+                        free(x.load.latencies);
                 if (x.foreign_cores <= FOREIGN_LIMIT)
                         break;
         }
@@ -738,8 +780,8 @@ static double pooled_p99_change(const struct results *res, enum conn_mode mode, 
         const struct latency_hist *ours[MAX_ROUNDS], *none[MAX_ROUNDS];
 
         for (size_t i = 0; i < n; i++) {
-                ours[i] = res->s[mode][ci][rounds[i]].wrk.latencies;
-                none[i] = res->s[mode][none_i][rounds[i]].wrk.latencies;
+                ours[i] = res->s[mode][ci][rounds[i]].load.latencies;
+                none[i] = res->s[mode][none_i][rounds[i]].load.latencies;
         }
         return change_percent(latency_hist_pooled_quantile(ours, n, 0.99),
                               latency_hist_pooled_quantile(none, n, 0.99));
@@ -758,11 +800,11 @@ static void summarize(const struct bench_options *o, const struct results *res, 
         for (unsigned r = 0; r < o->rounds; r++) {
                 const struct sample *x = &res->s[mode][ci][r];
 
-                p50[r] = x->wrk.p50_us;
-                p99[r] = x->wrk.p99_us;
-                rps[r] = x->wrk.rps;
+                p50[r] = x->load.p50_us;
+                p99[r] = x->load.p99_us;
+                rps[r] = x->load.rps;
                 cpu[r] = x->seconds > 0 ? 100.0 * x->helper_cpu_s / x->seconds : 0;
-                hists[r] = x->wrk.latencies;
+                hists[r] = x->load.latencies;
                 all[r] = r;
                 s.reruns += x->attempts - 1;
                 if (p99[r] < s.p99_min)
@@ -863,7 +905,7 @@ static int report(const struct bench_options *o, const struct results *res)
                         }
                 }
         }
-        printf("\n  (pooled: every request of every round together, from wrk's 1 us histograms; pooled p99 vs "
+        printf("\n  (pooled: every request of every round together, from the clients' 1 us histograms; pooled p99 vs "
                "none: against none's runs of the same rounds, with the 95%% interval of %d bootstrap draws of "
                "rounds; none-again shows it for two runs of nothing; helper: its CPU in %% of one core over the "
                "run, settle included; reruns: runs done again because other processes used more than %.0f%% of a "
@@ -939,7 +981,7 @@ finish:
         for (int mode = 0; mode < _CONN_MODE_MAX; mode++)
                 for (size_t ci = 0; ci < MAX_CONDITIONS; ci++)
                         for (unsigned round = 0; round < MAX_ROUNDS; round++)
-                                free(res->s[mode][ci][round].wrk.latencies);
+                                free(res->s[mode][ci][round].load.latencies);
         if (r == -EINTR)
                 bench_error(r, "Interrupted by signal %d; children stopped", (int)bench_interrupted);
         return r;
@@ -952,20 +994,22 @@ static void help(FILE *out)
         fprintf(out,
                 "Usage: app-cost-bench [OPTIONS]\n"
                 "\n"
-                "wrk against a local HTTP server with nothing, netdep agent, tcpdump and an\n"
-                "nftables log rule: p50 and p99 side by side. Needs root, wrk, tcpdump, nft.\n"
+                "wrk (and a new-connection client of the bench's own) against a local HTTP\n"
+                "server with nothing, netdep agent, tcpdump and an nftables log rule: p50 and\n"
+                "p99 side by side. Needs root, wrk, tcpdump, nft.\n"
                 "\n"
                 "Options:\n"
                 "      --rounds N          interleaved rounds (default 7)\n"
-                "      --duration S        of each wrk run (default 10)\n"
+                "      --duration S        of each run (default 10)\n"
                 "      --connections N     wrk -c (default 8)\n"
                 "      --threads N         wrk -t (default 1)\n"
                 "      --conditions LIST   of none, none-again, hybrid, streaming, polling, tcpdump, nft\n"
                 "                          (default none,none-again,hybrid,streaming,tcpdump,nft)\n"
-                "      --modes LIST        keep-alive, close (default both)\n"
+                "      --modes LIST        keep-alive, close, new-connection (default all three)\n"
                 "      --netdep PATH       (default %s)\n"
                 "      --wrk PATH, --tcpdump PATH, --nft PATH\n"
-                "      --pin               wrk on CPU " WRK_CPU ", the server on CPU 1 (the helpers go anywhere)\n"
+                "      --pin               the client on CPU " CLIENT_CPU_TEXT ", the server on CPU " TEXT_OF(SERVER_CPU) "\n"
+                "                          (the helpers go anywhere)\n"
                 "      --keep              keep the store, the logs and wrk's last output, and say where\n"
                 "  -h, --help              this help\n",
                 NETDEP_PATH);
@@ -1112,7 +1156,7 @@ int main(int argc, char **argv)
                 .duration_s = 10,
                 .connections = 8,
                 .threads = 1,
-                .modes = { true, true },
+                .modes = { true, true, true },
                 .netdep = NETDEP_PATH,
                 .wrk = "wrk",
                 .tcpdump = "tcpdump",

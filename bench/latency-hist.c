@@ -1,5 +1,6 @@
 /* One run's latency distribution, from wrk's own 1 µs histogram (its Lua
- * done() hook), and percentiles of several runs pooled. */
+ * done() hook) or a client's counts, and percentiles of several runs
+ * pooled. */
 #include "latency-hist.h"
 
 #include <errno.h>
@@ -31,26 +32,37 @@ int latency_hist_write_wrk_script(const char *script_path, const char *path)
         return 0;
 }
 
+int latency_hist_from_counts(const uint64_t *counts, struct latency_hist *ret)
+{
+        uint64_t total = 0;
+
+        for (size_t v = 0; v <= LATENCY_HIST_MAX_US; v++) {
+                total += counts[v];
+                if (total > UINT32_MAX)
+                        return -EOVERFLOW;
+                ret->at_most[v] = (uint32_t)total;
+        }
+        ret->total = total;
+        return total > 0 ? 0 : -ENODATA;
+}
+
 int latency_hist_load(const char *path, struct latency_hist *ret)
 {
         _cleanup_fclose_ FILE *f = fopen(path, "re");
+        uint64_t counts[LATENCY_HIST_MAX_US + 1] = {};
         unsigned long long v, n;
-        uint64_t total = 0;
 
         if (!f)
                 return bench_error(-errno, "wrk wrote no latencies to %s: %m", path);
-        memset(ret, 0, sizeof(*ret));
         while (fscanf(f, "%llu %llu", &v, &n) == 2) {
                 if (v > LATENCY_HIST_MAX_US)
                         v = LATENCY_HIST_MAX_US;
-                ret->at_most[v] += (uint32_t)n; /* counts of one value, summed below */
-                total += n;
+                if (n > UINT32_MAX)
+                        n = UINT32_MAX; /* from_counts() refuses the total */
+                counts[v] += n;
         }
-        if (!feof(f) || total == 0 || total > UINT32_MAX)
+        if (!feof(f) || latency_hist_from_counts(counts, ret) < 0)
                 return bench_error(-EBADMSG, "%s: not a latency list wrk wrote", path);
-        for (size_t i = 1; i <= LATENCY_HIST_MAX_US; i++)
-                ret->at_most[i] += ret->at_most[i - 1];
-        ret->total = total;
         return 0;
 }
 

@@ -1,5 +1,5 @@
-/* Request latencies as wrk saw them, one run's whole distribution, so that
- * runs can be pooled: a percentile of many runs together is estimated from
+/* Request latencies as a client saw them (wrk, or the bench's own), one
+ * run's whole distribution, so that runs can be pooled: a percentile of many runs together is estimated from
  * all their requests, not as a median of per-run percentiles. */
 #pragma once
 
@@ -14,6 +14,10 @@ struct latency_hist {
         /* at_most[v]: requests that took at most v µs (v = 0 … MAX). */
         uint32_t at_most[LATENCY_HIST_MAX_US + 1];
 };
+
+/* A distribution from counts[v], the requests that took v µs (v = 0 …
+ * MAX). -EOVERFLOW past UINT32_MAX requests, -ENODATA for none. */
+int latency_hist_from_counts(const uint64_t *counts, struct latency_hist *ret);
 
 /* The wrk script (Lua) that writes a run's latencies to path, one
  * "MICROSECONDS COUNT" line for each value seen. */

@@ -80,7 +80,9 @@
  * round always together, 2000 times): PASS when all of the interval is
  * under 2%, FAIL when all of it is over, INCONCLUSIVE otherwise; the worst
  * over the agent's conditions counts. none-again against none shows the
- * same for nothing.
+ * same for nothing. The pooled p50 against none's, with its interval the
+ * same way, is shown beside it: the median moves by what the agent adds to
+ * every request, where the tail moves mostly with the machine.
  *
  * Run as root, from the top of the tree (needs wrk, tcpdump, nftables):
  *
@@ -132,6 +134,7 @@
 #define TARGET_P99_PERCENT 2.0
 #define MAX_ROUNDS 100
 #define BOOTSTRAP_RESAMPLES 2000
+#define MIN_ROUNDS_FOR_INTERVAL 5 /* fewer: a bootstrap of rounds tells next to nothing */
 #define MAX_CONDITIONS 8
 #define MAX_ATTEMPTS 4
 #define QUIET_WAIT_S 30
@@ -753,13 +756,19 @@ static double change_percent(double x, double base)
         return base > 0 ? 100.0 * (x / base - 1) : 0;
 }
 
+/* A pooled percentile against none's in the same rounds, in %, and its 95%
+ * interval: rounds drawn with replacement BOOTSTRAP_RESAMPLES times, a
+ * condition's run and none's of a round always drawn together. With fewer
+ * than MIN_ROUNDS_FOR_INTERVAL rounds, or no room to draw, the interval is
+ * unbounded: no verdict. */
+struct change {
+        double at, low, high;
+};
+
 struct summary {
         double p50, p99, p99_min, p99_max, rps, helper_cpu_percent; /* medians over rounds */
         double pooled_p50, pooled_p99; /* of every request of every round */
-        /* The pooled p99 against none's in the same rounds, in %, and its 95%
-         * interval: rounds drawn with replacement BOOTSTRAP_RESAMPLES times,
-         * a condition's run and none's of a round always drawn together. */
-        double p99_change, p99_low, p99_high;
+        struct change p50_change, p99_change;
         unsigned reruns;
 };
 
@@ -772,10 +781,10 @@ static uint64_t next_random(uint64_t *state)
         return *state;
 }
 
-/* Pooled p99 of condition ci's runs in the given rounds against none's in
- * the same rounds, in %. */
-static double pooled_p99_change(const struct results *res, enum conn_mode mode, size_t ci, size_t none_i,
-                                const unsigned *rounds, size_t n)
+/* The pooled q-quantile of condition ci's runs in the given rounds against
+ * none's in the same rounds, in %. */
+static double pooled_change(const struct results *res, enum conn_mode mode, size_t ci, size_t none_i,
+                            const unsigned *rounds, size_t n, double q)
 {
         const struct latency_hist *ours[MAX_ROUNDS], *none[MAX_ROUNDS];
 
@@ -783,8 +792,32 @@ static double pooled_p99_change(const struct results *res, enum conn_mode mode, 
                 ours[i] = res->s[mode][ci][rounds[i]].load.latencies;
                 none[i] = res->s[mode][none_i][rounds[i]].load.latencies;
         }
-        return change_percent(latency_hist_pooled_quantile(ours, n, 0.99),
-                              latency_hist_pooled_quantile(none, n, 0.99));
+        return change_percent(latency_hist_pooled_quantile(ours, n, q), latency_hist_pooled_quantile(none, n, q));
+}
+
+/* pooled_change() over all rounds, with its bootstrap interval. */
+static struct change pooled_change_interval(const struct bench_options *o, const struct results *res,
+                                            enum conn_mode mode, size_t ci, size_t none_i, double q)
+{
+        _cleanup_free_ double *draws = calloc(BOOTSTRAP_RESAMPLES, sizeof(*draws));
+        struct change c = { .low = -HUGE_VAL, .high = HUGE_VAL };
+        uint64_t state = 0x9e3779b97f4a7c15ull;
+        unsigned all[MAX_ROUNDS], drawn[MAX_ROUNDS];
+
+        for (unsigned r = 0; r < o->rounds; r++)
+                all[r] = r;
+        c.at = pooled_change(res, mode, ci, none_i, all, o->rounds, q);
+        if (!draws || o->rounds < MIN_ROUNDS_FOR_INTERVAL)
+                return c;
+        for (size_t b = 0; b < BOOTSTRAP_RESAMPLES; b++) {
+                for (unsigned r = 0; r < o->rounds; r++)
+                        drawn[r] = (unsigned)(next_random(&state) % o->rounds);
+                draws[b] = pooled_change(res, mode, ci, none_i, drawn, o->rounds, q);
+        }
+        qsort(draws, BOOTSTRAP_RESAMPLES, sizeof(*draws), compare_double);
+        c.low = draws[BOOTSTRAP_RESAMPLES * 25 / 1000];
+        c.high = draws[BOOTSTRAP_RESAMPLES * 975 / 1000 - 1];
+        return c;
 }
 
 static void summarize(const struct bench_options *o, const struct results *res, enum conn_mode mode, size_t ci,
@@ -792,10 +825,7 @@ static void summarize(const struct bench_options *o, const struct results *res, 
 {
         double p50[MAX_ROUNDS], p99[MAX_ROUNDS], rps[MAX_ROUNDS], cpu[MAX_ROUNDS];
         const struct latency_hist *hists[MAX_ROUNDS];
-        unsigned all[MAX_ROUNDS], drawn[MAX_ROUNDS];
-        _cleanup_free_ double *changes = calloc(BOOTSTRAP_RESAMPLES, sizeof(*changes));
         struct summary s = { .p99_min = 1e18 };
-        uint64_t state = 0x9e3779b97f4a7c15ull;
 
         for (unsigned r = 0; r < o->rounds; r++) {
                 const struct sample *x = &res->s[mode][ci][r];
@@ -805,7 +835,6 @@ static void summarize(const struct bench_options *o, const struct results *res, 
                 rps[r] = x->load.rps;
                 cpu[r] = x->seconds > 0 ? 100.0 * x->helper_cpu_s / x->seconds : 0;
                 hists[r] = x->load.latencies;
-                all[r] = r;
                 s.reruns += x->attempts - 1;
                 if (p99[r] < s.p99_min)
                         s.p99_min = p99[r];
@@ -818,22 +847,10 @@ static void summarize(const struct bench_options *o, const struct results *res, 
         s.helper_cpu_percent = median_of(cpu, o->rounds);
         s.pooled_p50 = latency_hist_pooled_quantile(hists, o->rounds, 0.50);
         s.pooled_p99 = latency_hist_pooled_quantile(hists, o->rounds, 0.99);
-        s.p99_change = pooled_p99_change(res, mode, ci, none_i, all, o->rounds);
-        s.p99_low = -HUGE_VAL; /* no room to draw: no interval, no verdict */
-        s.p99_high = HUGE_VAL;
-        if (changes) {
-                for (size_t b = 0; b < BOOTSTRAP_RESAMPLES; b++) {
-                        for (unsigned r = 0; r < o->rounds; r++)
-                                drawn[r] = (unsigned)(next_random(&state) % o->rounds);
-                        changes[b] = pooled_p99_change(res, mode, ci, none_i, drawn, o->rounds);
-                }
-                qsort(changes, BOOTSTRAP_RESAMPLES, sizeof(*changes), compare_double);
-                s.p99_low = changes[BOOTSTRAP_RESAMPLES * 25 / 1000];
-                s.p99_high = changes[BOOTSTRAP_RESAMPLES * 975 / 1000 - 1];
-        }
+        s.p50_change = pooled_change_interval(o, res, mode, ci, none_i, 0.50);
+        s.p99_change = pooled_change_interval(o, res, mode, ci, none_i, 0.99);
         *ret = s;
 }
-
 
 /* In order of severity: the worst over the agent's conditions is the verdict. */
 enum verdict {
@@ -853,11 +870,19 @@ static const char *const verdict_name[] = {
  * cannot be told from noise. */
 static enum verdict judge(const struct summary *s)
 {
-        if (s->p99_high < TARGET_P99_PERCENT)
+        if (s->p99_change.high < TARGET_P99_PERCENT)
                 return VERDICT_PASS;
-        if (s->p99_low >= TARGET_P99_PERCENT)
+        if (s->p99_change.low >= TARGET_P99_PERCENT)
                 return VERDICT_FAIL;
         return VERDICT_INCONCLUSIVE;
+}
+
+static void format_change(const struct change *c, char *buf, size_t size)
+{
+        if (isinf(c->low) || isinf(c->high))
+                snprintf(buf, size, "%+.1f%% (no interval)", c->at);
+        else
+                snprintf(buf, size, "%+.1f%% (%+.1f to %+.1f)", c->at, c->low, c->high);
 }
 
 /* Returns 0 when the target was met, 1 when it was missed or could not be
@@ -873,29 +898,28 @@ static int report(const struct bench_options *o, const struct results *res)
                         none_i = ci; /* there always is one (parse_conditions) */
         printf("\n== %u rounds (wrk -t %u -c %u -d %us)\n", o->rounds, o->threads, o->connections, o->duration_s);
         for (int mode = 0; mode < _CONN_MODE_MAX; mode++) {
-                struct summary none;
-
                 if (!o->modes[mode])
                         continue;
-                summarize(o, res, mode, none_i, none_i, &none);
-                printf("\n  %s\n  %-11s %8s %8s %19s %8s %8s %8s %26s %8s %6s  %s\n", conn_mode_name[mode], "condition",
-                       "p50 us", "p99 us", "p99 range us", "req/s", "pooled", "pooled", "pooled p99 vs none", "helper",
-                       "reruns", "verdict");
-                printf("  %-11s %8s %8s %19s %8s %8s %8s %26s %8s %6s\n", "", "(median)", "(median)", "", "(median)",
-                       "p50 us", "p99 us", "(95% interval)", "CPU", "");
+                printf("\n  %s\n  %-11s %8s %8s %19s %8s %8s %8s %24s %24s %8s %6s  %s\n", conn_mode_name[mode],
+                       "condition", "p50 us", "p99 us", "p99 range us", "req/s", "pooled", "pooled",
+                       "pooled p50 vs none", "pooled p99 vs none", "helper", "reruns", "verdict");
+                printf("  %-11s %8s %8s %19s %8s %8s %8s %24s %24s %8s %6s\n", "", "(median)", "(median)", "",
+                       "(median)", "p50 us", "p99 us", "(95% interval)", "(95% interval)", "CPU", "");
                 for (size_t ci = 0; ci < o->n_conditions; ci++) {
                         const struct condition *c = o->conditions[ci];
                         bool agent = c->helper == HELPER_AGENT && c->mode && strcmp(c->mode, "polling") != 0;
                         struct summary s;
-                        char change[64] = "-";
+                        char p50_change[64] = "-", p99_change[64] = "-";
 
                         summarize(o, res, mode, ci, none_i, &s);
-                        if (ci != none_i)
-                                snprintf(change, sizeof(change), "%+.1f%% (%+.1f to %+.1f)", s.p99_change, s.p99_low,
-                                         s.p99_high);
-                        printf("  %-11s %8.1f %8.1f %9.1f-%-9.1f %8.0f %8.0f %8.0f %26s %7.2f%% %6u  %s\n", c->name,
-                               s.p50, s.p99, s.p99_min, s.p99_max, s.rps, s.pooled_p50, s.pooled_p99, change,
-                               s.helper_cpu_percent, s.reruns, agent ? verdict_name[judge(&s)] : "");
+                        if (ci != none_i) {
+                                format_change(&s.p50_change, p50_change, sizeof(p50_change));
+                                format_change(&s.p99_change, p99_change, sizeof(p99_change));
+                        }
+                        printf("  %-11s %8.1f %8.1f %9.1f-%-9.1f %8.0f %8.0f %8.0f %24s %24s %7.2f%% %6u  %s\n",
+                               c->name, s.p50, s.p99, s.p99_min, s.p99_max, s.rps, s.pooled_p50, s.pooled_p99,
+                               p50_change, p99_change, s.helper_cpu_percent, s.reruns,
+                               agent ? verdict_name[judge(&s)] : "");
                         if (agent) {
                                 enum verdict v = judge(&s);
 
@@ -906,7 +930,7 @@ static int report(const struct bench_options *o, const struct results *res)
                 }
         }
         printf("\n  (pooled: every request of every round together, from the clients' 1 us histograms; pooled p99 vs "
-               "none: against none's runs of the same rounds, with the 95%% interval of %d bootstrap draws of "
+               "none (and p50): against none's runs of the same rounds, with the 95%% interval of %d bootstrap draws of "
                "rounds; none-again shows it for two runs of nothing; helper: its CPU in %% of one core over the "
                "run, settle included; reruns: runs done again because other processes used more than %.0f%% of a "
                "core)\n",
@@ -918,7 +942,9 @@ static int report(const struct bench_options *o, const struct results *res)
         printf("  target: the agent (hybrid, streaming) adds less than %.0f%% to the pooled p99, all of its 95%% "
                "interval, every connection mode: %s\n",
                TARGET_P99_PERCENT, verdict_name[worst]);
-        if (worst == VERDICT_INCONCLUSIVE)
+        if (worst == VERDICT_INCONCLUSIVE && o->rounds < MIN_ROUNDS_FOR_INTERVAL)
+                printf("  (no interval from fewer than %d rounds)\n", MIN_ROUNDS_FOR_INTERVAL);
+        else if (worst == VERDICT_INCONCLUSIVE)
                 printf("  (the target lies inside the interval: more rounds, or a quieter machine)\n");
         return worst == VERDICT_PASS ? 0 : 1;
 }

@@ -929,10 +929,10 @@ static int report(const struct bench_options *o, const struct results *res)
                         }
                 }
         }
-        printf("\n  (pooled: every request of every round together, from the clients' 1 us histograms; pooled p99 vs "
-               "none (and p50): against none's runs of the same rounds, with the 95%% interval of %d bootstrap draws of "
-               "rounds; none-again shows it for two runs of nothing; helper: its CPU in %% of one core over the "
-               "run, settle included; reruns: runs done again because other processes used more than %.0f%% of a "
+        printf("\n  (pooled: every request of every round together, from the clients' 1 us histograms; pooled p50 "
+               "and p99 vs none: against none's runs of the same rounds, with the 95%% interval of %d bootstrap "
+               "draws of rounds; none-again shows it for two runs of nothing; helper: its CPU in %% of one core "
+               "over the run, settle included; reruns: runs done again because other processes used more than %.0f%% of a "
                "core)\n",
                BOOTSTRAP_RESAMPLES, 100 * FOREIGN_LIMIT);
         if (!judged) {
@@ -1034,7 +1034,8 @@ static void help(FILE *out)
                 "      --modes LIST        keep-alive, close, new-connection (default all three)\n"
                 "      --netdep PATH       (default %s)\n"
                 "      --wrk PATH, --tcpdump PATH, --nft PATH\n"
-                "      --pin               the client on CPU " CLIENT_CPU_TEXT ", the server on CPU " TEXT_OF(SERVER_CPU) "\n"
+                "      --pin               the client on CPU " CLIENT_CPU_TEXT ", the server on CPU "
+                TEXT_OF(SERVER_CPU) "\n"
                 "                          (the helpers go anywhere)\n"
                 "      --keep              keep the store, the logs and wrk's last output, and say where\n"
                 "  -h, --help              this help\n",
@@ -1118,9 +1119,9 @@ static int parse_args(int argc, char **argv, struct bench_options *o)
                 { "help", no_argument, NULL, 'h' },
                 {}
         };
-        int c, r = 0;
+        int c, index = 0, r = 0;
 
-        while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, "h", options, &index)) != -1) {
                 switch (c) {
                 case 'h':
                         help(stdout);
@@ -1165,8 +1166,8 @@ static int parse_args(int argc, char **argv, struct bench_options *o)
                         return -EINVAL;
                 }
                 if (r < 0)
-                        return bench_error(-EINVAL, "invalid value '%s' for %s (see --help)", optarg,
-                                           argv[optind - 1]);
+                        return bench_error(-EINVAL, "invalid value '%s' for --%s (see --help)", optarg,
+                                           options[index].name);
         }
         if (optind < argc)
                 return bench_error(-EINVAL, "Unexpected argument '%s'", argv[optind]);

@@ -99,7 +99,6 @@
 #include <math.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -223,14 +222,8 @@ static _Noreturn void serve(int ready_fd, int cpu)
         int sig;
 
         prctl(PR_SET_NAME, "http-server");
-        if (cpu >= 0) {
-                cpu_set_t set;
-
-                CPU_ZERO(&set);
-                CPU_SET(cpu, &set);
-                if (sched_setaffinity(0, sizeof(set), &set) < 0)
-                        _exit(1);
-        }
+        if (pin_to_cpu(cpu) < 0)
+                _exit(1);
         sigemptyset(&mask);
         sigaddset(&mask, SIGTERM);
         sigaddset(&mask, SIGINT);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,6 +140,17 @@ int reap(pid_t pid, double deadline, const volatile sig_atomic_t *interrupted, i
         if (ret_status)
                 *ret_status = status;
         return r;
+}
+
+int pin_to_cpu(int cpu)
+{
+        cpu_set_t set;
+
+        if (cpu < 0)
+                return 0;
+        CPU_ZERO(&set);
+        CPU_SET(cpu, &set);
+        return sched_setaffinity(0, sizeof(set), &set) < 0 ? -errno : 0;
 }
 
 bool exited_ok(int status)

@@ -48,6 +48,10 @@ int reap(pid_t pid, double deadline, const volatile sig_atomic_t *interrupted, i
 
 bool exited_ok(int status);
 
+/* Keeps the calling process on one CPU; cpu < 0 leaves it free. Returns 0
+ * or -errno. */
+int pin_to_cpu(int cpu);
+
 struct proc_sample {
         long rss_kib, hwm_kib; /* VmRSS, VmHWM */
         uint64_t cpu_ticks; /* utime + stime of every thread, in clock ticks */

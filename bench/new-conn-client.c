@@ -2,7 +2,6 @@
 #include "new-conn-client.h"
 
 #include <errno.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -74,14 +73,8 @@ static _Noreturn void client_loop(const struct sockaddr_in *server, const char *
         uint64_t start = now_ns(), end = start + (uint64_t)duration_s * 1000000000u, t0, t1;
 
         prctl(PR_SET_NAME, "new-conn-client");
-        if (cpu >= 0) {
-                cpu_set_t set;
-
-                CPU_ZERO(&set);
-                CPU_SET(cpu, &set);
-                if (sched_setaffinity(0, sizeof(set), &set) < 0)
-                        _exit(1);
-        }
+        if (pin_to_cpu(cpu) < 0)
+                _exit(1);
         for (t0 = start; t0 < end && out->errors < MAX_ERRORS; t0 = t1) {
                 uint64_t us;
 

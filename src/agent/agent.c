@@ -122,9 +122,51 @@ struct sources {
         enum nd_agent_mode mode; /* POLLING, STREAMING or HYBRID */
         struct nd_flows_options collect;
         struct nd_tcp_events *events; /* NULL in polling mode */
+        /* With events: the connections open come from sock_diag scans, not
+         * from the collector's listing (which the kernel refused, or which
+         * would miss the connections it could not adopt). */
+        bool scan_open;
         struct nd_event_fold fold;
         struct nd_tcp_events_stats reported; /* counters at the last warning */
+        /* The last listing, reused while the collector's change count says
+         * it still holds, and at most until refresh_ms old: then it is
+         * walked again for fresh bytes, RTT and retransmits. */
+        struct nd_flow_set listed;
+        bool have_listed;
+        uint64_t listed_changes, listed_at_ms, refresh_ms;
+        unsigned long listed_sockets;
 };
+
+/* The connections open, from the collector's listing: walked again only
+ * when something changed or the last walk is refresh_ms old, copied from
+ * the last walk otherwise, so that a quiet interval costs next to nothing
+ * however many connections are open. */
+static int list_open(struct sources *src, struct nd_flow_set *flows, unsigned long *ret_sockets)
+{
+        uint64_t now = now_ms(CLOCK_MONOTONIC), changes;
+        int r;
+
+        r = nd_tcp_events_changes(src->events, &changes);
+        if (r < 0)
+                return r;
+        if (src->have_listed && changes == src->listed_changes && now - src->listed_at_ms < src->refresh_ms) {
+                *ret_sockets = src->listed_sockets;
+                return nd_flow_set_copy(flows, &src->listed);
+        }
+        r = nd_tcp_events_list_open(src->events, nd_event_fold_open_connection, flows);
+        if (r < 0)
+                return r;
+        nd_flow_set_done(&src->listed);
+        src->have_listed = false;
+        r = nd_flow_set_copy(&src->listed, flows);
+        if (r < 0)
+                return r;
+        src->have_listed = true;
+        src->listed_changes = changes;
+        src->listed_at_ms = now;
+        src->listed_sockets = *ret_sockets = (unsigned long)r;
+        return 0;
+}
 
 static int take_snapshot(const struct nd_agent_options *o, struct sources *src, struct nd_edge_batch *b)
 {
@@ -140,11 +182,13 @@ static int take_snapshot(const struct nd_agent_options *o, struct sources *src, 
                 if (r < 0)
                         return r;
                 nd_flow_set_init(&flows);
-                r = nd_tcp_events_list_open(src->events, nd_event_fold_open_connection, &flows);
-                if (r >= 0) {
-                        report.sockets = (unsigned long)r;
+                if (src->scan_open) {
+                        nd_flow_set_done(&flows);
+                        r = nd_flows_collect(&src->collect, &flows, &report);
+                } else
+                        r = list_open(src, &flows, &report.sockets);
+                if (r >= 0)
                         r = nd_event_fold_into(&src->fold, &flows);
-                }
         } else
                 r = nd_flows_collect(&src->collect, &flows, &report);
         if (r >= 0)
@@ -191,7 +235,9 @@ static void report_event_losses(struct sources *src)
 static int open_sources(const struct nd_agent_options *o, struct sources *src)
 {
         struct nd_tcp_events_options events = o->events;
+        const char *off_why;
         char why[300] = "";
+        unsigned off;
         int r;
 
         src->mode = o->mode;
@@ -205,6 +251,7 @@ static int open_sources(const struct nd_agent_options *o, struct sources *src)
 
         events.all_netns = o->collect.all_netns;
         events.adopt_open = o->mode != ND_AGENT_MODE_STREAMING;
+        events.list_open = true;
         /* What the flows count; the open connections come from the
          * listing, and a close or a LISTEN change says nothing the listing
          * does not: not sending them saves the applications' time. */
@@ -222,7 +269,21 @@ static int open_sources(const struct nd_agent_options *o, struct sources *src)
         }
 
         src->mode = o->mode == ND_AGENT_MODE_STREAMING ? ND_AGENT_MODE_STREAMING : ND_AGENT_MODE_HYBRID;
-        if (src->mode == ND_AGENT_MODE_HYBRID)
+        src->refresh_ms = o->flush_interval_ms;
+        off = nd_tcp_events_features_off(src->events, &off_why);
+        if (off & (ND_TCP_EVENTS_LISTING | ND_TCP_EVENTS_ADOPTION)) {
+                /* Without its listing, or without the connections open at
+                 * start, the collector cannot tell what is open: scans can. */
+                src->scan_open = true;
+                log_notice("agent: %s mode without %s; the connections open are scanned with sock_diag instead",
+                           nd_agent_mode_to_string(src->mode), off_why);
+                return 0;
+        }
+        if (off)
+                log_notice("agent: %s mode without %s; connections accepted by servers started before the agent "
+                           "are credited to them only once they close them",
+                           nd_agent_mode_to_string(src->mode), off_why);
+        else if (src->mode == ND_AGENT_MODE_HYBRID)
                 log_notice("agent: hybrid mode%s: eBPF events for every connection opened and every failed "
                            "connect, and the connections open listed from the sockets eBPF follows; those open "
                            "at start were adopted from a walk of every open file",
@@ -236,6 +297,7 @@ static int open_sources(const struct nd_agent_options *o, struct sources *src)
 static void close_sources(struct sources *src)
 {
         src->events = nd_tcp_events_free(src->events);
+        nd_flow_set_done(&src->listed);
         nd_event_fold_done(&src->fold);
 }
 
@@ -250,9 +312,19 @@ static int run_once(const struct nd_agent_options *o)
         char why[512];
         int r;
 
-        /* One moment, so a scan: events would have nothing to tell. */
+        /* One moment, so a scan: events would have nothing to tell. An
+         * explicit hybrid or streaming mode loads the collector all the
+         * same and lists what it follows: a check that it works here. */
+        if (o->mode == ND_AGENT_MODE_HYBRID || o->mode == ND_AGENT_MODE_STREAMING) {
+                r = open_sources(o, &src);
+                if (r < 0) {
+                        close_sources(&src);
+                        return r;
+                }
+        }
         nd_edge_batch_init(&b);
         r = take_snapshot(o, &src, &b);
+        close_sources(&src);
         if (r >= 0)
                 r = make_flush(o, &b, &f);
         nd_edge_batch_done(&b);

@@ -40,7 +40,11 @@ enum nd_tcp_event_counter {
         ND_TCP_COUNTER_LOST = 0, /* ring buffer full: event dropped */
         ND_TCP_COUNTER_UNTRACKED = 1, /* socket or listener table full: not followed */
         ND_TCP_COUNTER_CLOSED = 2, /* followed connections that reached CLOSE, whether sent or not */
-        ND_TCP_COUNTER_MAX = 3,
+        /* Changes to what the listing of open connections holds: a followed
+         * connection established, adopted, closed by its process, or
+         * closed. Unchanged, the listing is the same as last time. */
+        ND_TCP_COUNTER_CHANGES = 3,
+        ND_TCP_COUNTER_MAX = 4,
 };
 
 struct nd_tcp_event_raw {

@@ -215,6 +215,9 @@ int verb_trace(int argc, char **argv)
                 return EXIT_RUNTIME;
         }
 
+        const char *off_why;
+        unsigned loaded, wanted;
+
         r = nd_tcp_events_open(&a.events, &t, why, sizeof(why));
         if (r < 0) {
                 log_error("eBPF unavailable: %s", why[0] ? why : strerror(-r));
@@ -226,8 +229,11 @@ int verb_trace(int argc, char **argv)
                 log_error_errno(r, "Failed to write the header: %m");
                 return EXIT_RUNTIME;
         }
-        log_notice("tracing TCP events in %s; Ctrl-C to stop",
-                   a.events.all_netns ? "every network namespace" : "this network namespace");
+        nd_tcp_events_programs(t, &loaded, &wanted);
+        if (nd_tcp_events_features_off(t, &off_why))
+                log_warning("trace without %s", off_why);
+        log_notice("tracing TCP events in %s (eBPF programs loaded: %u of %u); Ctrl-C to stop",
+                   a.events.all_netns ? "every network namespace" : "this network namespace", loaded, wanted);
 
         r = trace_loop(t, signal_fd, &a.print);
         report_losses(t);

@@ -31,6 +31,9 @@ struct nd_tcp_events {
          * the nd_dump_open iterator's link, which lists the connections
          * open. The other maps live on through them. */
         int events_fd, counters_fd, link_fd, prog_fd, dump_link_fd;
+        unsigned features_off; /* ND_TCP_EVENTS_* asked for but off */
+        unsigned programs_loaded, programs_wanted;
+        char *features_why; /* why they are off, one line; NULL if none */
         struct ring_buffer *rb;
         /* Valid during one poll or consume. */
         nd_tcp_event_fn fn;
@@ -47,29 +50,81 @@ struct load_params {
         uint32_t event_kinds;
         size_t ring_bytes;
         uint32_t max_sockets, max_listeners;
-        bool adopt_open;
+        unsigned features; /* ND_TCP_EVENTS_* wanted */
 };
 
+/* The fds the loader hands back; the last only with the listing on. */
 enum { LOADED_EVENTS, LOADED_COUNTERS, LOADED_LINK, LOADED_PROG, LOADED_DUMP_LINK, LOADED_FDS };
 
-/* libbpf talks a lot while loading: keep it for -v (warnings) and -vv. */
+/* The program that failed to load, and the verifier's last word on it,
+ * as libbpf printed them: libbpf's print callback takes no user pointer,
+ * so this is file-scope, and written only in the loader's child process. */
+static struct {
+        char prog[64];
+        char reason[256];
+} load_failed;
+
+/* Keeps the last line of a verifier log that says what is wrong: not the
+ * statistics the verifier ends every log with. */
+static void note_verifier_log(const char *prog, const char *log)
+{
+        const char *line = log, *best = NULL, *end;
+        size_t best_len = 0;
+
+        for (; *line; line = *end ? end + 1 : end) {
+                end = strchrnul(line, '\n');
+                size_t len = (size_t)(end - line);
+                if (len == 0 || strncmp(line, "processed ", 10) == 0 || strncmp(line, "verification time", 17) == 0 ||
+                    strncmp(line, "stack depth", 11) == 0 || strncmp(line, "-- END", 6) == 0)
+                        continue;
+                best = line;
+                best_len = len;
+        }
+        snprintf(load_failed.prog, sizeof(load_failed.prog), "%s", prog);
+        if (best)
+                snprintf(load_failed.reason, sizeof(load_failed.reason), "%.*s", (int)best_len, best);
+}
+
+/* Reads what libbpf says about a failed program load. */
+static void note_load_failure(const char *msg)
+{
+        char prog[64];
+        int at = 0;
+
+        if (sscanf(msg, "libbpf: prog '%63[^']': -- BEGIN PROG LOAD LOG --%n", prog, &at) == 1 && at > 0)
+                note_verifier_log(prog, msg + at);
+        else if (sscanf(msg, "libbpf: prog '%63[^']': failed to load%n", prog, &at) == 1 && at > 0 &&
+                 strcmp(prog, load_failed.prog) != 0) {
+                snprintf(load_failed.prog, sizeof(load_failed.prog), "%s", prog);
+                load_failed.reason[0] = 0;
+        }
+}
+
+/* libbpf talks a lot while loading: keep it for -v (warnings) and -vv,
+ * whole (a verifier log comes as one message of any length), and note
+ * which program failed and why. */
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
         enum log_level ours = level == LIBBPF_WARN ? LOG_LEVEL_INFO : LOG_LEVEL_DEBUG;
-        char line[1024];
-        size_t n;
+        _cleanup_free_ char *msg = NULL;
+        char *line, *next;
 
+        if (vasprintf(&msg, fmt, ap) < 0)
+                return 0;
+        if (level == LIBBPF_WARN)
+                note_load_failure(msg);
         if (ours > log_get_max_level())
                 return 0;
-        vsnprintf(line, sizeof(line), fmt, ap);
-        n = strlen(line);
-        while (n > 0 && line[n - 1] == '\n')
-                line[--n] = 0;
-        /* libbpf's lines start with "libbpf: " already. */
-        if (ours == LOG_LEVEL_INFO)
-                log_info("%s", line);
-        else
-                log_debug("%s", line);
+        /* libbpf's messages start with "libbpf: " already. */
+        for (line = msg; line && *line; line = next) {
+                next = strchr(line, '\n');
+                if (next)
+                        *next++ = 0;
+                if (ours == LOG_LEVEL_INFO)
+                        log_info("%s", line);
+                else
+                        log_debug("%s", line);
+        }
         return 0;
 }
 
@@ -144,6 +199,7 @@ struct nd_tcp_events *nd_tcp_events_free(struct nd_tcp_events *t)
         if (!t)
                 return NULL;
         ring_buffer__free(t->rb);
+        free(t->features_why);
         if (t->dump_link_fd >= 0)
                 close(t->dump_link_fd);
         if (t->prog_fd >= 0)
@@ -158,27 +214,88 @@ struct nd_tcp_events *nd_tcp_events_free(struct nd_tcp_events *t)
         return NULL;
 }
 
-/* The loader, run in a child process (nd_forked_call()): opens the
- * skeleton, sizes the maps, loads (libbpf parses the kernel's whole BTF
- * for CO-RE here: megabytes that would otherwise stay in the agent's
- * high-water mark), attaches, seeds the listeners, adopts the connections
- * open if asked, and hands back the LOADED_FDS fds. Exiting frees the rest. */
-static int load_programs(void *userdata, int *fds, size_t max_fds, size_t *n_fds, char *why, size_t why_size)
+/* The optional features, each a program (and, for the listing, its
+ * fallback where bpf_rdonly_cast is missing). */
+static const struct {
+        unsigned feature;
+        const char *name;
+} features[] = {
+        { ND_TCP_EVENTS_SEED_LISTENERS, "listener seeding" },
+        { ND_TCP_EVENTS_ADOPTION, "adoption" },
+        { ND_TCP_EVENTS_LISTING, "listing" },
+};
+
+const char *nd_tcp_events_feature_name(unsigned feature)
 {
-        const struct load_params *p = userdata;
-        DECLARE_LIBBPF_OPTS(bpf_iter_attach_opts, dump_opts);
-        union bpf_iter_link_info dump_on = {};
+        for (size_t i = 0; i < sizeof(features) / sizeof(features[0]); i++)
+                if (features[i].feature == feature)
+                        return features[i].name;
+        return NULL;
+}
+
+/* The ways to list the connections followed, best first: a walk of the
+ * followed sockets reading each in place (bpf_rdonly_cast, 6.2+), the
+ * same walk copying each socket, and a walk of the kernel's TCP table,
+ * for kernels that refuse map element iterators (it sees only the
+ * reader's network namespace). */
+enum listing_way { LIST_IN_PLACE, LIST_BY_COPY, LIST_TCP_TABLE, LISTING_WAYS };
+
+static struct bpf_program *listing_program(const struct tcp_events_bpf *skel, enum listing_way way)
+{
+        switch (way) {
+        case LIST_IN_PLACE:
+                return skel->progs.nd_dump_open;
+        case LIST_BY_COPY:
+                return skel->progs.nd_dump_open_copy;
+        default:
+                return skel->progs.nd_list_tcp;
+        }
+}
+
+/* The feature a program of the skeleton serves; 0 for the core. */
+static unsigned feature_of(const struct tcp_events_bpf *skel, const char *prog)
+{
+        if (strcmp(prog, bpf_program__name(skel->progs.nd_seed_listeners)) == 0)
+                return ND_TCP_EVENTS_SEED_LISTENERS;
+        if (strcmp(prog, bpf_program__name(skel->progs.nd_adopt_connections)) == 0)
+                return ND_TCP_EVENTS_ADOPTION;
+        for (enum listing_way way = 0; way < LISTING_WAYS; way++)
+                if (strcmp(prog, bpf_program__name(listing_program(skel, way))) == 0)
+                        return ND_TCP_EVENTS_LISTING;
+        return 0;
+}
+
+/* Notes in why that a feature is off, after those already noted. */
+static void feature_off(unsigned *off, unsigned feature, char *why, size_t why_size, const char *fmt, ...)
+        __attribute__((format(printf, 5, 6)));
+static void feature_off(unsigned *off, unsigned feature, char *why, size_t why_size, const char *fmt, ...)
+{
+        size_t n = strlen(why);
+        va_list ap;
+
+        *off |= feature;
+        if (n + 3 >= why_size)
+                return;
+        n += (size_t)snprintf(why + n, why_size - n, "%s%s: ", n ? "; " : "", nd_tcp_events_feature_name(feature));
+        if (n >= why_size)
+                return;
+        va_start(ap, fmt);
+        vsnprintf(why + n, why_size - n, fmt, ap);
+        va_end(ap);
+}
+
+/* Opens the skeleton and sets it up for one load: filters, map sizes,
+ * and which programs load (the features wanted, not off). */
+static int skeleton_open(const struct load_params *p, unsigned off, enum listing_way listing,
+                         struct tcp_events_bpf **ret)
+{
+        unsigned on = p->features & ~off;
         struct tcp_events_bpf *skel;
-        struct bpf_link *dump;
         int r;
 
-        if (max_fds < LOADED_FDS)
-                return -EINVAL;
-        libbpf_set_print(libbpf_print);
         skel = tcp_events_bpf__open();
         if (!skel)
-                return load_failure(-errno, "opening", why, why_size);
-
+                return -errno;
         skel->rodata->filter_netns = p->netns;
         skel->rodata->filter_pid = p->pid;
         skel->rodata->filter_port = p->port;
@@ -191,42 +308,140 @@ static int load_programs(void *userdata, int *fds, size_t max_fds, size_t *n_fds
         if (r >= 0)
                 r = bpf_map__set_max_entries(skel->maps.listen_socks, p->max_listeners);
         if (r < 0) {
-                nd_why_set(why, why_size, "sizing the BPF maps failed: %s", strerror(-r));
+                tcp_events_bpf__destroy(skel);
                 return r;
         }
-
+        bpf_program__set_autoload(skel->progs.nd_seed_listeners, on & ND_TCP_EVENTS_SEED_LISTENERS);
+        bpf_program__set_autoload(skel->progs.nd_adopt_connections, on & ND_TCP_EVENTS_ADOPTION);
         /* The walks run below, not as attachments. */
         bpf_program__set_autoattach(skel->progs.nd_seed_listeners, false);
         bpf_program__set_autoattach(skel->progs.nd_adopt_connections, false);
-        bpf_program__set_autoattach(skel->progs.nd_dump_open, false);
-        r = tcp_events_bpf__load(skel);
+        for (enum listing_way way = 0; way < LISTING_WAYS; way++) {
+                bpf_program__set_autoload(listing_program(skel, way), (on & ND_TCP_EVENTS_LISTING) && way == listing);
+                bpf_program__set_autoattach(listing_program(skel, way), false);
+        }
+        *ret = skel;
+        return 0;
+}
+
+/* Loads the programs wanted. An optional program the kernel refuses is
+ * switched off (noted in why) and the rest loaded again; the listing
+ * falls back to its copying form first. Each try is a fresh skeleton:
+ * libbpf loads an object once. At most one try per program. */
+static int skeleton_load(const struct load_params *p, unsigned *off, enum listing_way *ret_listing,
+                         struct tcp_events_bpf **ret, char *why, size_t why_size)
+{
+        enum listing_way listing = LIST_IN_PLACE;
+        int r;
+
+        for (int attempt = 0; attempt < 6; attempt++) {
+                struct tcp_events_bpf *skel;
+                char next_name[64];
+                const char *next;
+                unsigned feature;
+
+                r = skeleton_open(p, *off, listing, &skel);
+                if (r < 0) {
+                        nd_why_set(why, why_size, "opening the BPF programs failed: %s", error_text(r));
+                        return r;
+                }
+                memset(&load_failed, 0, sizeof(load_failed));
+                r = tcp_events_bpf__load(skel);
+                if (r >= 0) {
+                        *ret_listing = listing;
+                        *ret = skel;
+                        return 0;
+                }
+                feature = load_failed.prog[0] ? feature_of(skel, load_failed.prog) : 0;
+                next = listing + 1 < LISTING_WAYS ? bpf_program__name(listing_program(skel, listing + 1)) : "";
+                snprintf(next_name, sizeof(next_name), "%s", next);
+                tcp_events_bpf__destroy(skel);
+                if (!feature) { /* the core, or no program in particular */
+                        if (!load_failed.reason[0] || ((r == -EPERM || r == -EACCES) && geteuid() != 0))
+                                return load_failure(r, "loading", why, why_size);
+                        nd_why_set(why, why_size, "the kernel refuses %s: %s (run with -vv for the verifier's log)",
+                                   load_failed.prog, load_failed.reason);
+                        return -EOPNOTSUPP;
+                }
+                /* The next way to list, if any: the TCP table's walk only
+                 * where one network namespace is followed. */
+                if (feature == ND_TCP_EVENTS_LISTING && listing + 1 < LISTING_WAYS &&
+                    (listing + 1 != LIST_TCP_TABLE || p->netns != 0)) {
+                        log_debug("eBPF: the kernel refuses %s (%s): trying %s", load_failed.prog,
+                                  load_failed.reason[0] ? load_failed.reason : error_text(r), next_name);
+                        listing++;
+                        continue;
+                }
+                feature_off(off, feature, why, why_size, "the kernel refuses %s (%s)", load_failed.prog,
+                            load_failed.reason[0] ? load_failed.reason : error_text(r));
+        }
+        return load_failure(r, "loading", why, why_size);
+}
+
+/* The loader, run in a child process (nd_forked_call()): loads what the
+ * kernel takes (libbpf parses the kernel's whole BTF for CO-RE here:
+ * megabytes that would otherwise stay in the agent's high-water mark),
+ * attaches, seeds the listeners, adopts the connections open if asked, and
+ * hands back the LOADED_* fds. Returns the mask of features wanted but
+ * off, why holding the reasons. Exiting frees the rest. */
+static int load_programs(void *userdata, int *fds, size_t max_fds, size_t *n_fds, char *why, size_t why_size)
+{
+        const struct load_params *p = userdata;
+        DECLARE_LIBBPF_OPTS(bpf_iter_attach_opts, dump_opts);
+        union bpf_iter_link_info dump_on = {};
+        struct tcp_events_bpf *skel = NULL;
+        enum listing_way listing;
+        struct bpf_link *dump = NULL;
+        unsigned off = 0;
+        int r;
+
+        if (max_fds < LOADED_FDS)
+                return -EINVAL;
+        libbpf_set_print(libbpf_print);
+        why[0] = 0;
+        r = skeleton_load(p, &off, &listing, &skel, why, why_size);
         if (r < 0)
-                return load_failure(r, "loading", why, why_size);
+                return r;
         r = tcp_events_bpf__attach(skel);
         if (r < 0)
                 return load_failure(r, "attaching", why, why_size);
         /* After attaching: a listener opened meanwhile is seen by both, and
          * counted once. */
-        r = run_walk(skel->progs.nd_seed_listeners);
+        if ((p->features & ~off) & ND_TCP_EVENTS_SEED_LISTENERS) {
+                r = run_walk(skel->progs.nd_seed_listeners);
+                if (r < 0)
+                        feature_off(&off, ND_TCP_EVENTS_SEED_LISTENERS, why, why_size, "its walk failed: %s",
+                                    error_text(r));
+        }
         /* After the listeners: each connection is classified by them. */
-        if (r >= 0 && p->adopt_open)
+        if ((p->features & ~off) & ND_TCP_EVENTS_ADOPTION) {
                 r = run_walk(skel->progs.nd_adopt_connections);
-        if (r < 0)
-                return load_failure(r, "running", why, why_size);
-        dump_on.map.map_fd = (uint32_t)bpf_map__fd(skel->maps.socks);
-        dump_opts.link_info = &dump_on;
-        dump_opts.link_info_len = sizeof(dump_on);
-        dump = bpf_program__attach_iter(skel->progs.nd_dump_open, &dump_opts);
-        if (!dump)
-                return load_failure(-errno, "attaching", why, why_size);
+                if (r < 0)
+                        feature_off(&off, ND_TCP_EVENTS_ADOPTION, why, why_size, "its walk failed: %s",
+                                    error_text(r));
+        }
+        if ((p->features & ~off) & ND_TCP_EVENTS_LISTING) {
+                struct bpf_program *lister = listing_program(skel, listing);
+
+                if (listing != LIST_TCP_TABLE) { /* a walk of socks */
+                        dump_on.map.map_fd = (uint32_t)bpf_map__fd(skel->maps.socks);
+                        dump_opts.link_info = &dump_on;
+                        dump_opts.link_info_len = sizeof(dump_on);
+                }
+                dump = bpf_program__attach_iter(lister, &dump_opts);
+                if (!dump)
+                        feature_off(&off, ND_TCP_EVENTS_LISTING, why, why_size, "attaching %s failed: %s",
+                                    bpf_program__name(lister), error_text(-errno));
+        }
 
         fds[LOADED_EVENTS] = bpf_map__fd(skel->maps.events);
         fds[LOADED_COUNTERS] = bpf_map__fd(skel->maps.counters);
         fds[LOADED_LINK] = bpf_link__fd(skel->links.nd_inet_sock_set_state);
         fds[LOADED_PROG] = bpf_program__fd(skel->progs.nd_inet_sock_set_state);
-        fds[LOADED_DUMP_LINK] = bpf_link__fd(dump);
-        *n_fds = LOADED_FDS;
-        return 0;
+        *n_fds = LOADED_DUMP_LINK;
+        if (dump)
+                fds[(*n_fds)++] = bpf_link__fd(dump);
+        return (int)off;
 }
 
 int nd_tcp_events_open(const struct nd_tcp_events_options *o, struct nd_tcp_events **ret, char *why,
@@ -236,8 +451,9 @@ int nd_tcp_events_open(const struct nd_tcp_events_options *o, struct nd_tcp_even
         _cleanup_(nd_tcp_events_freep) struct nd_tcp_events *t = NULL;
         struct load_params p = {};
         struct timespec started, loaded;
+        char note[512] = "";
         int fds[LOADED_FDS];
-        size_t n_fds = 0;
+        size_t n_fds = 0, want_fds;
         uint64_t netns = 0;
         int r;
 
@@ -256,7 +472,8 @@ int nd_tcp_events_open(const struct nd_tcp_events_options *o, struct nd_tcp_even
         p.pid = o->pid;
         p.port = o->port;
         p.event_kinds = o->event_kinds ? o->event_kinds : ~0u;
-        p.adopt_open = o->adopt_open;
+        p.features = ND_TCP_EVENTS_SEED_LISTENERS | (o->adopt_open ? ND_TCP_EVENTS_ADOPTION : 0) |
+                     (o->list_open ? ND_TCP_EVENTS_LISTING : 0);
 
         /* CO-RE needs the running kernel's BTF: say so plainly rather than
          * through libbpf's error. */
@@ -285,21 +502,33 @@ int nd_tcp_events_open(const struct nd_tcp_events_options *o, struct nd_tcp_even
         /* In a child: a loader that crashes on an odd kernel takes only the
          * child down (the agent polls instead), and libbpf's megabytes of
          * BTF are gone when it exits rather than left in our heap. */
-        r = nd_forked_call(load_programs, &p, fds, LOADED_FDS, &n_fds, why, why_size);
-        if (r < 0)
+        r = nd_forked_call(load_programs, &p, fds, LOADED_FDS, &n_fds, note, sizeof(note));
+        if (r < 0) {
+                nd_why_set(why, why_size, "%s", note);
                 return r;
+        }
         clock_gettime(CLOCK_MONOTONIC, &loaded);
-        if (n_fds != LOADED_FDS) {
+        t->features_off = (unsigned)r & p.features;
+        want_fds = (p.features & ~t->features_off) & ND_TCP_EVENTS_LISTING ? LOADED_FDS : LOADED_DUMP_LINK;
+        if (n_fds != want_fds) {
                 for (size_t i = 0; i < n_fds; i++)
                         close(fds[i]);
-                nd_why_set(why, why_size, "the BPF loader handed back %zu of %d objects", n_fds, LOADED_FDS);
+                nd_why_set(why, why_size, "the BPF loader handed back %zu of %zu objects", n_fds, want_fds);
                 return -EBADMSG;
         }
         t->events_fd = fds[LOADED_EVENTS];
         t->counters_fd = fds[LOADED_COUNTERS];
         t->link_fd = fds[LOADED_LINK];
         t->prog_fd = fds[LOADED_PROG];
-        t->dump_link_fd = fds[LOADED_DUMP_LINK];
+        if (n_fds > LOADED_DUMP_LINK)
+                t->dump_link_fd = fds[LOADED_DUMP_LINK];
+        t->programs_wanted = 1 + (unsigned)__builtin_popcount(p.features);
+        t->programs_loaded = t->programs_wanted - (unsigned)__builtin_popcount(t->features_off);
+        if (t->features_off) {
+                t->features_why = strdup(note);
+                if (!t->features_why)
+                        return -ENOMEM;
+        }
 
         t->rb = ring_buffer__new(t->events_fd, on_record, t, NULL);
         if (!t->rb) {
@@ -307,11 +536,11 @@ int nd_tcp_events_open(const struct nd_tcp_events_options *o, struct nd_tcp_even
                 nd_why_set(why, why_size, "opening the ring buffer failed: %s", strerror(-r));
                 return r;
         }
-        log_debug("eBPF TCP events: loaded in %.0f ms by a child process%s; ring buffer %zu bytes, up to %u "
-                  "sockets, netns %s",
+        log_debug("eBPF TCP events: %u of %u programs loaded in %.0f ms by a child process; ring buffer %zu "
+                  "bytes, up to %u sockets, netns %s",
+                  t->programs_loaded, t->programs_wanted,
                   (double)(loaded.tv_sec - started.tv_sec) * 1e3 + (double)(loaded.tv_nsec - started.tv_nsec) / 1e6,
-                  p.adopt_open ? ", connections open adopted" : "", p.ring_bytes, p.max_sockets,
-                  o->all_netns ? "all" : "current");
+                  p.ring_bytes, p.max_sockets, o->all_netns ? "all" : "current");
         *ret = TAKE_PTR(t);
         return 0;
 }
@@ -339,6 +568,8 @@ int nd_tcp_events_list_open(struct nd_tcp_events *t, nd_tcp_event_fn fn, void *u
         size_t have = 0;
         int n_listed = 0;
 
+        if (t->dump_link_fd < 0)
+                return -EOPNOTSUPP; /* the listing is off */
         fd = bpf_iter_create(t->dump_link_fd);
         if (fd < 0)
                 return -errno;
@@ -439,6 +670,9 @@ int nd_tcp_events_stats(const struct nd_tcp_events *t, struct nd_tcp_events_stat
         r = read_counter(t, ND_TCP_COUNTER_CLOSED, &s.closed);
         if (r < 0)
                 return r;
+        r = read_counter(t, ND_TCP_COUNTER_CHANGES, &s.changes);
+        if (r < 0)
+                return r;
         r = read_skipped(t, &s.skipped);
         if (r < 0)
                 return r;
@@ -446,3 +680,21 @@ int nd_tcp_events_stats(const struct nd_tcp_events *t, struct nd_tcp_events_stat
         return 0;
 }
 
+
+unsigned nd_tcp_events_features_off(const struct nd_tcp_events *t, const char **ret_why)
+{
+        if (ret_why)
+                *ret_why = t->features_why ? t->features_why : "";
+        return t->features_off;
+}
+
+void nd_tcp_events_programs(const struct nd_tcp_events *t, unsigned *ret_loaded, unsigned *ret_wanted)
+{
+        *ret_loaded = t->programs_loaded;
+        *ret_wanted = t->programs_wanted;
+}
+
+int nd_tcp_events_changes(const struct nd_tcp_events *t, uint64_t *ret)
+{
+        return read_counter(t, ND_TCP_COUNTER_CHANGES, ret);
+}

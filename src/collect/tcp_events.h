@@ -47,9 +47,28 @@ struct nd_tcp_events_options {
          * a walk over every open file credits each to the process holding
          * it. Otherwise only connections opened later are followed. */
         bool adopt_open;
+        /* Load the listing of the connections followed
+         * (nd_tcp_events_list_open()). */
+        bool list_open;
         /* The settings' off switch: open then fails with -EOPNOTSUPP. */
         bool disabled;
 };
+
+/* The optional parts of the collector. The core, the program that sees
+ * every state change (opens, accepts, closes, failed connects, LISTEN),
+ * loads or the collector fails; each of these is switched off alone when
+ * the kernel refuses its program (nd_tcp_events_features_off()). */
+enum nd_tcp_events_feature {
+        /* A walk at load credits listeners opened before us to their processes. */
+        ND_TCP_EVENTS_SEED_LISTENERS = 1u << 0,
+        /* A walk at load follows the connections already open (adopt_open). */
+        ND_TCP_EVENTS_ADOPTION = 1u << 1,
+        /* nd_tcp_events_list_open() (list_open). */
+        ND_TCP_EVENTS_LISTING = 1u << 2,
+};
+
+/* "listener seeding", "adoption", "listing"; NULL for anything else. */
+const char *nd_tcp_events_feature_name(unsigned feature);
 
 /* Called once per event, in the polling thread; ev is valid only during
  * the call. A negative return stops the poll and is passed back. */
@@ -58,7 +77,8 @@ typedef int (*nd_tcp_event_fn)(const struct nd_tcp_event *ev, void *userdata);
 /* Loads and attaches the BPF programs, then walks every open file of the
  * host once (in the kernel) to credit listeners opened before us to their
  * processes (and, with o->adopt_open, once more to follow the connections
- * open). All of that runs in a short-lived child process, which hands
+ * open). A feature the kernel refuses is switched off, the rest loads:
+ * ask nd_tcp_events_features_off(). All of that runs in a short-lived child process, which hands
  * back the maps and the link (docs/bpf.md, "Loading in a child process"):
  * call it before starting threads. o may be NULL for the defaults. Returns 0, or:
  *   -EOPNOTSUPP  switched off (o->disabled, NETDEP_BPF=off), built without
@@ -86,14 +106,31 @@ int nd_tcp_events_fd(const struct nd_tcp_events *t);
 /* Hands every available event to fn without waiting; returns as _poll(). */
 int nd_tcp_events_consume(struct nd_tcp_events *t, nd_tcp_event_fn fn, void *userdata);
 
+/* The features asked for in the options but off on this kernel
+ * (ND_TCP_EVENTS_*), and in *ret_why (if not NULL; owned by t) which and
+ * why, one line, e.g. "adoption: the kernel refuses nd_adopt_connections
+ * (...)"; "" when none is off. */
+unsigned nd_tcp_events_features_off(const struct nd_tcp_events *t, const char **ret_why);
+
+/* How many of the BPF programs asked for are loaded. */
+void nd_tcp_events_programs(const struct nd_tcp_events *t, unsigned *ret_loaded, unsigned *ret_wanted);
+
+/* A count that grows whenever what nd_tcp_events_list_open() would list
+ * changes: a followed connection established, adopted, closed by its
+ * process, or closed. Equal to an earlier reading, the listing then still
+ * holds (bytes, RTT and retransmits aside, which move without it).
+ * Returns 0 or -errno. */
+int nd_tcp_events_changes(const struct nd_tcp_events *t, uint64_t *ret);
+
 /* Hands every followed connection open now to fn, as an ND_TCP_EVENT_OPEN
  * (endpoints, process, direction; bytes, RTT and retransmits so far): the
  * polling snapshot's answer without its cost. The kernel walks only the
  * sockets it follows; a sock_diag dump walks its whole socket hash table,
  * which is sized by RAM and shared by every namespace. Connections in the
  * teardown that their process has closed are left out, as polling leaves
- * them out. Returns the number handed to fn, or a negative errno, or fn's
- * negative return. */
+ * them out. Returns the number handed to fn, -EOPNOTSUPP when the listing
+ * is off (not asked for, or refused by the kernel), another negative
+ * errno, or fn's negative return. */
 int nd_tcp_events_list_open(struct nd_tcp_events *t, nd_tcp_event_fn fn, void *userdata);
 
 struct nd_tcp_events_stats {
@@ -101,6 +138,7 @@ struct nd_tcp_events_stats {
         uint64_t lost; /* dropped in the kernel: the ring buffer was full */
         uint64_t untracked; /* connections or listeners not followed: their table was full */
         uint64_t closed; /* followed connections that closed after being established, sent or not */
+        uint64_t changes; /* as nd_tcp_events_changes() */
         uint64_t malformed; /* records that did not decode (version skew: a bug) */
         /* State changes never seen: the kernel skipped the program because
          * another BPF program was running on that CPU at the time (kernel

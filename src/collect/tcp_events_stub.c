@@ -51,3 +51,25 @@ int nd_tcp_events_stats(const struct nd_tcp_events *t, struct nd_tcp_events_stat
 {
         return -EOPNOTSUPP;
 }
+
+const char *nd_tcp_events_feature_name(unsigned feature)
+{
+        return NULL;
+}
+
+unsigned nd_tcp_events_features_off(const struct nd_tcp_events *t, const char **ret_why)
+{
+        if (ret_why)
+                *ret_why = WHY_NOT_BUILT;
+        return 0;
+}
+
+void nd_tcp_events_programs(const struct nd_tcp_events *t, unsigned *ret_loaded, unsigned *ret_wanted)
+{
+        *ret_loaded = *ret_wanted = 0;
+}
+
+int nd_tcp_events_changes(const struct nd_tcp_events *t, uint64_t *ret)
+{
+        return -EOPNOTSUPP;
+}

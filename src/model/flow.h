@@ -78,6 +78,10 @@ void nd_flow_set_done(struct nd_flow_set *set);
  * Returns 0 or -ENOMEM. */
 int nd_flow_set_add(struct nd_flow_set *set, const struct nd_connection *c);
 
+/* Copies every flow of src into dst, which holds none of them yet: counts,
+ * tcp aggregates, process. Returns 0 or -ENOMEM. */
+int nd_flow_set_copy(struct nd_flow_set *dst, const struct nd_flow_set *src);
+
 /* Adds the opened and failed counts of another set's flow to the flow of
  * the same key, creating it if needed. Returns 0 or -ENOMEM. */
 int nd_flow_set_add_counts(struct nd_flow_set *set, const struct nd_flow *counts);

@@ -176,6 +176,23 @@ static int find_or_create(struct nd_flow_set *set, const struct nd_flow *candida
         return 0;
 }
 
+int nd_flow_set_copy(struct nd_flow_set *dst, const struct nd_flow_set *src)
+{
+        for (size_t i = 0; i < src->n; i++) {
+                const struct nd_flow *f = &src->flows[i];
+                struct nd_flow *g;
+                int r = find_or_create(dst, f, &g);
+
+                if (r < 0)
+                        return r;
+                g->connections += f->connections;
+                g->opened += f->opened;
+                g->failed += f->failed;
+                g->tcp = f->tcp;
+        }
+        return 0;
+}
+
 int nd_flow_set_add(struct nd_flow_set *set, const struct nd_connection *c)
 {
         struct nd_flow candidate = {

@@ -168,5 +168,6 @@ int nd_forked_call(nd_forked_fn fn, void *userdata, int *ret_fds, size_t max_fds
         }
         memcpy(ret_fds, fds, n_fds * sizeof(int));
         *ret_n_fds = n_fds;
-        return 0;
+        nd_why_set(why, why_size, "%s", reply.why);
+        return reply.result;
 }

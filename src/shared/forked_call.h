@@ -14,13 +14,15 @@
 
 /* Runs in the child. Puts at most max_fds fds into fds and their number
  * into *n_fds (the child closes nothing: exiting does), and on error a
- * reason into why. Returns 0 or -errno; the fds are passed back only on 0. */
+ * reason into why (on success, why may carry a note). Returns a
+ * non-negative result or -errno; the fds are passed back only on success. */
 typedef int (*nd_forked_fn)(void *userdata, int *fds, size_t max_fds, size_t *n_fds, char *why,
                             size_t why_size);
 
 /* Forks, runs fn in the child, waits for it. Returns fn's return, or a
  * -errno of its own with why set when the child could not run or report
- * (it died of a signal, say). On 0, *ret_n_fds fds (at most max_fds,
+ * (it died of a signal, say). On success why holds fn's note (or is
+ * empty), and *ret_n_fds fds (at most max_fds,
  * at most ND_FORKED_CALL_MAX_FDS) are in ret_fds, close-on-exec, owned by
  * the caller. Call it before starting threads: the child inherits only the
  * calling thread, and locks other threads held stay held. */

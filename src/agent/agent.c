@@ -126,35 +126,47 @@ struct sources {
          * from the collector's listing (which the kernel refused, or which
          * would miss the connections it could not adopt). */
         bool scan_open;
+        bool adopted; /* the connections open at start are followed too */
         struct nd_event_fold fold;
         struct nd_tcp_events_stats reported; /* counters at the last warning */
-        /* The last listing, reused while the collector's change count says
-         * it still holds, and at most until refresh_ms old: then it is
-         * walked again for fresh bytes, RTT and retransmits. */
+        /* The last listing (or scan), reused while the collector's change
+         * count says it still holds, and at most until refresh_ms old: then
+         * it is taken again for fresh bytes, RTT and retransmits. */
         struct nd_flow_set listed;
         bool have_listed;
         uint64_t listed_changes, listed_at_ms, refresh_ms;
         unsigned long listed_sockets;
 };
 
-/* The connections open, from the collector's listing: walked again only
- * when something changed or the last walk is refresh_ms old, copied from
- * the last walk otherwise, so that a quiet interval costs next to nothing
- * however many connections are open. */
-static int list_open(struct sources *src, struct nd_flow_set *flows, unsigned long *ret_sockets)
+/* The connections open: from the collector's listing, or from a scan
+ * where the listing is off. Looked at again only when something changed
+ * or the last look is refresh_ms old, copied from the last look
+ * otherwise, so that a quiet interval costs next to nothing however many
+ * connections are open. A scan is skipped so only when the collector
+ * follows every connection (it adopted those open at start). */
+static int open_connections(struct sources *src, struct nd_flow_set *flows, struct nd_flows_report *report)
 {
-        uint64_t now = now_ms(CLOCK_MONOTONIC), changes;
+        uint64_t now = now_ms(CLOCK_MONOTONIC), changes = 0;
+        bool counted = !src->scan_open || src->adopted;
         int r;
 
-        r = nd_tcp_events_changes(src->events, &changes);
-        if (r < 0)
-                return r;
-        if (src->have_listed && changes == src->listed_changes && now - src->listed_at_ms < src->refresh_ms) {
-                *ret_sockets = src->listed_sockets;
-                return nd_flow_set_copy(flows, &src->listed);
+        if (counted) {
+                r = nd_tcp_events_changes(src->events, &changes);
+                if (r < 0)
+                        return r;
+                if (src->have_listed && changes == src->listed_changes && now - src->listed_at_ms < src->refresh_ms) {
+                        report->sockets = src->listed_sockets;
+                        return nd_flow_set_copy(flows, &src->listed);
+                }
         }
-        r = nd_tcp_events_list_open(src->events, nd_event_fold_open_connection, flows);
-        if (r < 0)
+        if (src->scan_open)
+                r = nd_flows_collect(&src->collect, flows, report);
+        else {
+                r = nd_tcp_events_list_open(src->events, nd_event_fold_open_connection, flows);
+                if (r >= 0)
+                        report->sockets = (unsigned long)r;
+        }
+        if (r < 0 || !counted)
                 return r;
         nd_flow_set_done(&src->listed);
         src->have_listed = false;
@@ -164,7 +176,7 @@ static int list_open(struct sources *src, struct nd_flow_set *flows, unsigned lo
         src->have_listed = true;
         src->listed_changes = changes;
         src->listed_at_ms = now;
-        src->listed_sockets = *ret_sockets = (unsigned long)r;
+        src->listed_sockets = report->sockets;
         return 0;
 }
 
@@ -182,11 +194,7 @@ static int take_snapshot(const struct nd_agent_options *o, struct sources *src, 
                 if (r < 0)
                         return r;
                 nd_flow_set_init(&flows);
-                if (src->scan_open) {
-                        nd_flow_set_done(&flows);
-                        r = nd_flows_collect(&src->collect, &flows, &report);
-                } else
-                        r = list_open(src, &flows, &report.sockets);
+                r = open_connections(src, &flows, &report);
                 if (r >= 0)
                         r = nd_event_fold_into(&src->fold, &flows);
         } else
@@ -271,6 +279,7 @@ static int open_sources(const struct nd_agent_options *o, struct sources *src)
         src->mode = o->mode == ND_AGENT_MODE_STREAMING ? ND_AGENT_MODE_STREAMING : ND_AGENT_MODE_HYBRID;
         src->refresh_ms = o->flush_interval_ms;
         off = nd_tcp_events_features_off(src->events, &off_why);
+        src->adopted = events.adopt_open && !(off & ND_TCP_EVENTS_ADOPTION);
         if (off & (ND_TCP_EVENTS_LISTING | ND_TCP_EVENTS_ADOPTION)) {
                 /* Without its listing, or without the connections open at
                  * start, the collector cannot tell what is open: scans can. */

@@ -1,4 +1,4 @@
-/* Host flows: TCP connections folded the way seed 000 folds them.
+/* Host flows: TCP connections folded by listening port (passive) or server endpoint (active).
  *
  *   passive (we accepted): keyed by (local addr, local port, peer addr);
  *                          the peer's port is folded ("many").

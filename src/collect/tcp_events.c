@@ -372,8 +372,11 @@ static int skeleton_load(const struct load_params *p, unsigned *off, enum listin
                         listing++;
                         continue;
                 }
-                feature_off(off, feature, why, why_size, "the kernel refuses %s (%s)", load_failed.prog,
-                            load_failed.reason[0] ? load_failed.reason : error_text(r));
+                feature_off(off, feature, why, why_size, "the kernel refuses %s (%s)%s", load_failed.prog,
+                            load_failed.reason[0] ? load_failed.reason : error_text(r),
+                            feature == ND_TCP_EVENTS_LISTING && listing + 1 == LIST_TCP_TABLE
+                                    ? ", and a walk of the TCP table would see one network namespace"
+                                    : "");
         }
         return load_failure(r, "loading", why, why_size);
 }

@@ -245,7 +245,7 @@ static int open_sources(const struct nd_agent_options *o, struct sources *src)
         struct nd_tcp_events_options events = o->events;
         const char *off_why;
         char why[300] = "";
-        unsigned off;
+        unsigned off, loaded, wanted;
         int r;
 
         src->mode = o->mode;
@@ -280,26 +280,29 @@ static int open_sources(const struct nd_agent_options *o, struct sources *src)
         src->refresh_ms = o->flush_interval_ms;
         off = nd_tcp_events_features_off(src->events, &off_why);
         src->adopted = events.adopt_open && !(off & ND_TCP_EVENTS_ADOPTION);
+        nd_tcp_events_programs(src->events, &loaded, &wanted);
         if (off & (ND_TCP_EVENTS_LISTING | ND_TCP_EVENTS_ADOPTION)) {
                 /* Without its listing, or without the connections open at
                  * start, the collector cannot tell what is open: scans can. */
                 src->scan_open = true;
-                log_notice("agent: %s mode without %s; the connections open are scanned with sock_diag instead",
-                           nd_agent_mode_to_string(src->mode), off_why);
+                log_notice("agent: %s mode without %s; the connections open are scanned with sock_diag instead "
+                           "(eBPF programs loaded: %u of %u)",
+                           nd_agent_mode_to_string(src->mode), off_why, loaded, wanted);
                 return 0;
         }
         if (off)
                 log_notice("agent: %s mode without %s; connections accepted by servers started before the agent "
-                           "are credited to them only once they close them",
-                           nd_agent_mode_to_string(src->mode), off_why);
+                           "are credited to them only once they close them (eBPF programs loaded: %u of %u)",
+                           nd_agent_mode_to_string(src->mode), off_why, loaded, wanted);
         else if (src->mode == ND_AGENT_MODE_HYBRID)
-                log_notice("agent: hybrid mode%s: eBPF events for every connection opened and every failed "
-                           "connect, and the connections open listed from the sockets eBPF follows; those open "
-                           "at start were adopted from a walk of every open file",
-                           o->mode == ND_AGENT_MODE_AUTO ? " (eBPF loaded)" : "");
+                log_notice("agent: hybrid mode (eBPF programs loaded: %u of %u): eBPF events for every connection "
+                           "opened and every failed connect, and the connections open listed from the sockets eBPF "
+                           "follows; those open at start were adopted from a walk of every open file",
+                           loaded, wanted);
         else
-                log_notice("agent: streaming mode: eBPF events only; connections opened before the agent "
-                           "started are not seen");
+                log_notice("agent: streaming mode: eBPF events only; connections opened before the agent started "
+                           "are not seen (eBPF programs loaded: %u of %u)",
+                           loaded, wanted);
         return 0;
 }
 

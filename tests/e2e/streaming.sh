@@ -115,7 +115,7 @@ start_agent srv-poll "$srv" "$POLL_STORE" --hostname srv1 --mode polling
 start_agent cli-poll "$cli" "$POLL_STORE" --hostname cli1 --mode polling
 start_agent cli-stream "$cli" "$STREAM_STORE" --hostname cli1 --mode streaming
 for a in srv cli; do
-        [ "$(grep -c " mode" "$E2E_TMP/agent-$a.log")" = 1 ] && grep -q "agent: hybrid mode (eBPF loaded)" "$E2E_TMP/agent-$a.log" ||
+        [ "$(grep -c " mode" "$E2E_TMP/agent-$a.log")" = 1 ] && grep -Eq "agent: hybrid mode \(eBPF programs loaded: ([0-9]+) of \1\)" "$E2E_TMP/agent-$a.log" ||
                 { cat "$E2E_TMP/agent-$a.log" >&2; fail "agent $a: not one hybrid mode line"; }
 done
 grep -q "agent: polling mode (mode=polling from --mode)" "$E2E_TMP/agent-cli-poll.log" ||

@@ -72,8 +72,8 @@
  * and requests/s, p99's range, the helper's CPU (wait4); and p50 and p99
  * pooled, of every request of every round together (wrk's own 1 µs
  * histogram, written by a Lua done() hook). A median of per-run p99s
- * throws most of the tail away; the pooled p99 uses all of it. Target
- * (issue 4): the agent (hybrid and streaming) adds less than 2% to p99, in
+ * throws most of the tail away; the pooled p99 uses all of it. Target:
+ * the agent (hybrid and streaming) adds less than 2% to p99, in
  * both connection modes. The verdict takes the pooled p99 against none's
  * in the same rounds, with its 95% interval from a bootstrap over rounds
  * (rounds drawn with replacement, a condition's run and none's of the same
@@ -248,7 +248,7 @@ static _Noreturn void serve(int ready_fd, int cpu)
 static int server_start(int cpu, pid_t *ret)
 {
         _cleanup_close_ int rd = -EBADF, wr = -EBADF;
-        pid_t parent = getpid(), pid;
+        pid_t pid;
         int fds[2];
         char buf[8];
 
@@ -256,13 +256,10 @@ static int server_start(int cpu, pid_t *ret)
                 return -errno;
         rd = fds[0];
         wr = fds[1];
-        fflush(NULL);
-        pid = fork();
+        pid = fork_child();
         if (pid < 0)
-                return -errno;
+                return pid;
         if (pid == 0) {
-                if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
-                        _exit(127);
                 close(rd);
                 serve(wr, cpu);
         }
@@ -731,19 +728,6 @@ static int run_one(const struct bench_options *o, struct paths *p, enum conn_mod
         return 0;
 }
 
-static int compare_double(const void *a, const void *b)
-{
-        double x = *(const double *)a, y = *(const double *)b;
-
-        return (x > y) - (x < y);
-}
-
-static double median_of(double *v, size_t n)
-{
-        qsort(v, n, sizeof(*v), compare_double);
-        return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 static double change_percent(double x, double base)
 {
         return base > 0 ? 100.0 * (x / base - 1) : 0;
@@ -765,7 +749,7 @@ struct summary {
         unsigned reruns;
 };
 
-/* A small, seeded generator: the same results give the same interval. */
+/* A small generator with a fixed start: the same results give the same interval. */
 static uint64_t next_random(uint64_t *state)
 {
         *state ^= *state << 13;
@@ -834,10 +818,10 @@ static void summarize(const struct bench_options *o, const struct results *res, 
                 if (p99[r] > s.p99_max)
                         s.p99_max = p99[r];
         }
-        s.p50 = median_of(p50, o->rounds);
-        s.p99 = median_of(p99, o->rounds);
-        s.rps = median_of(rps, o->rounds);
-        s.helper_cpu_percent = median_of(cpu, o->rounds);
+        s.p50 = median(p50, o->rounds);
+        s.p99 = median(p99, o->rounds);
+        s.rps = median(rps, o->rounds);
+        s.helper_cpu_percent = median(cpu, o->rounds);
         s.pooled_p50 = latency_hist_pooled_quantile(hists, o->rounds, 0.50);
         s.pooled_p99 = latency_hist_pooled_quantile(hists, o->rounds, 0.99);
         s.p50_change = pooled_change_interval(o, res, mode, ci, none_i, 0.50);

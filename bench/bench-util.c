@@ -1,8 +1,10 @@
 #include "bench-util.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -10,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -71,6 +74,31 @@ int bench_parse_uint(const char *s, long long min, long long max, unsigned *ret)
         return 0;
 }
 
+int parse_agent_modes(const char *s, const char *ret[static AGENT_MODES_MAX], size_t *ret_n)
+{
+        static const char *const known[] = { "polling", "streaming", "hybrid" };
+        const char *modes[AGENT_MODES_MAX];
+        char buf[64], *save = NULL;
+        size_t n = 0;
+
+        if (snprintf(buf, sizeof(buf), "%s", s) >= (int)sizeof(buf))
+                return -EINVAL;
+        for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+                size_t k = 0;
+
+                while (k < ELEMENTSOF(known) && strcmp(tok, known[k]) != 0)
+                        k++;
+                if (k == ELEMENTSOF(known) || n == AGENT_MODES_MAX)
+                        return -EINVAL;
+                modes[n++] = known[k];
+        }
+        if (n == 0)
+                return -EINVAL;
+        memcpy(ret, modes, n * sizeof(*modes));
+        *ret_n = n;
+        return 0;
+}
+
 int sleep_until(double until, const volatile sig_atomic_t *interrupted)
 {
         for (;;) {
@@ -90,20 +118,32 @@ double cpu_seconds(const struct rusage *ru)
                (double)ru->ru_stime.tv_usec / 1e6;
 }
 
-int spawn(const char *const *argv, int out_fd, int err_fd, pid_t *ret)
+pid_t fork_child(void)
 {
-        pid_t parent = getpid();
-        pid_t pid = fork();
+        pid_t parent = getpid(), pid;
 
+        fflush(NULL);
+        pid = fork();
         if (pid < 0)
                 return -errno;
+        if (pid > 0)
+                return pid;
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+                _exit(127);
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGHUP, SIG_DFL);
+        return 0;
+}
+
+int spawn(const char *const *argv, int out_fd, int err_fd, pid_t *ret)
+{
+        pid_t pid = fork_child();
+
+        if (pid < 0)
+                return pid;
         if (pid == 0) {
-                if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
-                        _exit(127);
                 signal(SIGPIPE, SIG_DFL);
-                signal(SIGINT, SIG_DFL);
-                signal(SIGTERM, SIG_DFL);
-                signal(SIGHUP, SIG_DFL);
                 if ((out_fd >= 0 && dup2(out_fd, STDOUT_FILENO) < 0) ||
                     (err_fd >= 0 && dup2(err_fd, STDERR_FILENO) < 0))
                         _exit(127);
@@ -156,6 +196,35 @@ int pin_to_cpu(int cpu)
 bool exited_ok(int status)
 {
         return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+void kill_and_reap(pid_t *pids, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                if (pids[i] > 0)
+                        kill(pids[i], SIGKILL);
+        /* SIGKILL cannot be ignored: each wait ends. */
+        for (size_t i = 0; i < n; i++)
+                if (pids[i] > 0) {
+                        while (waitpid(pids[i], NULL, 0) < 0 && errno == EINTR)
+                                ;
+                        pids[i] = 0;
+                }
+}
+
+int compare_double(const void *a, const void *b)
+{
+        double x = *(const double *)a, y = *(const double *)b;
+
+        return (x > y) - (x < y);
+}
+
+double median(double *v, size_t n)
+{
+        if (n == 0)
+                return 0;
+        qsort(v, n, sizeof(*v), compare_double);
+        return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 int sample_proc(pid_t pid, struct proc_sample *ret)
@@ -258,4 +327,35 @@ int machine_ticks(uint64_t *ret_busy, uint64_t *ret_total)
         *ret_busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
         *ret_total = *ret_busy + v[3] + v[4];
         return 0;
+}
+
+int loopback_listen(uint16_t port, int flags)
+{
+        struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons(port),
+                                    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        _cleanup_close_ int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | flags, 0);
+        int one = 1;
+
+        if (fd < 0)
+                return -errno;
+        /* The backlog is capped by somaxconn, which hold_enter_fresh_netns() raises. */
+        if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+            bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(fd, 65535) < 0)
+                return -errno;
+        return TAKE_FD(fd);
+}
+
+int loopback_socket(uint64_t k)
+{
+        struct sockaddr_in src = { .sin_family = AF_INET,
+                                   .sin_addr.s_addr = htonl(INADDR_LOOPBACK + 1 + (uint32_t)(k % LOOPBACK_SOURCES)) };
+        _cleanup_close_ int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int one = 1;
+
+        if (fd < 0)
+                return -errno;
+        if (setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one)) < 0 ||
+            bind(fd, (struct sockaddr *)&src, sizeof(src)) < 0)
+                return -errno;
+        return TAKE_FD(fd);
 }

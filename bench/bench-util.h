@@ -8,6 +8,7 @@
 
 #include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/resource.h>
 #include <sys/types.h>
@@ -29,15 +30,29 @@ int bench_error(int r, const char *fmt, ...);
 /* Parses an integer in [min, max] into *ret; -EINVAL or -ERANGE otherwise. */
 int bench_parse_uint(const char *s, long long min, long long max, unsigned *ret);
 
+/* netdep agent's --mode values. */
+#define AGENT_MODES_MAX 3
+
+/* Parses a comma-separated list of agent modes (polling, streaming,
+ * hybrid) into ret[], pointing at static strings, and their count into
+ * *ret_n; -EINVAL for an unknown, an empty or a too long list. */
+int parse_agent_modes(const char *s, const char *ret[static AGENT_MODES_MAX], size_t *ret_n);
+
 /* Sleeps until the monotonic time `until`; -EINTR once *interrupted is set. */
 int sleep_until(double until, const volatile sig_atomic_t *interrupted);
 
 /* utime + stime. */
 double cpu_seconds(const struct rusage *ru);
 
+/* fork() for every child of a bench: stdio flushed first; the child dies
+ * with the bench (PR_SET_PDEATHSIG) and starts with default dispositions of
+ * SIGINT, SIGTERM and SIGHUP (SIGPIPE stays ignored). Returns the child's
+ * pid in the parent, 0 in the child, or -errno. */
+pid_t fork_child(void);
+
 /* Forks argv (searched on PATH) with stdout on out_fd and stderr on err_fd
- * (both borrowed; -1 keeps the bench's). The child dies with the bench
- * (PR_SET_PDEATHSIG) and starts with default signal dispositions. */
+ * (both borrowed; -1 keeps the bench's), by fork_child(), SIGPIPE back to
+ * its default. */
 int spawn(const char *const *argv, int out_fd, int err_fd, pid_t *ret);
 
 /* Waits for pid until deadline (monotonic seconds), then SIGKILLs it; reaps
@@ -47,6 +62,9 @@ int reap(pid_t pid, double deadline, const volatile sig_atomic_t *interrupted, i
          struct rusage *ret_ru);
 
 bool exited_ok(int status);
+
+/* SIGKILLs every pids[i] > 0, reaps it and sets it to 0. */
+void kill_and_reap(pid_t *pids, size_t n);
 
 /* Keeps the calling process on one CPU; cpu < 0 leaves it free. Returns 0
  * or -errno. */
@@ -72,6 +90,12 @@ static inline double mib(long kib)
 /* The bench's own peak RSS: a forked child's ru_maxrss starts from it. */
 long self_maxrss_kib(void);
 
+/* qsort() order of doubles. */
+int compare_double(const void *a, const void *b);
+
+/* The median of v[0..n) (sorted in place); 0 when n is 0. */
+double median(double *v, size_t n);
+
 /* Prints the load average: other work on the machine skews every figure. */
 void print_load(const char *when);
 
@@ -95,3 +119,18 @@ uint64_t ksoftirqd_ticks(void);
  * in all, from /proc/stat. Sampled at each tick: exact enough for busy
  * processes, blind to short bursts that happen between ticks. */
 int machine_ticks(uint64_t *ret_busy, uint64_t *ret_total);
+
+/* Loopback sockets, for the load generators (call from inside a network
+ * namespace of the bench's own, see hold_enter_fresh_netns()). Clients
+ * spread over LOOPBACK_SOURCES source addresses, 127.0.0.2 and on: each
+ * has its own ephemeral ports, LOOPBACK_SOURCES times as many tuples. */
+#define LOOPBACK_SOURCES 8
+
+/* A TCP socket listening on 127.0.0.1:port with SO_REUSEADDR and the
+ * deepest backlog somaxconn allows; flags as socket()'s type (SOCK_CLOEXEC
+ * is always set). Returns the fd or -errno. */
+int loopback_listen(uint16_t port, int flags);
+
+/* A TCP socket bound to source address k % LOOPBACK_SOURCES, its port
+ * left to connect() (IP_BIND_ADDRESS_NO_PORT). Returns the fd or -errno. */
+int loopback_socket(uint64_t k);

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <stdint.h>
+#include <sys/types.h>
 
 struct bpf_run_stats {
         uint64_t run_time_ns, run_cnt;
@@ -20,13 +21,12 @@ struct bpf_run_stats {
  * cost two clock reads per program run). Returns the fd or -errno. */
 int bpf_run_stats_enable(void);
 
-/* The highest BPF program id in use now (0 if none): ids only grow, so the
- * programs loaded after this call have higher ones. */
-uint32_t bpf_run_stats_last_id(void);
-
-/* Sums the statistics of the programs with ids in (after_id, up_to_id]
- * whose name starts with name_prefix (names are cut at 15 characters). */
-int bpf_run_stats_sum(const char *name_prefix, uint32_t after_id, uint32_t up_to_id, struct bpf_run_stats *ret);
+/* Sums the statistics of the programs that process pid holds (a program
+ * or link fd of it, from /proc/PID/fdinfo) whose name starts with
+ * name_prefix (names are cut at 15 characters): only that process's, so
+ * the same programs of another process loaded meanwhile do not count.
+ * Returns 0 (ret->programs 0 when none matched) or -errno. */
+int bpf_run_stats_of(pid_t pid, const char *name_prefix, struct bpf_run_stats *ret);
 
 /* after - before, counter by counter (programs: after's). */
 struct bpf_run_stats bpf_run_stats_diff(const struct bpf_run_stats *after, const struct bpf_run_stats *before);

@@ -15,9 +15,9 @@
 #include <unistd.h>
 
 #include "bench-util.h"
+#include "collect/sockdiag.h"
 #include "shared/cleanup.h"
 
-#define LISTEN_BACKLOG 65535 /* capped by somaxconn, which hold_enter_fresh_netns() raises */
 #define START_DELAY_S 0.05 /* from the first fork to the common start: every client is up by then */
 #define GRACE_S 10.0 /* past max_s, a client that has not exited is killed */
 
@@ -36,15 +36,6 @@ struct conn_load_shared {
         } accepted[CONN_LOAD_MAX_PROCESSES];
         struct client_report clients[CONN_LOAD_MAX_PROCESSES];
 };
-
-static void child_setup(pid_t parent)
-{
-        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
-                _exit(127);
-        signal(SIGINT, SIG_DFL);
-        signal(SIGTERM, SIG_DFL);
-        signal(SIGHUP, SIG_DFL);
-}
 
 static struct timespec timespec_of(double s)
 {
@@ -68,11 +59,6 @@ static _Noreturn void serve(int listen_fd, uint64_t *accepted)
 
 int conn_load_open(struct conn_load *l, uint16_t port, unsigned n_servers)
 {
-        struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons(port),
-                                    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-        pid_t parent = getpid();
-        int one = 1;
-
         if (n_servers < 1 || n_servers > CONN_LOAD_MAX_PROCESSES)
                 return bench_error(-EINVAL, "1 to %d server processes, not %u", CONN_LOAD_MAX_PROCESSES, n_servers);
         l->shared = mmap(NULL, sizeof(*l->shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -81,20 +67,16 @@ int conn_load_open(struct conn_load *l, uint16_t port, unsigned n_servers)
                 return bench_error(-errno, "Failed to map the shared counters: %m");
         }
         l->port = port;
-        l->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        l->listen_fd = loopback_listen(port, 0);
         if (l->listen_fd < 0)
-                return bench_error(-errno, "Failed to create the listener: %m");
-        if (setsockopt(l->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-            bind(l->listen_fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(l->listen_fd, LISTEN_BACKLOG) < 0)
-                return bench_error(-errno, "Failed to listen on 127.0.0.1:%u: %m", port);
+                return bench_error(l->listen_fd, "Failed to listen on 127.0.0.1:%u: %m", port);
 
         for (unsigned i = 0; i < n_servers; i++) {
-                pid_t pid = fork();
+                pid_t pid = fork_child();
 
                 if (pid < 0)
-                        return bench_error(-errno, "Failed to start a server process: %m");
+                        return bench_error(pid, "Failed to start a server process: %m");
                 if (pid == 0) {
-                        child_setup(parent);
                         prctl(PR_SET_NAME, "conn-server");
                         serve(l->listen_fd, &l->shared->accepted[i].n);
                 }
@@ -105,19 +87,14 @@ int conn_load_open(struct conn_load *l, uint16_t port, unsigned n_servers)
 
 static int connect_once(const struct conn_load *l, const struct conn_load_spec *spec, uint64_t i)
 {
-        struct sockaddr_in src = { .sin_family = AF_INET,
-                                   .sin_addr.s_addr = htonl(INADDR_LOOPBACK + 1 + (uint32_t)(i % CONN_LOAD_SOURCES)) };
         struct sockaddr_in dst = { .sin_family = AF_INET, .sin_port = htons(l->port),
                                    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
         static const struct linger abort_on_close = { .l_onoff = 1, .l_linger = 0 };
-        _cleanup_close_ int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        int one = 1, r;
+        _cleanup_close_ int fd = loopback_socket(i);
+        int r;
 
         if (fd < 0)
-                return -errno;
-        if (setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one)) < 0 ||
-            bind(fd, (struct sockaddr *)&src, sizeof(src)) < 0)
-                return -errno;
+                return fd;
         if (spec->reset && setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof(abort_on_close)) < 0)
                 return -errno;
         do
@@ -162,18 +139,11 @@ static _Noreturn void run_client(const struct conn_load *l, const struct conn_lo
         _exit(0);
 }
 
-static void kill_and_reap(pid_t *pids, int *pidfds, unsigned n)
+static void close_pidfds(int *pidfds, unsigned n)
 {
-        for (unsigned k = 0; k < n; k++)
-                if (pids[k] > 0)
-                        kill(pids[k], SIGKILL);
         for (unsigned k = 0; k < n; k++) {
-                if (pids[k] > 0)
-                        while (waitpid(pids[k], NULL, 0) < 0 && errno == EINTR)
-                                ;
                 if (pidfds[k] >= 0)
                         close(pidfds[k]);
-                pids[k] = 0;
                 pidfds[k] = -1;
         }
 }
@@ -186,7 +156,6 @@ int conn_load_run(struct conn_load *l, const struct conn_load_spec *spec, int wa
         pid_t pids[CONN_LOAD_MAX_PROCESSES] = {};
         int pidfds[CONN_LOAD_MAX_PROCESSES];
         struct conn_load_result res = {};
-        pid_t parent = getpid();
         double start, hard_deadline, next_call = 0;
         int r = 0;
 
@@ -195,21 +164,18 @@ int conn_load_run(struct conn_load *l, const struct conn_load_spec *spec, int wa
         for (unsigned k = 0; k < n; k++)
                 pidfds[k] = -1;
         memset(l->shared->clients, 0, sizeof(l->shared->clients));
-        fflush(NULL);
         start = monotonic_s() + START_DELAY_S;
         hard_deadline = start + spec->max_s + GRACE_S;
 
         for (unsigned k = 0; k < n; k++) {
-                pid_t pid = fork();
+                pid_t pid = fork_child();
 
                 if (pid < 0) {
-                        r = bench_error(-errno, "Failed to start a client process: %m");
+                        r = bench_error(pid, "Failed to start a client process: %m");
                         break;
                 }
-                if (pid == 0) {
-                        child_setup(parent);
+                if (pid == 0)
                         run_client(l, spec, k, start);
-                }
                 pids[k] = pid;
                 pidfds[k] = (int)syscall(SYS_pidfd_open, pid, 0);
                 if (pidfds[k] < 0) {
@@ -266,7 +232,8 @@ int conn_load_run(struct conn_load *l, const struct conn_load_spec *spec, int wa
                                 r = bench_error(-EPROTO, "Client process %u died (status 0x%x)", k, status);
                 }
         }
-        kill_and_reap(pids, pidfds, n);
+        kill_and_reap(pids, n);
+        close_pidfds(pidfds, n);
         if (r < 0)
                 return r;
 
@@ -309,11 +276,7 @@ uint64_t conn_load_server_ticks(const struct conn_load *l)
 
 void conn_load_close(struct conn_load *l)
 {
-        int fds[CONN_LOAD_MAX_PROCESSES];
-
-        for (unsigned i = 0; i < l->n_servers; i++)
-                fds[i] = -1;
-        kill_and_reap(l->servers, fds, l->n_servers);
+        kill_and_reap(l->servers, l->n_servers);
         l->n_servers = 0;
         if (l->listen_fd >= 0)
                 close(l->listen_fd);
@@ -321,4 +284,28 @@ void conn_load_close(struct conn_load *l)
         if (l->shared)
                 munmap(l->shared, sizeof(*l->shared));
         l->shared = NULL;
+}
+
+static int count_socket(const struct nd_sock *s, void *userdata)
+{
+        (*(uint64_t *)userdata)++;
+        return 0;
+}
+
+uint64_t conn_load_wait_closed(double max_s)
+{
+        const uint32_t closing = ND_TCPF_FLOW_STATES | ND_TCPF(ND_TCP_SYN_SENT) | ND_TCPF(ND_TCP_SYN_RECV);
+        _cleanup_(nd_sockdiag_freep) struct nd_sockdiag *sd = NULL;
+        double deadline = monotonic_s() + max_s;
+        uint64_t n = 0;
+
+        if (nd_sockdiag_open(&sd) < 0)
+                return 0;
+        for (;;) {
+                n = 0;
+                if (nd_sockdiag_dump(sd, AF_UNSPEC, closing, false, count_socket, &n) < 0 || n == 0 ||
+                    monotonic_s() >= deadline)
+                        return n;
+                usleep(20 * 1000);
+        }
 }

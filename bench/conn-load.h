@@ -4,9 +4,8 @@
  * Server processes block in accept() on one listener (127.0.0.1:port) and
  * close what they accept at once. For each run, client processes open
  * connections on a common schedule (connection i of the run is due at
- * start + i / rate, client k takes every K-th): socket, bind to one of
- * CONN_LOAD_SOURCES source addresses (127.0.0.2 and on, with
- * IP_BIND_ADDRESS_NO_PORT), connect, close. A client that falls behind
+ * start + i / rate, client k takes every K-th): a socket from source
+ * address i of the LOOPBACK_SOURCES (loopback_socket()), connect, close. A client that falls behind
  * does not sleep until it is on schedule again, so a run's achieved rate
  * is the lower of the asked rate and what the machine can do.
  *
@@ -20,7 +19,6 @@
 #include <sys/types.h>
 
 #define CONN_LOAD_MAX_PROCESSES 16
-#define CONN_LOAD_SOURCES 8
 
 struct conn_load_shared;
 
@@ -73,6 +71,12 @@ uint64_t conn_load_accepted(const struct conn_load *l);
 
 /* CPU ticks (utime + stime) the servers have used so far. */
 uint64_t conn_load_server_ticks(const struct conn_load *l);
+
+/* Waits (at most max_s) until no connection of this network namespace is
+ * still on its way to CLOSE (so that every state change has fired), polling
+ * sock_diag every 20 ms. Returns how many remain (0 too when sock_diag
+ * fails). */
+uint64_t conn_load_wait_closed(double max_s);
 
 /* Stops and reaps the servers, closes the listener. */
 void conn_load_close(struct conn_load *l);

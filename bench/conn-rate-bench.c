@@ -19,14 +19,16 @@
  *    agent's 1 MiB ring buffer, this namespace) is opened in the bench, and
  *    the main thread reads it while the clients run, at most every 20 ms
  *    (--drain-ms) as the agent does. For each rate of --rates (1k, 2k, 5k,
- *    10k, 20k, 30k, 50k), one step of --step seconds (5); after the clients
+ *    10k, 15k, 20k, 30k, 50k), one step of --step seconds (5); after the clients
  *    end, the bench waits until every connection was accepted and its four
  *    events came, or 3 s without a new one. A step is *sustained* when the
  *    clients reached 95% of the rate, no connect failed and every event
- *    arrived: lost (ring buffer full), untracked (table full) and missed
+ *    arrived: lost (ring buffer full), untracked (table full) and skipped
  *    (the kernel skipped the BPF program: it was already running on that
- *    CPU, see bpf-stats.h) all 0. The ladder stops when the clients cannot
- *    reach the rate.
+ *    CPU, see bpf-stats.h; the collector's own count) all 0. The highest
+ *    such step, with every step below it sustained too, is the lossless
+ *    rate; the summary gives the runs skipped per connection at each step.
+ *    The ladder stops when the clients cannot reach the rate.
  * 2. Ceiling. --max-rounds (3) rounds of an unpaced step, interleaved:
  *    without any collector (the peer: what the generator does alone) and
  *    with the collector open and read; medians of the rate and of the CPU
@@ -39,7 +41,7 @@
  *    Each run in a fresh network namespace (no TIME_WAIT sockets left
  *    by the runs before it). CPU is /proc/PID/stat utime + stime over the
  *    load (after a 3 s settle: BPF load, first snapshot), and wait4 over
- *    the whole run; the agent's BPF program's time and missed runs from the
+ *    the whole run; the agent's BPF program's time and skipped runs from the
  *    kernel's statistics; its own eBPF totals (opened, closed) from its log,
  *    checked against 2 opens and 2 closes per connection made. Before it
  *    stops the agent, the bench waits (at most 5 s) until none of the
@@ -52,7 +54,7 @@
  * statistics (BPF_ENABLE_STATS, on for the bench's life; --no-bpf-stats to
  * measure without their two clock reads per run).
  *
- * Target (the bench's own, for issue 4): zero loss at every ladder step up
+ * Target: zero lost and zero skipped events at every ladder step up
  * to 10,000 connections a second, and every connection seen by the eBPF
  * agent modes at the agent rates up to 10,000.
  *
@@ -94,7 +96,6 @@
 
 #define PORT 7000
 #define MAX_RATES 16
-#define MAX_MODES 3
 #define MAX_RATE 1000000
 #define TARGET_RATE 10000
 #define SUSTAINED_SHARE 0.95 /* of the asked rate */
@@ -119,7 +120,7 @@ struct bench_options {
         bool reset, no_agent, keep, no_bpf_stats;
         unsigned drain_ms;
         const char *netdep;
-        const char *agent_modes[MAX_MODES];
+        const char *agent_modes[AGENT_MODES_MAX];
         size_t n_agent_modes;
 };
 
@@ -132,7 +133,6 @@ struct tally {
 struct collector {
         struct nd_tcp_events *events;
         struct tally tally;
-        uint32_t prog_after, prog_up_to; /* its BPF program's id range */
 };
 
 static int on_event(const struct nd_tcp_event *ev, void *userdata)
@@ -158,11 +158,10 @@ static int collector_open(const struct bench_options *o, struct collector *c)
         char why[256] = "";
         int r;
 
-        *c = (struct collector){ .prog_after = bpf_run_stats_last_id() };
+        *c = (struct collector){};
         r = nd_tcp_events_open(&eo, &c->events, why, sizeof(why));
         if (r < 0)
                 return bench_error(r, "eBPF unavailable: %s", why);
-        c->prog_up_to = bpf_run_stats_last_id();
         return 0;
 }
 
@@ -187,7 +186,7 @@ struct step {
         struct conn_load_result load;
         uint64_t accepted;
         struct tally events;
-        struct nd_tcp_events_stats stats; /* lost, untracked, malformed: during the step */
+        struct nd_tcp_events_stats stats; /* lost, untracked, malformed, skipped: during the step */
         double consumer_cpu_s, server_cpu_s, softirqd_cpu_s;
         struct bpf_run_stats bpf;
         bool complete; /* every accept and every event came */
@@ -201,7 +200,7 @@ static double step_rate(const struct step *s)
 static bool step_clean(const struct step *s)
 {
         return s->complete && s->load.failed == 0 && s->stats.lost == 0 && s->stats.untracked == 0 &&
-               s->stats.malformed == 0;
+               s->stats.malformed == 0 && s->stats.skipped == 0;
 }
 
 static bool step_sustained(const struct step *s)
@@ -278,7 +277,7 @@ static int run_step(const struct bench_options *o, struct conn_load *l, struct c
         if (c) {
                 before = c->tally;
                 if (nd_tcp_events_stats(c->events, &st0) < 0 ||
-                    bpf_run_stats_sum(BPF_PROG_NAME, c->prog_after, c->prog_up_to, &b0) < 0)
+                    bpf_run_stats_of(getpid(), BPF_PROG_NAME, &b0) < 0)
                         return bench_error(-EIO, "Failed to read the collector's counters");
         }
         r = conn_load_run(l, &spec, c ? nd_tcp_events_fd(c->events) : -1, o->drain_ms, collector_consume, c,
@@ -294,14 +293,15 @@ static int run_step(const struct bench_options *o, struct conn_load *l, struct c
         s.consumer_cpu_s = thread_cpu_s() - cpu0;
         if (c) {
                 if (nd_tcp_events_stats(c->events, &st1) < 0 ||
-                    bpf_run_stats_sum(BPF_PROG_NAME, c->prog_after, c->prog_up_to, &b1) < 0)
+                    bpf_run_stats_of(getpid(), BPF_PROG_NAME, &b1) < 0)
                         return bench_error(-EIO, "Failed to read the collector's counters");
                 for (unsigned k = 0; k <= ND_TCP_EVENT_KIND_MAX; k++)
                         s.events.kind[k] = c->tally.kind[k] - before.kind[k];
                 s.stats = (struct nd_tcp_events_stats){ .events = st1.events - st0.events,
                                                         .lost = st1.lost - st0.lost,
                                                         .untracked = st1.untracked - st0.untracked,
-                                                        .malformed = st1.malformed - st0.malformed };
+                                                        .malformed = st1.malformed - st0.malformed,
+                                                        .skipped = st1.skipped - st0.skipped };
                 s.bpf = bpf_run_stats_diff(&b1, &b0);
         }
         *ret = s;
@@ -324,9 +324,15 @@ static double step_us_per_conn(const struct step *s)
 
 static void print_step_header(void)
 {
-        printf("  %8s %8s %8s %9s %9s %5s %5s %6s %8s %6s %8s %8s %9s %8s %8s  %s\n", "asked/s", "made/s", "made",
-               "events", "expected", "lost", "untr", "missed", "BPF ns", "BPF %", "clients%", "server%",
-               "softirqd%", "reader%", "us/conn", "verdict");
+        printf("  %8s %8s %8s %9s %9s %5s %5s %7s %9s %6s %6s %8s %8s %9s %8s %8s  %s\n", "asked/s", "made/s",
+               "made", "events", "expected", "lost", "untr", "skipped", "skip/conn", "BPF ns", "BPF %", "clients%",
+               "server%", "softirqd%", "reader%", "us/conn", "verdict");
+}
+
+/* Program runs the kernel skipped (recursion), per connection made. */
+static double skipped_per_conn(const struct step *s)
+{
+        return s->load.made ? (double)s->stats.skipped / (double)s->load.made : 0;
 }
 
 static uint64_t step_events(const struct step *s)
@@ -339,13 +345,14 @@ static uint64_t step_events(const struct step *s)
  * total (already inside the clients', servers' and softirqd's CPU). */
 static void print_step(const struct step *s)
 {
-        char asked[32], events[32] = "-", expected[32] = "-", lost[32] = "-", untracked[32] = "-",
-                                                                            missed[32] = "-", bpf_ns[32] = "-",
-                                                                            bpf_pct[32] = "-";
+        char asked[32], events[32] = "-", expected[32] = "-", lost[32] = "-", untracked[32] = "-", skipped[32] = "-",
+             per_conn[32] = "-", bpf_ns[32] = "-", bpf_pct[32] = "-";
         const char *verdict = !s->with_collector ? (s->complete && s->load.failed == 0 ? "ok" : "INCOMPLETE")
                               : step_sustained(s) ? "sustained"
                               : step_clean(s)     ? "no loss, rate short"
-                                                  : "LOSS";
+                              : s->stats.lost > 0 || s->stats.untracked > 0 ? "LOSS"
+                              : s->stats.skipped > 0                        ? "SKIPPED"
+                                                                            : "MISSING";
         double w = s->load.seconds;
 
         snprintf(asked, sizeof(asked), s->asked > 0 ? "%.0f" : "max", s->asked);
@@ -354,14 +361,15 @@ static void print_step(const struct step *s)
                 snprintf(expected, sizeof(expected), "%" PRIu64, EVENTS_PER_CONNECTION * s->load.made);
                 snprintf(lost, sizeof(lost), "%" PRIu64, s->stats.lost);
                 snprintf(untracked, sizeof(untracked), "%" PRIu64, s->stats.untracked);
-                snprintf(missed, sizeof(missed), "%" PRIu64, s->bpf.recursion_misses);
+                snprintf(skipped, sizeof(skipped), "%" PRIu64, s->stats.skipped);
+                snprintf(per_conn, sizeof(per_conn), "%.4f", skipped_per_conn(s));
                 if (s->bpf.run_cnt > 0) {
                         snprintf(bpf_ns, sizeof(bpf_ns), "%.0f", (double)s->bpf.run_time_ns / (double)s->bpf.run_cnt);
                         snprintf(bpf_pct, sizeof(bpf_pct), "%.2f", percent((double)s->bpf.run_time_ns / 1e9, w));
                 }
         }
-        printf("  %8s %8.0f %8" PRIu64 " %9s %9s %5s %5s %6s %8s %6s %8.1f %8.1f %9.1f %8.2f %8.1f  %s\n", asked,
-               step_rate(s), s->load.made, events, expected, lost, untracked, missed, bpf_ns, bpf_pct,
+        printf("  %8s %8.0f %8" PRIu64 " %9s %9s %5s %5s %7s %9s %6s %6s %8.1f %8.1f %9.1f %8.2f %8.1f  %s\n", asked,
+               step_rate(s), s->load.made, events, expected, lost, untracked, skipped, per_conn, bpf_ns, bpf_pct,
                percent(s->load.cpu_s, w), percent(s->server_cpu_s, w), percent(s->softirqd_cpu_s, w),
                percent(s->consumer_cpu_s, w), step_us_per_conn(s), verdict);
         if (s->with_collector && !s->complete)
@@ -380,11 +388,13 @@ static void print_step(const struct step *s)
 /* ---- 1 and 2: ladder and ceiling ---- */
 
 struct ladder_result {
+        struct step steps[MAX_RATES];
+        size_t n_steps;
         double best_rate; /* highest achieved rate of a sustained step */
         double best_asked;
-        double first_loss_asked; /* the first step that lost or missed events; 0 if none */
+        double first_loss_asked; /* the first step that lost or skipped events; 0 if none */
         bool target_reached; /* the clients reached a step asked >= TARGET_RATE */
-        bool target_failed; /* a step asked <= TARGET_RATE lost or missed events */
+        bool target_failed; /* a step asked <= TARGET_RATE lost or skipped events */
         double ceiling_alone, ceiling_collector; /* medians, conn/s */
         double us_alone, us_collector; /* medians, CPU us per connection */
         bool ceiling_clean;
@@ -411,6 +421,7 @@ static int run_ladder(const struct bench_options *o, struct conn_load *l, struct
                 if (r < 0)
                         return r;
                 print_step(&s);
+                res->steps[res->n_steps++] = s;
                 reached = step_rate(&s) >= SUSTAINED_SHARE * s.asked;
                 if (reached && s.asked >= TARGET_RATE)
                         res->target_reached = true;
@@ -431,21 +442,6 @@ static int run_ladder(const struct bench_options *o, struct conn_load *l, struct
         }
         printf("  BPF: the kernel's run-time statistics of %u program(s) named %s*\n", s.bpf.programs, BPF_PROG_NAME);
         return 0;
-}
-
-static int compare_double(const void *a, const void *b)
-{
-        double x = *(const double *)a, y = *(const double *)b;
-
-        return (x > y) - (x < y);
-}
-
-static double median(double *v, size_t n)
-{
-        if (n == 0)
-                return 0;
-        qsort(v, n, sizeof(*v), compare_double);
-        return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 #define MAX_ROUNDS 20
@@ -495,7 +491,7 @@ static int run_ceiling(const struct bench_options *o, struct conn_load *l, struc
                res->ceiling_alone, res->ceiling_collector,
                res->ceiling_alone > 0 ? res->ceiling_collector / res->ceiling_alone : 0, res->us_alone,
                res->us_collector, res->us_collector - res->us_alone,
-               res->ceiling_clean ? "lost nothing" : "LOST or MISSED events");
+               res->ceiling_clean ? "lost nothing" : "LOST, SKIPPED or MISSING events");
         return 0;
 }
 
@@ -557,45 +553,16 @@ static void read_agent_log(const char *path, struct agent_run *a)
         }
 }
 
-static int count_socket(const struct nd_sock *s, void *userdata)
-{
-        (*(uint64_t *)userdata)++;
-        return 0;
-}
-
-/* Waits (at most CLOSE_WAIT_MAX_S) until no connection of the load's
- * namespace is still on its way to CLOSE, so that every close event has
- * fired before the agent is stopped: a close still in flight at SIGTERM is
- * the bench's timing, not the agent's loss. Returns how many remain. */
-static uint64_t wait_connections_closed(void)
-{
-        const uint32_t closing = ND_TCPF_FLOW_STATES | ND_TCPF(ND_TCP_SYN_SENT) | ND_TCPF(ND_TCP_SYN_RECV);
-        _cleanup_(nd_sockdiag_freep) struct nd_sockdiag *sd = NULL;
-        double deadline = monotonic_s() + CLOSE_WAIT_MAX_S;
-        uint64_t n = 0;
-
-        if (nd_sockdiag_open(&sd) < 0)
-                return 0;
-        for (;;) {
-                n = 0;
-                if (nd_sockdiag_dump(sd, AF_UNSPEC, closing, false, count_socket, &n) < 0 || n == 0 ||
-                    monotonic_s() >= deadline)
-                        return n;
-                usleep(20 * 1000);
-        }
-}
-
 static int run_agent(const struct bench_options *o, struct conn_load *l, const char *dir, unsigned index,
                      const char *mode, unsigned rate, struct agent_run *res)
 {
-        char path[PATH_MAX], uri[PATH_MAX + 16], log_path[PATH_MAX];
-        const char *migrate[] = { o->netdep, "db", "migrate", "--store", uri, NULL };
-        const char *argv[] = { o->netdep, "agent", "--store", uri, "--interval", "1s", "--flush-interval", "10s",
-                               "--keep-loopback", "-v", mode ? "--mode" : NULL, mode, NULL };
+        struct agent_files files;
+        const char *argv[] = { o->netdep, "agent", "--store", files.uri, "--interval", "1s", "--flush-interval",
+                               "10s", "--keep-loopback", "-v", mode ? "--mode" : NULL, mode, NULL };
         _cleanup_close_ int log_fd = -EBADF, devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        char name[32];
         struct proc_sample p0, p1;
         struct bpf_run_stats b0 = {}, b1 = {};
-        uint32_t prog_after, prog_up_to;
         double start, t0, t1, stop;
         struct rusage ru;
         int status, r, reaped;
@@ -604,15 +571,10 @@ static int run_agent(const struct bench_options *o, struct conn_load *l, const c
         *res = (struct agent_run){ .mode = mode };
         if (devnull < 0)
                 return -errno;
-        snprintf(path, sizeof(path), "%s/agent-%u.db", dir, index);
-        snprintf(uri, sizeof(uri), "sqlite:%s", path);
-        snprintf(log_path, sizeof(log_path), "%s/agent-%u.log", dir, index);
-        log_fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        snprintf(name, sizeof(name), "agent-%u", index);
+        log_fd = agent_files_make(o->netdep, dir, name, &bench_interrupted, &files);
         if (log_fd < 0)
-                return bench_error(-errno, "Failed to create %s: %m", log_path);
-        r = run_command(migrate, devnull, COMMAND_TIMEOUT_S, &bench_interrupted, NULL);
-        if (r < 0)
-                return r;
+                return log_fd;
         /* A fresh namespace: the TIME_WAIT sockets of earlier runs (up to
          * 131,072 here) would weigh on the polling scans. */
         conn_load_close(l);
@@ -625,7 +587,6 @@ static int run_agent(const struct bench_options *o, struct conn_load *l, const c
         printf("\n  -- %s, %u conn/s for %u s: netdep agent --interval 1s --flush-interval 10s --keep-loopback%s%s\n",
                mode ? mode : "as built", rate, o->agent_s, mode ? " --mode " : "", mode ? mode : "");
         fflush(stdout);
-        prog_after = bpf_run_stats_last_id();
         start = monotonic_s();
         r = spawn(argv, devnull, log_fd, &pid);
         if (r < 0)
@@ -634,9 +595,8 @@ static int run_agent(const struct bench_options *o, struct conn_load *l, const c
         r = sleep_until(start + AGENT_SETTLE_S, &bench_interrupted);
         if (r == 0 && sample_proc(pid, &p0) < 0)
                 r = bench_error(-ESRCH, "The agent exited early; see its log below");
-        prog_up_to = bpf_run_stats_last_id();
         if (r == 0)
-                r = bpf_run_stats_sum(BPF_PROG_NAME, prog_after, prog_up_to, &b0);
+                r = bpf_run_stats_of(pid, BPF_PROG_NAME, &b0);
         t0 = monotonic_s();
         if (r == 0)
                 r = run_step(o, l, NULL, rate, o->agent_s, &res->load);
@@ -644,14 +604,14 @@ static int run_agent(const struct bench_options *o, struct conn_load *l, const c
         if (r == 0 && sample_proc(pid, &p1) < 0)
                 r = bench_error(-ESRCH, "The agent exited during the load; see its log below");
         if (r == 0)
-                r = bpf_run_stats_sum(BPF_PROG_NAME, prog_after, prog_up_to, &b1);
+                r = bpf_run_stats_of(pid, BPF_PROG_NAME, &b1);
         if (r == 0)
-                res->still_open = wait_connections_closed();
+                res->still_open = conn_load_wait_closed(CLOSE_WAIT_MAX_S);
 
         kill(pid, SIGTERM);
         stop = monotonic_s();
         reaped = reap(pid, stop + STOP_TIMEOUT_S, &bench_interrupted, &status, &ru);
-        read_agent_log(log_path, res);
+        read_agent_log(files.log_path, res);
         if (r < 0)
                 return r;
         if (reaped == -ETIMEDOUT)
@@ -683,14 +643,14 @@ static int run_agent(const struct bench_options *o, struct conn_load *l, const c
                        res->still_open, CLOSE_WAIT_MAX_S);
         if (res->bpf.programs > 0)
                 printf("  its BPF program: %" PRIu64 " runs, %.0f ns a run, %.2f%% of one core, %" PRIu64
-                       " runs missed (recursion)\n",
+                       " runs skipped (recursion)\n",
                        res->bpf.run_cnt, res->bpf.run_cnt ? (double)res->bpf.run_time_ns / (double)res->bpf.run_cnt : 0,
                        percent((double)res->bpf.run_time_ns / 1e9, res->window_s), res->bpf.recursion_misses);
         fflush(stdout);
         return 0;
 }
 
-#define MAX_AGENT_RUNS (MAX_MODES * MAX_RATES)
+#define MAX_AGENT_RUNS (AGENT_MODES_MAX * MAX_RATES)
 
 struct agent_result {
         struct agent_run runs[MAX_AGENT_RUNS];
@@ -743,11 +703,11 @@ static double agent_total_percent(const struct agent_run *a)
 static void print_agent_summary(const struct agent_result *res)
 {
         printf("\n  %8s %8s %-10s %10s %10s %12s %10s %10s %9s %5s\n", "asked/s", "made/s", "mode", "agent %",
-               "BPF %", "agent+BPF %", "whole run", "BPF missed", "peak RSS", "seen");
+               "BPF %", "agent+BPF %", "whole run", "BPF skipped", "peak RSS", "seen");
         for (size_t i = 0; i < res->n; i++) {
                 const struct agent_run *a = &res->runs[i];
 
-                printf("  %8.0f %8.0f %-10s %10.2f %10.2f %12.2f %10.2f %10" PRIu64 " %5.1f MiB %5s\n",
+                printf("  %8.0f %8.0f %-10s %10.2f %10.2f %12.2f %10.2f %11" PRIu64 " %5.1f MiB %5s\n",
                        a->load.asked, step_rate(&a->load), a->mode ? a->mode : "as built", agent_cpu_percent(a),
                        percent((double)a->bpf.run_time_ns / 1e9, a->window_s), agent_total_percent(a),
                        percent(a->cpu_s, a->wall_s), a->bpf.recursion_misses, mib(a->maxrss_kib),
@@ -780,12 +740,13 @@ static void help(FILE *out)
                 "Usage: conn-rate-bench [OPTIONS]\n"
                 "\n"
                 "Short loopback connections at rising rates, read by the eBPF collector:\n"
-                "the highest rate with zero lost events, the generator's ceiling with and\n"
-                "without it, and netdep agent's CPU (polling, streaming) at 1k and 10k conn/s.\n"
+                "the highest rate with zero lost and zero skipped events, the generator's\n"
+                "ceiling with and without it, and netdep agent's CPU (polling, streaming,\n"
+                "hybrid) at 1k and 10k conn/s.\n"
                 "Needs root.\n"
                 "\n"
                 "Options:\n"
-                "      --rates LIST          ladder rates, conn/s (default 1000,2000,5000,10000,20000,30000,50000)\n"
+                "      --rates LIST          ladder rates, conn/s (default 1000,2000,5000,10000,15000,20000,30000,50000)\n"
                 "      --step S              seconds per step (default 5)\n"
                 "      --max-rounds N        unpaced rounds each way, 0 to skip (default 3)\n"
                 "      --agent-rates LIST    (default 1000,10000)\n"
@@ -821,29 +782,6 @@ static int parse_rates(const char *s, struct rate_list *ret)
         if (l.n == 0)
                 return -EINVAL;
         *ret = l;
-        return 0;
-}
-
-static int parse_modes(const char *s, struct bench_options *o)
-{
-        static const char *const known[] = { "polling", "streaming", "hybrid" };
-        char buf[64], *save = NULL;
-        size_t n = 0;
-
-        if (snprintf(buf, sizeof(buf), "%s", s) >= (int)sizeof(buf))
-                return -EINVAL;
-        for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-                size_t k = 0;
-
-                while (k < ELEMENTSOF(known) && strcmp(tok, known[k]) != 0)
-                        k++;
-                if (k == ELEMENTSOF(known) || n == MAX_MODES)
-                        return -EINVAL;
-                o->agent_modes[n++] = known[k];
-        }
-        if (n == 0)
-                return -EINVAL;
-        o->n_agent_modes = n;
         return 0;
 }
 
@@ -886,9 +824,9 @@ static int parse_args(int argc, char **argv, struct bench_options *o)
                 { "help", no_argument, NULL, 'h' },
                 {}
         };
-        int c, r = 0;
+        int c, index = 0, r = 0;
 
-        while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, "h", options, &index)) != -1) {
                 switch (c) {
                 case 'h':
                         help(stdout);
@@ -909,7 +847,7 @@ static int parse_args(int argc, char **argv, struct bench_options *o)
                         r = bench_parse_uint(optarg, 1, 3600, &o->agent_s);
                         break;
                 case OPT_AGENT_MODES:
-                        r = parse_modes(optarg, o);
+                        r = parse_agent_modes(optarg, o->agent_modes, &o->n_agent_modes);
                         break;
                 case OPT_DRAIN_MS:
                         r = bench_parse_uint(optarg, 0, 1000, &o->drain_ms);
@@ -942,8 +880,8 @@ static int parse_args(int argc, char **argv, struct bench_options *o)
                         return -EINVAL;
                 }
                 if (r < 0)
-                        return bench_error(-EINVAL, "invalid value '%s' for %s (see --help)", optarg,
-                                           argv[optind - 1]);
+                        return bench_error(-EINVAL, "invalid value \'%s\' for --%s (see --help)", optarg,
+                                           options[index].name);
         }
         if (optind < argc)
                 return bench_error(-EINVAL, "Unexpected argument '%s'", argv[optind]);
@@ -980,7 +918,7 @@ static int run(const struct bench_options *o, const char *dir)
                 goto finish;
         printf("load: %u client process(es) connecting from 127.0.0.2-%u, %u server process(es) on 127.0.0.1:%d, "
                "close by %s, in a fresh network namespace\n",
-               o->clients, 1 + CONN_LOAD_SOURCES, o->servers, PORT, o->reset ? "RST (SO_LINGER 0)" : "FIN");
+               o->clients, 1 + LOOPBACK_SOURCES, o->servers, PORT, o->reset ? "RST (SO_LINGER 0)" : "FIN");
 
         r = run_ladder(o, &l, &ladder);
         if (r >= 0 && o->max_rounds > 0)
@@ -992,13 +930,28 @@ static int run(const struct bench_options *o, const char *dir)
 
         printf("\n== summary\n");
         if (ladder.best_asked > 0)
-                printf("  highest rate sustained with zero loss, every step below it too (collector in the bench): "
-                       "%.0f conn/s (step asked %.0f)\n",
-                       ladder.best_rate, ladder.best_asked);
+                printf("  lossless rate: the highest step with zero lost and zero skipped events, every step "
+                       "below it too (collector in the bench): %.0f conn/s (made %.0f/s)\n",
+                       ladder.best_asked, ladder.best_rate);
         else
-                printf("  no step was sustained with zero loss\n");
+                printf("  no step was sustained with zero lost and zero skipped events\n");
         if (ladder.first_loss_asked > 0)
-                printf("  first step that lost or missed events: %.0f conn/s\n", ladder.first_loss_asked);
+                printf("  first step that lost or skipped events: %.0f conn/s\n", ladder.first_loss_asked);
+        printf("  program runs skipped (recursion) per connection, by step:");
+        for (size_t i = 0; i < ladder.n_steps; i++)
+                printf("%s %.0f: %.4f (%" PRIu64 ")", i ? "," : "", ladder.steps[i].asked,
+                       skipped_per_conn(&ladder.steps[i]), ladder.steps[i].stats.skipped);
+        printf("\n");
+        for (size_t i = 0; i < ladder.n_steps; i++) {
+                const struct step *s = &ladder.steps[i];
+
+                if (!s->complete && s->stats.lost == 0 && s->stats.untracked == 0 && s->stats.skipped == 0 &&
+                    step_events(s) < EVENTS_PER_CONNECTION * s->load.made)
+                        printf("  MISSING at %.0f conn/s: %" PRIu64 " of %" PRIu64 " events never came, with lost, "
+                               "untracked and skipped all 0\n",
+                               s->asked, EVENTS_PER_CONNECTION * s->load.made - step_events(s),
+                               EVENTS_PER_CONNECTION * s->load.made);
+        }
         if (o->max_rounds > 0)
                 printf("  the generator's ceiling: %.0f conn/s alone, %.0f with the collector (ratio %.3f, %s); "
                        "CPU per connection %.1f us alone, %.1f us with it\n",
@@ -1009,7 +962,7 @@ static int run(const struct bench_options *o, const char *dir)
                 print_agent_summary(&agents);
 
         pass = !ladder.target_failed && !agents.streaming_missed;
-        printf("\n  target: every step up to %d conn/s with zero loss: %s%s\n", TARGET_RATE, verdict(pass),
+        printf("\n  target: every step up to %d conn/s with zero lost and zero skipped events: %s%s\n", TARGET_RATE, verdict(pass),
                ladder.target_reached ? ""
                                      : " (but the generator did not reach it: see the ladder)");
         r = pass ? 0 : 1;
@@ -1023,7 +976,7 @@ finish:
 int main(int argc, char **argv)
 {
         struct bench_options o = {
-                .rates = { .v = { 1000, 2000, 5000, 10000, 20000, 30000, 50000 }, .n = 7 },
+                .rates = { .v = { 1000, 2000, 5000, 10000, 15000, 20000, 30000, 50000 }, .n = 8 },
                 .agent_rates = { .v = { 1000, 10000 }, .n = 2 },
                 .step_s = 5,
                 .max_rounds = 3,

@@ -318,22 +318,12 @@ static int netdep_census(const struct bench_options *o, struct netdep_census *re
 
 /* ---- one size ---- */
 
-static int compare_double(const void *a, const void *b)
-{
-        double x = *(const double *)a, y = *(const double *)b;
-
-        return (x > y) - (x < y);
-}
-
-static double median(const struct samples *s)
+static double samples_median(const struct samples *s)
 {
         double v[MAX_RUNS];
 
-        if (s->n == 0)
-                return 0;
         memcpy(v, s->seconds, s->n * sizeof(v[0]));
-        qsort(v, s->n, sizeof(v[0]), compare_double);
-        return s->n % 2 ? v[s->n / 2] : (v[s->n / 2 - 1] + v[s->n / 2]) / 2;
+        return median(v, s->n);
 }
 
 static double min_of(const struct samples *s)
@@ -442,15 +432,15 @@ static const char *verdict(bool pass)
 static unsigned print_size(const struct size_result *res)
 {
         const struct samples *t = res->tools;
-        double netdep = median(&t[TOOL_NETDEP]), bare = median(&t[TOOL_DUMP]);
-        double vs_ss = ratio(netdep, median(&t[TOOL_SS_PROCESSES]));
-        double vs_dump = ratio(median(&t[TOOL_NETDEP_NO_PROCESSES]), bare);
+        double netdep = samples_median(&t[TOOL_NETDEP]), bare = samples_median(&t[TOOL_DUMP]);
+        double vs_ss = ratio(netdep, samples_median(&t[TOOL_SS_PROCESSES]));
+        double vs_dump = ratio(samples_median(&t[TOOL_NETDEP_NO_PROCESSES]), bare);
         long rss = netdep_maxrss_kib(res);
         unsigned failed = 0;
 
         printf("\n  %-30s %4s %9s %9s %9s %10s\n", "command", "runs", "median", "min", "max", "peak RSS");
         for (int i = 0; i < _TOOL_MAX; i++) {
-                printf("  %-30s %4u %8.3fs %8.3fs %8.3fs", tool_label[i], t[i].n, median(&t[i]),
+                printf("  %-30s %4u %8.3fs %8.3fs %8.3fs", tool_label[i], t[i].n, samples_median(&t[i]),
                        min_of(&t[i]), max_of(&t[i]));
                 if (t[i].maxrss_kib)
                         printf(" %6.1f MiB\n", mib(t[i].maxrss_kib));
@@ -464,11 +454,11 @@ static unsigned print_size(const struct size_result *res)
         printf("  %-40s %8.3f   <= %-11.2f %s\n", "netdep --no-processes / bare dump", vs_dump, TARGET_VS_DUMP,
                verdict(vs_dump <= TARGET_VS_DUMP));
         printf("  %-40s %8.3f\n", "netdep flows / bare dump", ratio(netdep, bare));
-        printf("  %-40s %8.3f\n", "dump + tcp_info / bare dump", ratio(median(&t[TOOL_DUMP_INFO]), bare));
+        printf("  %-40s %8.3f\n", "dump + tcp_info / bare dump", ratio(samples_median(&t[TOOL_DUMP_INFO]), bare));
         printf("  %-40s %8.3f\n", "netdep --no-processes / dump + tcp_info",
-               ratio(median(&t[TOOL_NETDEP_NO_PROCESSES]), median(&t[TOOL_DUMP_INFO])));
+               ratio(samples_median(&t[TOOL_NETDEP_NO_PROCESSES]), samples_median(&t[TOOL_DUMP_INFO])));
         printf("  %-40s %8.3f\n", "netdep --no-processes / dump, states ~0",
-               ratio(median(&t[TOOL_NETDEP_NO_PROCESSES]), median(&t[TOOL_DUMP_ANY_STATE])));
+               ratio(samples_median(&t[TOOL_NETDEP_NO_PROCESSES]), samples_median(&t[TOOL_DUMP_ANY_STATE])));
         printf("  %-40s %4.1f MiB   <= %-4d MiB    %s\n", "netdep peak RSS (max of both)", mib(rss),
                TARGET_RSS_KIB / 1024, verdict(rss <= TARGET_RSS_KIB));
         if (res->layout.connections == TARGET_CONNECTIONS)
@@ -514,7 +504,7 @@ static int run_size(const struct bench_options *o, uint32_t connections, struct 
         printf("\n== N = %u connections: %u sockets in %u processes (%u servers, %u clients), "
                "%u listening ports, %d source addresses\n",
                connections, 2 * connections, 2 * res->layout.per_side, res->layout.per_side,
-               res->layout.per_side, res->layout.per_side * HOLD_PORTS_PER_SERVER, HOLD_SOURCE_ADDRESSES);
+               res->layout.per_side, res->layout.per_side * HOLD_PORTS_PER_SERVER, LOOPBACK_SOURCES);
         fflush(stdout);
 
         r = hold_enter_fresh_netns();
@@ -553,22 +543,22 @@ static void print_summary(const struct bench_options *o, const struct size_resul
                         continue;
                 printf("| %u | %lu | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %.1f MiB |\n",
                        results[i].layout.connections, (unsigned long)results[i].established,
-                       median(&t[TOOL_NETDEP]), median(&t[TOOL_NETDEP_NO_PROCESSES]),
-                       median(&t[TOOL_SS_PROCESSES]), median(&t[TOOL_SS]), median(&t[TOOL_DUMP]),
-                       median(&t[TOOL_DUMP_INFO]), median(&t[TOOL_DUMP_ANY_STATE]),
+                       samples_median(&t[TOOL_NETDEP]), samples_median(&t[TOOL_NETDEP_NO_PROCESSES]),
+                       samples_median(&t[TOOL_SS_PROCESSES]), samples_median(&t[TOOL_SS]), samples_median(&t[TOOL_DUMP]),
+                       samples_median(&t[TOOL_DUMP_INFO]), samples_median(&t[TOOL_DUMP_ANY_STATE]),
                        mib(netdep_maxrss_kib(&results[i])));
         }
         printf("\n| N | netdep / ss -tanp | --no-processes / bare dump | netdep / bare dump |\n");
         printf("|---:|---:|---:|---:|\n");
         for (size_t i = 0; i < n; i++) {
                 const struct samples *t = results[i].tools;
-                double bare = median(&t[TOOL_DUMP]);
+                double bare = samples_median(&t[TOOL_DUMP]);
 
                 if (!results[i].measured)
                         continue;
                 printf("| %u | %.3f | %.3f | %.2f |\n", results[i].layout.connections,
-                       ratio(median(&t[TOOL_NETDEP]), median(&t[TOOL_SS_PROCESSES])),
-                       ratio(median(&t[TOOL_NETDEP_NO_PROCESSES]), bare), ratio(median(&t[TOOL_NETDEP]), bare));
+                       ratio(samples_median(&t[TOOL_NETDEP]), samples_median(&t[TOOL_SS_PROCESSES])),
+                       ratio(samples_median(&t[TOOL_NETDEP_NO_PROCESSES]), bare), ratio(samples_median(&t[TOOL_NETDEP]), bare));
         }
         printf("\nRuns: %u per command, %u of ss -tanp. RSS floor (the bench's own peak, which a "
                "forked child starts from): %.1f MiB\n",

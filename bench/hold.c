@@ -24,7 +24,6 @@
 
 #define BASE_PORT 5000 /* below the widened ephemeral range */
 #define EPHEMERAL_PORTS "10000 65535"
-#define LISTEN_BACKLOG 65535
 #define CONNECT_TIMEOUT_S 5
 
 struct hold_layout hold_layout_for(uint32_t connections)
@@ -144,19 +143,10 @@ static int serve(uint32_t index, uint32_t expected, int report_fd)
         int r;
 
         for (uint32_t j = 0; j < HOLD_PORTS_PER_SERVER; j++) {
-                struct sockaddr_in sin = {
-                        .sin_family = AF_INET,
-                        .sin_port = htons(server_port(index, j)),
-                        .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-                };
-                int one = 1;
-                int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+                int fd = loopback_listen(server_port(index, j), SOCK_NONBLOCK);
 
                 if (fd < 0)
-                        return -errno;
-                if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-                    bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 || listen(fd, LISTEN_BACKLOG) < 0)
-                        return -errno;
+                        return fd;
                 listeners[j] = (struct pollfd){ .fd = fd, .events = POLLIN };
         }
         report(report_fd, index, HOLDER_LISTENING, 0, 0);
@@ -193,30 +183,23 @@ static int serve(uint32_t index, uint32_t expected, int report_fd)
 static int connect_all(uint32_t index, uint32_t count, double deadline, int report_fd)
 {
         struct timeval connect_timeout = { .tv_sec = CONNECT_TIMEOUT_S };
-        int one = 1;
         int r;
 
         for (uint32_t k = 0; k < count; k++) {
-                struct sockaddr_in src = {
-                        .sin_family = AF_INET,
-                        .sin_addr.s_addr = htonl(INADDR_LOOPBACK + 1 + k % HOLD_SOURCE_ADDRESSES),
-                };
                 struct sockaddr_in dst = {
                         .sin_family = AF_INET,
-                        .sin_port = htons(server_port(index, (k / HOLD_SOURCE_ADDRESSES) % HOLD_PORTS_PER_SERVER)),
+                        .sin_port = htons(server_port(index, (k / LOOPBACK_SOURCES) % HOLD_PORTS_PER_SERVER)),
                         .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
                 };
                 int fd;
 
                 if (k % 256 == 0 && monotonic_s() > deadline)
                         return -ETIMEDOUT;
-                fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                fd = loopback_socket(k);
                 if (fd < 0)
-                        return -errno;
+                        return fd;
                 /* SO_SNDTIMEO bounds a blocking connect(). */
-                if (setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one)) < 0 ||
-                    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &connect_timeout, sizeof(connect_timeout)) < 0 ||
-                    bind(fd, (struct sockaddr *)&src, sizeof(src)) < 0)
+                if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &connect_timeout, sizeof(connect_timeout)) < 0)
                         return -errno;
                 r = set_linger_zero(fd);
                 if (r < 0)
@@ -232,17 +215,12 @@ static int connect_all(uint32_t index, uint32_t count, double deadline, int repo
 }
 
 static _Noreturn void holder_main(const struct hold *h, bool server, uint32_t index, uint32_t share,
-                                  pid_t parent, unsigned lifetime_s, double deadline)
+                                  unsigned lifetime_s, double deadline)
 {
         struct rlimit rl;
         int r;
 
-        /* Die with the bench however it ends, and on its own after lifetime_s. */
-        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
-                _exit(EXIT_FAILURE);
-        signal(SIGINT, SIG_DFL);
-        signal(SIGTERM, SIG_DFL);
-        signal(SIGHUP, SIG_DFL);
+        /* Dies with the bench however it ends (fork_child()), and on its own after lifetime_s. */
         alarm(lifetime_s);
         prctl(PR_SET_NAME, server ? "bench-server" : "bench-client");
         close(h->report_read);
@@ -264,16 +242,15 @@ static _Noreturn void holder_main(const struct hold *h, bool server, uint32_t in
 static int spawn_holder(struct hold *h, bool server, uint32_t index, uint32_t share,
                         unsigned lifetime_s, double deadline)
 {
-        pid_t parent = getpid();
         pid_t pid;
 
         if (h->n == ELEMENTSOF(h->pids))
                 return -E2BIG;
-        pid = fork();
+        pid = fork_child();
         if (pid < 0)
-                return -errno;
+                return pid;
         if (pid == 0)
-                holder_main(h, server, index, share, parent, lifetime_s, deadline);
+                holder_main(h, server, index, share, lifetime_s, deadline);
         h->pids[h->n++] = pid;
         return 0;
 }
@@ -322,16 +299,7 @@ static int wait_for_holders(struct hold *h, enum holder_event event, uint32_t wa
 
 void hold_stop(struct hold *h)
 {
-        for (size_t i = 0; i < h->n; i++)
-                if (h->pids[i] > 0)
-                        kill(h->pids[i], SIGKILL);
-        /* SIGKILL cannot be ignored: each wait ends. */
-        for (size_t i = 0; i < h->n; i++)
-                if (h->pids[i] > 0) {
-                        while (waitpid(h->pids[i], NULL, 0) < 0 && errno == EINTR)
-                                ;
-                        h->pids[i] = 0;
-                }
+        kill_and_reap(h->pids, h->n);
         h->n = 0;
         if (h->report_read >= 0)
                 close(h->report_read);

@@ -3,8 +3,8 @@
  *
  * Server processes listen on HOLD_PORTS_PER_SERVER ports of 127.0.0.1 and
  * accept continuously; client i connects only to server i, rotating over
- * HOLD_SOURCE_ADDRESSES source addresses (127.0.0.2 and on, bound with
- * IP_BIND_ADDRESS_NO_PORT so ephemeral ports are shared per destination).
+ * the LOOPBACK_SOURCES source addresses (loopback_socket(): ephemeral
+ * ports are shared per destination).
  * No process holds more than HOLD_CONNECTIONS_PER_PROCESS sockets, well
  * under a 20,000-fd hard limit. Sockets close with RST, so killing the
  * holders leaves no TIME_WAIT behind. */
@@ -23,7 +23,6 @@
 #define HOLD_MAX_PROCESSES_PER_SIDE \
         ((HOLD_MAX_CONNECTIONS + HOLD_CONNECTIONS_PER_PROCESS - 1) / HOLD_CONNECTIONS_PER_PROCESS)
 #define HOLD_PORTS_PER_SERVER 2
-#define HOLD_SOURCE_ADDRESSES 8
 
 /* As many client processes as server processes. */
 struct hold_layout {

@@ -595,13 +595,6 @@ static void samples_add(struct samples *s, double seconds, const struct walk_res
                 s->truncated = true;
 }
 
-static int compare_double(const void *a, const void *b)
-{
-        double x = *(const double *)a, y = *(const double *)b;
-
-        return (x > y) - (x < y);
-}
-
 static int compare_size(const void *a, const void *b)
 {
         size_t x = *(const size_t *)a, y = *(const size_t *)b;
@@ -718,7 +711,7 @@ static int time_hosts(struct nd_store *s, const struct bench_options *o, const s
 
         for (size_t i = 0; i < n; i++) {
                 char addr[ND_ADDR_TEXT_MAX];
-                struct walk_result a, b;
+                struct walk_result a = {}, b = {};
                 double t0, t1, t2;
                 int r;
 
@@ -993,9 +986,9 @@ static int parse_args(int argc, char **argv, struct bench_options *o)
                 {}
         };
         unsigned seed;
-        int c, r = 0;
+        int c, index = 0, r = 0;
 
-        while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, "h", options, &index)) != -1) {
                 switch (c) {
                 case 'h':
                         help(stdout);
@@ -1038,8 +1031,8 @@ static int parse_args(int argc, char **argv, struct bench_options *o)
                         return -EINVAL;
                 }
                 if (r < 0)
-                        return bench_error(-EINVAL, "invalid value '%s' for %s (see --help)", optarg,
-                                           argv[optind - 1]);
+                        return bench_error(-EINVAL, "invalid value \'%s\' for --%s (see --help)", optarg,
+                                           options[index].name);
         }
         if (optind < argc)
                 return bench_error(-EINVAL, "Unexpected argument '%s'", argv[optind]);

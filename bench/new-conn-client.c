@@ -97,25 +97,19 @@ int new_conn_client_run(const struct sockaddr_in *server, const char *request, c
         struct shared_counts *shared;
         struct new_conn_result res = {};
         struct rusage ru = {};
-        pid_t parent = getpid(), pid;
+        pid_t pid;
         int status = 0, r;
 
         shared = mmap(NULL, sizeof(*shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
         if (shared == MAP_FAILED)
                 return bench_error(-errno, "Failed to map the client's counts: %m");
-        fflush(NULL);
-        pid = fork();
+        pid = fork_child();
         if (pid < 0) {
-                r = bench_error(-errno, "Failed to start the client: %m");
+                r = bench_error(pid, "Failed to start the client: %m");
                 goto out;
         }
-        if (pid == 0) {
-                if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
-                        _exit(127);
-                signal(SIGINT, SIG_DFL);
-                signal(SIGTERM, SIG_DFL);
+        if (pid == 0)
                 client_loop(server, request, expect, duration_s, cpu, shared);
-        }
         r = reap(pid, monotonic_s() + duration_s + REAP_GRACE_S, interrupted, &status, &ru);
         if (r < 0)
                 goto out;

@@ -1,6 +1,8 @@
 #include "run-command.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -9,6 +11,8 @@
 
 #include "bench-util.h"
 #include "shared/cleanup.h"
+
+#define MIGRATE_TIMEOUT_S 60
 
 int run_command(const char *const *argv, int out_fd, unsigned timeout_s, const volatile sig_atomic_t *interrupted,
                 struct command_result *ret)
@@ -56,4 +60,24 @@ int command_output_contains(const char *const *argv, const char *needle, unsigne
         text[n] = 0;
         *ret = strstr(text, needle) != NULL;
         return 0;
+}
+
+int agent_files_make(const char *netdep, const char *dir, const char *name, const volatile sig_atomic_t *interrupted,
+                     struct agent_files *ret)
+{
+        const char *migrate[] = { netdep, "db", "migrate", "--store", ret->uri, NULL };
+        _cleanup_close_ int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC), log_fd = -EBADF;
+        int r;
+
+        snprintf(ret->uri, sizeof(ret->uri), "sqlite:%s/%s.db", dir, name);
+        snprintf(ret->log_path, sizeof(ret->log_path), "%s/%s.log", dir, name);
+        if (devnull < 0)
+                return -errno;
+        log_fd = open(ret->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (log_fd < 0)
+                return bench_error(-errno, "Failed to create %s: %m", ret->log_path);
+        r = run_command(migrate, devnull, MIGRATE_TIMEOUT_S, interrupted, NULL);
+        if (r < 0)
+                return r;
+        return TAKE_FD(log_fd);
 }

@@ -587,22 +587,25 @@ forget:
         unfollow(sk);
 }
 
-SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(nd_inet_sock_set_state, struct sock *sk, int oldstate, int newstate)
+/* Most changes say nothing we need: they are left before reading anything. */
+static __always_inline bool change_wanted(int newstate)
+{
+        return newstate != TCP_FIN_WAIT2 && newstate != TCP_CLOSE_WAIT && newstate != TCP_SYN_RECV &&
+               newstate != TCP_CLOSING;
+}
+
+/* Whatever a state change of sk tells: the work of both programs below. */
+static __always_inline void state_changed(struct sock *sk, int oldstate, int newstate)
 {
         struct sock_info *info;
 
-        /* Most changes say nothing we need: leave before reading anything. */
-        if (newstate == TCP_FIN_WAIT2 || newstate == TCP_CLOSE_WAIT || newstate == TCP_SYN_RECV ||
-            newstate == TCP_CLOSING)
-                return 0;
         if (!sock_wanted(sk))
-                return 0;
+                return;
 
         switch (newstate) {
         case TCP_LISTEN:
                 on_listen(sk);
-                return 0;
+                return;
         case TCP_SYN_SENT: {
                 /* connect() runs in the connecting process. */
                 struct sock_info fresh = { .ts_start = bpf_ktime_get_ns(), .cookie = bpf_get_socket_cookie(sk) };
@@ -610,14 +613,14 @@ int BPF_PROG(nd_inet_sock_set_state, struct sock *sk, int oldstate, int newstate
                 fresh.netns = sock_netns(sk);
                 current_owner(&fresh.owner);
                 follow(sk, &fresh);
-                return 0;
+                return;
         }
         case TCP_ESTABLISHED:
                 if (oldstate == TCP_SYN_SENT)
                         on_connected(sk);
                 else if (oldstate == TCP_SYN_RECV)
                         on_accepted(sk);
-                return 0;
+                return;
         case TCP_FIN_WAIT1:
         case TCP_LAST_ACK:
                 /* Only close() and shutdown() make these changes, in the
@@ -625,22 +628,67 @@ int BPF_PROG(nd_inet_sock_set_state, struct sock *sk, int oldstate, int newstate
                  * at last. A close() also takes it off the listing. */
                 info = followed_info(sk);
                 if (!info)
-                        return 0;
+                        return;
                 count(ND_TCP_COUNTER_CHANGES);
                 if (info->passive && info->owner_from_listener) {
                         current_owner(&info->owner);
                         info->owner_from_listener = 0;
                 }
-                return 0;
+                return;
         case TCP_CLOSE:
                 if (oldstate == TCP_LISTEN)
                         on_listen_stop(sk);
                 else
                         on_close(sk, oldstate);
-                return 0;
+                return;
         default:
-                return 0;
+                return;
         }
+}
+
+/* Set on this CPU for the whole of nd_inet_sock_set_state's work. */
+struct {
+        __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+        __uint(max_entries, 1);
+        __type(key, __u32);
+        __type(value, __u32);
+} working SEC(".maps");
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(nd_inet_sock_set_state, struct sock *sk, int oldstate, int newstate)
+{
+        __u32 zero = 0, *busy = bpf_map_lookup_elem(&working, &zero);
+
+        /* From the first instruction to the last: the window in which a
+         * nested change is skipped for this program but not taken by the
+         * nested one is only the kernel's own entry and exit. */
+        if (busy)
+                *busy = 1;
+        if (change_wanted(newstate))
+                state_changed(sk, oldstate, newstate);
+        if (busy)
+                *busy = 0;
+        return 0;
+}
+
+/* The kernel does not enter a program that is already running on the same
+ * CPU. nd_inet_sock_set_state runs with softirqs enabled (a connect(), a
+ * close(), a socket's backlog processed in release_sock()), so the network
+ * softirq can interrupt it with another state change, which the kernel
+ * then skips for it. This second program, on the same tracepoint, does the
+ * work of exactly those: the changes that come while the first is at work
+ * on this CPU. Otherwise it leaves at once. */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(nd_inet_sock_set_state_nested, struct sock *sk, int oldstate, int newstate)
+{
+        __u32 zero = 0, *busy = bpf_map_lookup_elem(&working, &zero);
+
+        if (!busy || !*busy)
+                return 0;
+        count(ND_TCP_COUNTER_NESTED);
+        if (change_wanted(newstate))
+                state_changed(sk, oldstate, newstate);
+        return 0;
 }
 
 /* The TCP socket an iterated open file is, when it is one we want. Its

@@ -44,7 +44,10 @@ enum nd_tcp_event_counter {
          * connection established, adopted, closed by its process, or
          * closed. Unchanged, the listing is the same as last time. */
         ND_TCP_COUNTER_CHANGES = 3,
-        ND_TCP_COUNTER_MAX = 4,
+        /* State changes the kernel skipped for the main program (it was
+         * already running on that CPU) that the nested one handled. */
+        ND_TCP_COUNTER_NESTED = 4,
+        ND_TCP_COUNTER_MAX = 5,
 };
 
 struct nd_tcp_event_raw {

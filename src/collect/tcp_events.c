@@ -30,7 +30,7 @@ struct nd_tcp_events {
          * (closing it detaches), and that program, for its statistics;
          * the nd_dump_open iterator's link, which lists the connections
          * open. The other maps live on through them. */
-        int events_fd, counters_fd, link_fd, prog_fd, dump_link_fd;
+        int events_fd, counters_fd, link_fd, prog_fd, nested_link_fd, dump_link_fd;
         unsigned features_off; /* ND_TCP_EVENTS_* asked for but off */
         unsigned programs_loaded, programs_wanted;
         char *features_why; /* why they are off, one line; NULL if none */
@@ -54,7 +54,15 @@ struct load_params {
 };
 
 /* The fds the loader hands back; the last only with the listing on. */
-enum { LOADED_EVENTS, LOADED_COUNTERS, LOADED_LINK, LOADED_PROG, LOADED_DUMP_LINK, LOADED_FDS };
+enum {
+        LOADED_EVENTS,
+        LOADED_COUNTERS,
+        LOADED_LINK,
+        LOADED_PROG,
+        LOADED_NESTED_LINK,
+        LOADED_DUMP_LINK,
+        LOADED_FDS,
+};
 
 /* The program that failed to load, and the verifier's last word on it,
  * as libbpf printed them: libbpf's print callback takes no user pointer,
@@ -85,19 +93,24 @@ static void note_verifier_log(const char *prog, const char *log)
                 snprintf(load_failed.reason, sizeof(load_failed.reason), "%.*s", (int)best_len, best);
 }
 
-/* Reads what libbpf says about a failed program load. */
-static void note_load_failure(const char *msg)
+/* Reads what libbpf says about a failed program load; true if it was about
+ * one. */
+static bool note_load_failure(const char *msg)
 {
         char prog[64];
         int at = 0;
 
-        if (sscanf(msg, "libbpf: prog '%63[^']': -- BEGIN PROG LOAD LOG --%n", prog, &at) == 1 && at > 0)
+        if (sscanf(msg, "libbpf: prog '%63[^']': -- BEGIN PROG LOAD LOG --%n", prog, &at) == 1 && at > 0) {
                 note_verifier_log(prog, msg + at);
-        else if (sscanf(msg, "libbpf: prog '%63[^']': failed to load%n", prog, &at) == 1 && at > 0 &&
-                 strcmp(prog, load_failed.prog) != 0) {
+                return true;
+        }
+        if (sscanf(msg, "libbpf: prog '%63[^']': %n", prog, &at) != 1 || at == 0)
+                return false;
+        if (strncmp(msg + at, "failed to load", 14) == 0 && strcmp(prog, load_failed.prog) != 0) {
                 snprintf(load_failed.prog, sizeof(load_failed.prog), "%s", prog);
                 load_failed.reason[0] = 0;
         }
+        return strncmp(msg + at, "BPF program load failed", 23) == 0 || strncmp(msg + at, "failed to load", 14) == 0;
 }
 
 /* libbpf talks a lot while loading: keep it for -v (warnings) and -vv,
@@ -111,8 +124,12 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 
         if (vasprintf(&msg, fmt, ap) < 0)
                 return 0;
-        if (level == LIBBPF_WARN)
-                note_load_failure(msg);
+        /* A refused program is reported by the loader in one line, with the
+         * verifier's last word: libbpf's account of it (and of the object
+         * that then failed) is for -vv. */
+        if (level == LIBBPF_WARN && (note_load_failure(msg) || strstr(msg, "failed to load") ||
+                                     strstr(msg, "permission error while running as root")))
+                ours = LOG_LEVEL_DEBUG;
         if (ours > log_get_max_level())
                 return 0;
         /* libbpf's messages start with "libbpf: " already. */
@@ -204,6 +221,8 @@ struct nd_tcp_events *nd_tcp_events_free(struct nd_tcp_events *t)
                 close(t->dump_link_fd);
         if (t->prog_fd >= 0)
                 close(t->prog_fd);
+        if (t->nested_link_fd >= 0)
+                close(t->nested_link_fd);
         if (t->link_fd >= 0)
                 close(t->link_fd);
         if (t->counters_fd >= 0)
@@ -290,7 +309,7 @@ static int skeleton_open(const struct load_params *p, unsigned off, enum listing
                          struct tcp_events_bpf **ret)
 {
         unsigned on = p->features & ~off;
-        struct tcp_events_bpf *skel;
+        struct tcp_events_bpf *skel = NULL;
         int r;
 
         skel = tcp_events_bpf__open();
@@ -335,7 +354,7 @@ static int skeleton_load(const struct load_params *p, unsigned *off, enum listin
         int r;
 
         for (int attempt = 0; attempt < 6; attempt++) {
-                struct tcp_events_bpf *skel;
+                struct tcp_events_bpf *skel = NULL;
                 char next_name[64];
                 const char *next;
                 unsigned feature;
@@ -393,7 +412,7 @@ static int load_programs(void *userdata, int *fds, size_t max_fds, size_t *n_fds
         DECLARE_LIBBPF_OPTS(bpf_iter_attach_opts, dump_opts);
         union bpf_iter_link_info dump_on = {};
         struct tcp_events_bpf *skel = NULL;
-        enum listing_way listing;
+        enum listing_way listing = LIST_IN_PLACE;
         struct bpf_link *dump = NULL;
         unsigned off = 0;
         int r;
@@ -441,6 +460,7 @@ static int load_programs(void *userdata, int *fds, size_t max_fds, size_t *n_fds
         fds[LOADED_COUNTERS] = bpf_map__fd(skel->maps.counters);
         fds[LOADED_LINK] = bpf_link__fd(skel->links.nd_inet_sock_set_state);
         fds[LOADED_PROG] = bpf_program__fd(skel->progs.nd_inet_sock_set_state);
+        fds[LOADED_NESTED_LINK] = bpf_link__fd(skel->links.nd_inet_sock_set_state_nested);
         *n_fds = LOADED_DUMP_LINK;
         if (dump)
                 fds[(*n_fds)++] = bpf_link__fd(dump);
@@ -500,7 +520,7 @@ int nd_tcp_events_open(const struct nd_tcp_events_options *o, struct nd_tcp_even
         t = calloc(1, sizeof(*t));
         if (!t)
                 return -ENOMEM;
-        t->events_fd = t->counters_fd = t->link_fd = t->prog_fd = t->dump_link_fd = -EBADF;
+        t->events_fd = t->counters_fd = t->link_fd = t->prog_fd = t->nested_link_fd = t->dump_link_fd = -EBADF;
         clock_gettime(CLOCK_MONOTONIC, &started);
         /* In a child: a loader that crashes on an odd kernel takes only the
          * child down (the agent polls instead), and libbpf's megabytes of
@@ -523,9 +543,10 @@ int nd_tcp_events_open(const struct nd_tcp_events_options *o, struct nd_tcp_even
         t->counters_fd = fds[LOADED_COUNTERS];
         t->link_fd = fds[LOADED_LINK];
         t->prog_fd = fds[LOADED_PROG];
+        t->nested_link_fd = fds[LOADED_NESTED_LINK];
         if (n_fds > LOADED_DUMP_LINK)
                 t->dump_link_fd = fds[LOADED_DUMP_LINK];
-        t->programs_wanted = 1 + (unsigned)__builtin_popcount(p.features);
+        t->programs_wanted = 2 + (unsigned)__builtin_popcount(p.features); /* the core is two */
         t->programs_loaded = t->programs_wanted - (unsigned)__builtin_popcount(t->features_off);
         if (t->features_off) {
                 t->features_why = strdup(note);
@@ -645,17 +666,22 @@ static int read_counter(const struct nd_tcp_events *t, uint32_t index, uint64_t 
         return 0;
 }
 
-/* Runs of the program the kernel skipped since load because a BPF program
- * already ran on that CPU (a state change inside another program's run):
- * each is a state change we never saw. */
+/* State changes never seen since load: the kernel skipped the main
+ * program because it was already running on that CPU (a state change in
+ * the middle of its run), less those the nested program handled. */
 static int read_skipped(const struct nd_tcp_events *t, uint64_t *ret)
 {
         struct bpf_prog_info info = {};
         uint32_t len = sizeof(info);
+        uint64_t nested = 0;
+        int r;
 
         if (bpf_obj_get_info_by_fd(t->prog_fd, &info, &len) < 0)
                 return -errno;
-        *ret = info.recursion_misses;
+        r = read_counter(t, ND_TCP_COUNTER_NESTED, &nested);
+        if (r < 0)
+                return r;
+        *ret = info.recursion_misses > nested ? info.recursion_misses - nested : 0;
         return 0;
 }
 
@@ -674,6 +700,9 @@ int nd_tcp_events_stats(const struct nd_tcp_events *t, struct nd_tcp_events_stat
         if (r < 0)
                 return r;
         r = read_counter(t, ND_TCP_COUNTER_CHANGES, &s.changes);
+        if (r < 0)
+                return r;
+        r = read_counter(t, ND_TCP_COUNTER_NESTED, &s.nested);
         if (r < 0)
                 return r;
         r = read_skipped(t, &s.skipped);

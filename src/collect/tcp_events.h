@@ -139,10 +139,14 @@ struct nd_tcp_events_stats {
         uint64_t untracked; /* connections or listeners not followed: their table was full */
         uint64_t closed; /* followed connections that closed after being established, sent or not */
         uint64_t changes; /* as nd_tcp_events_changes() */
+        /* State changes that came in the middle of the program's run on
+         * the same CPU (a softirq interrupting it), which the kernel skips
+         * for it: handled by its nested twin instead. */
+        uint64_t nested;
         uint64_t malformed; /* records that did not decode (version skew: a bug) */
         /* State changes never seen: the kernel skipped the program because
-         * another BPF program was running on that CPU at the time (kernel
-         * 5.12 or later; 0 before). */
+         * it was already running on that CPU, and its nested twin missed
+         * them too (kernel 5.12 or later; 0 before). */
         uint64_t skipped;
 };
 

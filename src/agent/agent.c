@@ -297,8 +297,8 @@ static int open_sources(const struct nd_agent_options *o, struct sources *src)
         else if (src->mode == ND_AGENT_MODE_HYBRID)
                 log_notice("agent: hybrid mode (eBPF programs loaded: %u of %u): eBPF events for every connection "
                            "opened and every failed connect, and the connections open listed from the sockets eBPF "
-                           "follows; those open at start were adopted from a walk of every open file",
-                           loaded, wanted);
+                           "follows (%s); those open at start were adopted from a walk of every open file",
+                           loaded, wanted, nd_tcp_events_listing(src->events));
         else
                 log_notice("agent: streaming mode: eBPF events only; connections opened before the agent started "
                            "are not seen (eBPF programs loaded: %u of %u)",

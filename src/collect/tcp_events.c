@@ -34,6 +34,7 @@ struct nd_tcp_events {
         unsigned features_off; /* ND_TCP_EVENTS_* asked for but off */
         unsigned programs_loaded, programs_wanted;
         char *features_why; /* why they are off, one line; NULL if none */
+        const char *listing; /* the program that lists; NULL without the listing */
         struct ring_buffer *rb;
         /* Valid during one poll or consume. */
         nd_tcp_event_fn fn;
@@ -258,6 +259,14 @@ const char *nd_tcp_events_feature_name(unsigned feature)
  * for kernels that refuse map element iterators (it sees only the
  * reader's network namespace). */
 enum listing_way { LIST_IN_PLACE, LIST_BY_COPY, LIST_TCP_TABLE, LISTING_WAYS };
+/* The loader's result: the features off in the low bits, the listing's way above. */
+#define LISTING_SHIFT 8
+
+static const char *const listing_names[LISTING_WAYS] = {
+        [LIST_IN_PLACE] = "nd_dump_open",
+        [LIST_BY_COPY] = "nd_dump_open_copy",
+        [LIST_TCP_TABLE] = "nd_list_tcp",
+};
 
 static struct bpf_program *listing_program(const struct tcp_events_bpf *skel, enum listing_way way)
 {
@@ -464,7 +473,7 @@ static int load_programs(void *userdata, int *fds, size_t max_fds, size_t *n_fds
         *n_fds = LOADED_DUMP_LINK;
         if (dump)
                 fds[(*n_fds)++] = bpf_link__fd(dump);
-        return (int)off;
+        return (int)(off | (unsigned)listing << LISTING_SHIFT);
 }
 
 int nd_tcp_events_open(const struct nd_tcp_events_options *o, struct nd_tcp_events **ret, char *why,
@@ -532,6 +541,9 @@ int nd_tcp_events_open(const struct nd_tcp_events_options *o, struct nd_tcp_even
         }
         clock_gettime(CLOCK_MONOTONIC, &loaded);
         t->features_off = (unsigned)r & p.features;
+        if ((p.features & ~t->features_off) & ND_TCP_EVENTS_LISTING &&
+            (unsigned)r >> LISTING_SHIFT < LISTING_WAYS)
+                t->listing = listing_names[(unsigned)r >> LISTING_SHIFT];
         want_fds = (p.features & ~t->features_off) & ND_TCP_EVENTS_LISTING ? LOADED_FDS : LOADED_DUMP_LINK;
         if (n_fds != want_fds) {
                 for (size_t i = 0; i < n_fds; i++)
@@ -729,4 +741,9 @@ void nd_tcp_events_programs(const struct nd_tcp_events *t, unsigned *ret_loaded,
 int nd_tcp_events_changes(const struct nd_tcp_events *t, uint64_t *ret)
 {
         return read_counter(t, ND_TCP_COUNTER_CHANGES, ret);
+}
+
+const char *nd_tcp_events_listing(const struct nd_tcp_events *t)
+{
+        return t->listing;
 }

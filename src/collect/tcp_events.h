@@ -112,6 +112,11 @@ int nd_tcp_events_consume(struct nd_tcp_events *t, nd_tcp_event_fn fn, void *use
  * (...)"; "" when none is off. */
 unsigned nd_tcp_events_features_off(const struct nd_tcp_events *t, const char **ret_why);
 
+/* The program that lists the connections open on this kernel
+ * ("nd_dump_open", "nd_dump_open_copy" or "nd_list_tcp", docs/bpf.md),
+ * or NULL when the listing is off. */
+const char *nd_tcp_events_listing(const struct nd_tcp_events *t);
+
 /* How many of the BPF programs asked for are loaded. */
 void nd_tcp_events_programs(const struct nd_tcp_events *t, unsigned *ret_loaded, unsigned *ret_wanted);
 

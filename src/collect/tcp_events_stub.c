@@ -73,3 +73,8 @@ int nd_tcp_events_changes(const struct nd_tcp_events *t, uint64_t *ret)
 {
         return -EOPNOTSUPP;
 }
+
+const char *nd_tcp_events_listing(const struct nd_tcp_events *t)
+{
+        return NULL;
+}

@@ -17,7 +17,7 @@
 #    (no "trace without ...").
 #
 # Prints what it did, then a last line
-#   result: programs 2/2, connections 50/50, refused 10/10, hybrid ok: PASS
+#   result: programs 5/5, connections 50/50, refused 10/10, hybrid ok (listing by nd_dump_open): PASS
 # (or ": FAIL: <reasons>"). Exits 0 on PASS, 1 on FAIL.
 set -eu
 
@@ -85,6 +85,7 @@ server=$!
 wait_until 10 test -e "$DIR/server.ready" || fail "short-conns server did not start"
 
 programs="?"
+listing="?"
 connections="-"
 refused_seen="-"
 "$NETDEP" trace --json >"$DIR/trace.out" 2>"$DIR/trace.err" &
@@ -162,13 +163,16 @@ else
         else
                 hybrid="ok"
                 programs=$agent_loaded
+                # Which of the listing's ways this kernel takes (docs/bpf.md).
+                listing=$(sed -n 's/.*listed from the sockets eBPF follows (\([a-z_]*\)).*/\1/p' "$DIR/agent.err" |
+                        head -n 1)
         fi
 fi
 
 kill "$server" 2>/dev/null || true
 wait "$server" || true
 
-summary="programs $programs, connections $connections/$CONNS, refused $refused_seen/$REFUSED, hybrid $hybrid"
+summary="programs $programs, connections $connections/$CONNS, refused $refused_seen/$REFUSED, hybrid $hybrid (listing by $listing)"
 if [ -n "$failures" ]; then
         echo "result: $summary: FAIL: $failures"
         exit 1

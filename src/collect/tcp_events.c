@@ -84,6 +84,7 @@ static void note_verifier_log(const char *prog, const char *log)
                 end = strchrnul(line, '\n');
                 size_t len = (size_t)(end - line);
                 if (len == 0 || strncmp(line, "processed ", 10) == 0 || strncmp(line, "verification time", 17) == 0 ||
+                    strncmp(line, "func#", 5) == 0 ||
                     strncmp(line, "stack depth", 11) == 0 || strncmp(line, "-- END", 6) == 0)
                         continue;
                 best = line;

@@ -14,6 +14,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "collect/bpf_load_log.h"
 #include "collect/netns.h"
 #include "shared/forked_call.h"
 #include "shared/log.h"
@@ -68,52 +69,7 @@ enum {
 /* The program that failed to load, and the verifier's last word on it,
  * as libbpf printed them: libbpf's print callback takes no user pointer,
  * so this is file-scope, and written only in the loader's child process. */
-static struct {
-        char prog[64];
-        char reason[256];
-} load_failed;
-
-/* Keeps the last line of a verifier log that says what is wrong: not the
- * statistics the verifier ends every log with. */
-static void note_verifier_log(const char *prog, const char *log)
-{
-        const char *line = log, *best = NULL, *end;
-        size_t best_len = 0;
-
-        for (; *line; line = *end ? end + 1 : end) {
-                end = strchrnul(line, '\n');
-                size_t len = (size_t)(end - line);
-                if (len == 0 || strncmp(line, "processed ", 10) == 0 || strncmp(line, "verification time", 17) == 0 ||
-                    strncmp(line, "func#", 5) == 0 ||
-                    strncmp(line, "stack depth", 11) == 0 || strncmp(line, "-- END", 6) == 0)
-                        continue;
-                best = line;
-                best_len = len;
-        }
-        snprintf(load_failed.prog, sizeof(load_failed.prog), "%s", prog);
-        if (best)
-                snprintf(load_failed.reason, sizeof(load_failed.reason), "%.*s", (int)best_len, best);
-}
-
-/* Reads what libbpf says about a failed program load; true if it was about
- * one. */
-static bool note_load_failure(const char *msg)
-{
-        char prog[64];
-        int at = 0;
-
-        if (sscanf(msg, "libbpf: prog '%63[^']': -- BEGIN PROG LOAD LOG --%n", prog, &at) == 1 && at > 0) {
-                note_verifier_log(prog, msg + at);
-                return true;
-        }
-        if (sscanf(msg, "libbpf: prog '%63[^']': %n", prog, &at) != 1 || at == 0)
-                return false;
-        if (strncmp(msg + at, "failed to load", 14) == 0 && strcmp(prog, load_failed.prog) != 0) {
-                snprintf(load_failed.prog, sizeof(load_failed.prog), "%s", prog);
-                load_failed.reason[0] = 0;
-        }
-        return strncmp(msg + at, "BPF program load failed", 23) == 0 || strncmp(msg + at, "failed to load", 14) == 0;
-}
+static struct nd_bpf_load_failure load_failed;
 
 /* libbpf talks a lot while loading: keep it for -v (warnings) and -vv,
  * whole (a verifier log comes as one message of any length), and note
@@ -129,7 +85,7 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
         /* A refused program is reported by the loader in one line, with the
          * verifier's last word: libbpf's account of it (and of the object
          * that then failed) is for -vv. */
-        if (level == LIBBPF_WARN && (note_load_failure(msg) || strstr(msg, "failed to load") ||
+        if (level == LIBBPF_WARN && (nd_bpf_load_failure_note(&load_failed, msg) || strstr(msg, "failed to load") ||
                                      strstr(msg, "permission error while running as root")))
                 ours = LOG_LEVEL_DEBUG;
         if (ours > log_get_max_level())

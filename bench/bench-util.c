@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "load-util.h"
 #include "shared/cleanup.h"
 #include "shared/parse.h"
 
@@ -333,29 +334,15 @@ int loopback_listen(uint16_t port, int flags)
 {
         struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons(port),
                                     .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-        _cleanup_close_ int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | flags, 0);
-        int one = 1;
 
-        if (fd < 0)
-                return -errno;
         /* The backlog is capped by somaxconn, which hold_enter_fresh_netns() raises. */
-        if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-            bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(fd, 65535) < 0)
-                return -errno;
-        return TAKE_FD(fd);
+        return tcp_listen((struct sockaddr *)&addr, sizeof(addr), flags, -1, 65535, NULL);
 }
 
 int loopback_socket(uint64_t k)
 {
         struct sockaddr_in src = { .sin_family = AF_INET,
                                    .sin_addr.s_addr = htonl(INADDR_LOOPBACK + 1 + (uint32_t)(k % LOOPBACK_SOURCES)) };
-        _cleanup_close_ int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        int one = 1;
 
-        if (fd < 0)
-                return -errno;
-        if (setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one)) < 0 ||
-            bind(fd, (struct sockaddr *)&src, sizeof(src)) < 0)
-                return -errno;
-        return TAKE_FD(fd);
+        return tcp_socket(AF_INET, (struct sockaddr *)&src, sizeof(src), NULL);
 }

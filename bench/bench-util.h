@@ -121,7 +121,8 @@ uint64_t ksoftirqd_ticks(void);
 int machine_ticks(uint64_t *ret_busy, uint64_t *ret_total);
 
 /* Loopback sockets, for the load generators (call from inside a network
- * namespace of the bench's own, see hold_enter_fresh_netns()). Clients
+ * namespace of the bench's own, see hold_enter_fresh_netns()): tcp_listen()
+ * and tcp_socket() of tests/helpers/load-util.h on the bench's addresses. Clients
  * spread over LOOPBACK_SOURCES source addresses, 127.0.0.2 and on: each
  * has its own ephemeral ports, LOOPBACK_SOURCES times as many tuples. */
 #define LOOPBACK_SOURCES 8

@@ -11,11 +11,11 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "bench-util.h"
 #include "collect/sockdiag.h"
+#include "load-util.h"
 #include "shared/cleanup.h"
 
 #define START_DELAY_S 0.05 /* from the first fork to the common start: every client is up by then */
@@ -37,9 +37,11 @@ struct conn_load_shared {
         struct client_report clients[CONN_LOAD_MAX_PROCESSES];
 };
 
-static struct timespec timespec_of(double s)
+/* Until monotonic_s() reaches when, signals or not. */
+static void sleep_until_s(double when)
 {
-        return (struct timespec){ .tv_sec = (time_t)s, .tv_nsec = (long)((s - (double)(time_t)s) * 1e9) };
+        while (sleep_until_ns((uint64_t)(when * 1e9)) == -EINTR)
+                ;
 }
 
 static _Noreturn void serve(int listen_fd, uint64_t *accepted)
@@ -89,18 +91,17 @@ static int connect_once(const struct conn_load *l, const struct conn_load_spec *
 {
         struct sockaddr_in dst = { .sin_family = AF_INET, .sin_port = htons(l->port),
                                    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-        static const struct linger abort_on_close = { .l_onoff = 1, .l_linger = 0 };
         _cleanup_close_ int fd = loopback_socket(i);
         int r;
 
         if (fd < 0)
                 return fd;
-        if (spec->reset && setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof(abort_on_close)) < 0)
-                return -errno;
-        do
-                r = connect(fd, (struct sockaddr *)&dst, sizeof(dst));
-        while (r < 0 && errno == EINTR);
-        return r < 0 ? -errno : 0;
+        if (spec->reset) {
+                r = tcp_reset_on_close(fd);
+                if (r < 0)
+                        return r;
+        }
+        return tcp_connect(fd, (struct sockaddr *)&dst, sizeof(dst));
 }
 
 /* Client k of spec->clients: connections k, k + K, k + 2K... of the run. */
@@ -108,13 +109,11 @@ static _Noreturn void run_client(const struct conn_load *l, const struct conn_lo
                                  double start)
 {
         struct client_report *rep = &l->shared->clients[k];
-        struct timespec ts = timespec_of(start);
         double deadline = start + spec->max_s;
 
         prctl(PR_SET_NAME, "conn-client");
         prctl(PR_SET_TIMERSLACK, 1000UL); /* 1 us: the default 50 us would skew the pacing */
-        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
-                ;
+        sleep_until_s(start);
         for (uint64_t i = k; i < spec->count; i += spec->clients) {
                 double now = monotonic_s();
                 int r;
@@ -123,11 +122,8 @@ static _Noreturn void run_client(const struct conn_load *l, const struct conn_lo
                         rep->timed_out = true;
                         break;
                 }
-                if (spec->rate > 0 && now < start + (double)i / spec->rate) {
-                        ts = timespec_of(start + (double)i / spec->rate);
-                        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
-                                ;
-                }
+                if (spec->rate > 0 && now < start + (double)i / spec->rate)
+                        sleep_until_s(start + (double)i / spec->rate);
                 r = connect_once(l, spec, i);
                 if (r < 0) {
                         if (rep->failed++ == 0)

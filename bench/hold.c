@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "bench-util.h"
+#include "load-util.h"
 #include "shared/cleanup.h"
 
 #define BASE_PORT 5000 /* below the widened ephemeral range */
@@ -126,21 +127,12 @@ static void report(int fd, uint32_t index, enum holder_event event, int error, u
         (void)!write(fd, &m, sizeof(m));
 }
 
-/* Closing with RST leaves no TIME_WAIT behind when the holders are killed. */
-static int set_linger_zero(int fd)
-{
-        struct linger l = { .l_onoff = 1, .l_linger = 0 };
-
-        return setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l)) < 0 ? -errno : 0;
-}
-
 /* Listens and accepts until killed, keeping every accepted fd open: holding
  * them is the point. Returns only on failure. */
 static int serve(uint32_t index, uint32_t expected, int report_fd)
 {
         struct pollfd listeners[HOLD_PORTS_PER_SERVER];
         uint32_t accepted = 0;
-        int r;
 
         for (uint32_t j = 0; j < HOLD_PORTS_PER_SERVER; j++) {
                 int fd = loopback_listen(server_port(index, j), SOCK_NONBLOCK);
@@ -159,21 +151,15 @@ static int serve(uint32_t index, uint32_t expected, int report_fd)
                         return -errno;
                 }
                 for (uint32_t j = 0; j < HOLD_PORTS_PER_SERVER; j++) {
-                        /* Ends at EAGAIN, or at EMFILE after at most RLIMIT_NOFILE. */
-                        for (;;) {
-                                int fd = accept4(listeners[j].fd, NULL, NULL, SOCK_CLOEXEC);
+                        /* Closing with RST leaves no TIME_WAIT behind when the holders are
+                         * killed. Ends at EAGAIN, or at EMFILE after at most RLIMIT_NOFILE. */
+                        long n = accept_pending(listeners[j].fd, true);
 
-                                if (fd < 0) {
-                                        if (errno == EAGAIN || errno == ECONNABORTED || errno == EINTR)
-                                                break;
-                                        return -errno;
-                                }
-                                r = set_linger_zero(fd);
-                                if (r < 0)
-                                        return r;
-                                if (++accepted == expected)
-                                        report(report_fd, index, HOLDER_DONE, 0, accepted);
-                        }
+                        if (n < 0)
+                                return (int)n;
+                        if (accepted < expected && accepted + (uint64_t)n >= expected)
+                                report(report_fd, index, HOLDER_DONE, 0, expected);
+                        accepted += (uint32_t)n;
                 }
         }
 }
@@ -201,11 +187,12 @@ static int connect_all(uint32_t index, uint32_t count, double deadline, int repo
                 /* SO_SNDTIMEO bounds a blocking connect(). */
                 if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &connect_timeout, sizeof(connect_timeout)) < 0)
                         return -errno;
-                r = set_linger_zero(fd);
+                r = tcp_reset_on_close(fd);
                 if (r < 0)
                         return r;
-                if (connect(fd, (struct sockaddr *)&dst, sizeof(dst)) < 0)
-                        return errno == EINPROGRESS ? -ETIMEDOUT : -errno;
+                r = tcp_connect(fd, (struct sockaddr *)&dst, sizeof(dst));
+                if (r < 0)
+                        return r == -EINPROGRESS ? -ETIMEDOUT : r;
         }
         report(report_fd, index, HOLDER_DONE, 0, count);
 
@@ -217,7 +204,6 @@ static int connect_all(uint32_t index, uint32_t count, double deadline, int repo
 static _Noreturn void holder_main(const struct hold *h, bool server, uint32_t index, uint32_t share,
                                   unsigned lifetime_s, double deadline)
 {
-        struct rlimit rl;
         int r;
 
         /* Dies with the bench however it ends (fork_child()), and on its own after lifetime_s. */
@@ -225,11 +211,7 @@ static _Noreturn void holder_main(const struct hold *h, bool server, uint32_t in
         prctl(PR_SET_NAME, server ? "bench-server" : "bench-client");
         close(h->report_read);
 
-        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-                rl.rlim_cur = rl.rlim_max;
-                setrlimit(RLIMIT_NOFILE, &rl);
-        }
-        if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur < (rlim_t)share + 64)
+        if (raise_fd_limit() < (rlim_t)share + 64)
                 r = -EMFILE;
         else if (server)
                 r = serve(index, share, h->report_write);

@@ -3,17 +3,15 @@
 
 #include <errno.h>
 #include <signal.h>
-#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "bench-util.h"
+#include "load-util.h"
 #include "shared/cleanup.h"
 
 #define MAX_ERRORS 1000
@@ -26,51 +24,14 @@ struct shared_counts {
         double seconds;
 };
 
-static uint64_t now_ns(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/* One request on a new connection; true when the answer began with expect. */
-static bool one_request(const struct sockaddr_in *server, const char *request, size_t request_len, const char *expect,
-                        size_t expect_len)
-{
-        char buf[4096];
-        size_t got = 0;
-        bool ok = false;
-        ssize_t n;
-        int fd;
-
-        fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-                return false;
-        if (connect(fd, (const struct sockaddr *)server, sizeof(*server)) < 0 ||
-            write(fd, request, request_len) != (ssize_t)request_len)
-                goto out;
-        /* To the end: the server closes after its answer. */
-        while ((n = read(fd, buf, sizeof(buf))) > 0) {
-                if (got < expect_len) {
-                        size_t k = (size_t)n < expect_len - got ? (size_t)n : expect_len - got;
-
-                        if (memcmp(buf, expect + got, k) != 0)
-                                goto out;
-                }
-                got += (size_t)n;
-        }
-        ok = n == 0 && got >= expect_len;
-out:
-        close(fd);
-        return ok;
-}
-
 static _Noreturn void client_loop(const struct sockaddr_in *server, const char *request, const char *expect,
                                   unsigned duration_s, int cpu, struct shared_counts *out)
 {
-        size_t request_len = strlen(request), expect_len = strlen(expect);
-        uint64_t start = now_ns(), end = start + (uint64_t)duration_s * 1000000000u, t0, t1;
+        /* The answer is read until the server closes, which it does after answering. */
+        const struct tcp_request rq = { .to = (const struct sockaddr *)server, .to_len = sizeof(*server),
+                                        .data = request, .len = strlen(request),
+                                        .expect = expect, .expect_len = strlen(expect) };
+        uint64_t start = monotonic_ns(), end = start + (uint64_t)duration_s * 1000000000u, t0, t1;
 
         prctl(PR_SET_NAME, "new-conn-client");
         if (pin_to_cpu(cpu) < 0)
@@ -78,16 +39,16 @@ static _Noreturn void client_loop(const struct sockaddr_in *server, const char *
         for (t0 = start; t0 < end && out->errors < MAX_ERRORS; t0 = t1) {
                 uint64_t us;
 
-                if (!one_request(server, request, request_len, expect, expect_len)) {
+                if (tcp_request(&rq, NULL) < 0) {
                         out->errors++;
-                        t1 = now_ns();
+                        t1 = monotonic_ns();
                         continue;
                 }
-                t1 = now_ns();
+                t1 = monotonic_ns();
                 us = (t1 - t0 + 500) / 1000;
                 out->counts[us < LATENCY_HIST_MAX_US ? us : LATENCY_HIST_MAX_US]++;
         }
-        out->seconds = (double)(now_ns() - start) / 1e9;
+        out->seconds = (double)(monotonic_ns() - start) / 1e9;
         _exit(0);
 }
 

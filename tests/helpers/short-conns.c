@@ -16,10 +16,7 @@
  *       connection went as expected within --timeout (default 60 s).
  *
  * ADDR:PORT is 1.2.3.4:80 or [::1]:80. */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -28,8 +25,9 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "load-util.h"
 
 #define MAX_COUNT 1000000
 #define MAX_BYTES (1 << 20)
@@ -42,9 +40,10 @@ static void on_signal(int sig)
         stop = 1;
 }
 
-static void die(const char *what, const char *arg)
+/* error: an errno value. */
+static void die(int error, const char *what, const char *arg)
 {
-        fprintf(stderr, "short-conns: %s%s%s: %s\n", what, arg ? " " : "", arg ? arg : "", strerror(errno));
+        fprintf(stderr, "short-conns: %s%s%s: %s\n", what, arg ? " " : "", arg ? arg : "", strerror(error));
         exit(1);
 }
 
@@ -54,117 +53,36 @@ static void usage(void)
         exit(2);
 }
 
-static socklen_t parse_sockaddr(const char *s, struct sockaddr_storage *ss)
-{
-        char buf[256], *port, *host = buf;
-
-        if (snprintf(buf, sizeof(buf), "%s", s) >= (int)sizeof(buf))
-                return 0;
-        port = strrchr(buf, ':');
-        if (!port)
-                return 0;
-        *port++ = 0;
-        memset(ss, 0, sizeof(*ss));
-        if (host[0] == '[') {
-                struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-                size_t n = strlen(host);
-
-                if (n < 2 || host[n - 1] != ']')
-                        return 0;
-                host[n - 1] = 0;
-                sin6->sin6_family = AF_INET6;
-                sin6->sin6_port = htons((uint16_t)atoi(port));
-                return inet_pton(AF_INET6, host + 1, &sin6->sin6_addr) == 1 ? sizeof(*sin6) : 0;
-        }
-        struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-        sin->sin_family = AF_INET;
-        sin->sin_port = htons((uint16_t)atoi(port));
-        return inet_pton(AF_INET, host, &sin->sin_addr) == 1 ? sizeof(*sin) : 0;
-}
-
 static uint64_t now_us(void)
 {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+        return monotonic_ns() / 1000;
 }
 
-static void sleep_until_us(uint64_t when)
-{
-        uint64_t now = now_us();
-
-        if (when > now) {
-                struct timespec ts = { .tv_sec = (time_t)((when - now) / 1000000),
-                                       .tv_nsec = (long)((when - now) % 1000000) * 1000 };
-                nanosleep(&ts, NULL);
-        }
-}
-
-/* Reads exactly n bytes, or until EOF when n < 0. Returns bytes read, -1 on error. */
-static long read_bytes(int fd, long n)
-{
-        static char buf[65536];
-        long total = 0;
-
-        while (n < 0 || total < n) {
-                size_t want = n < 0 || n - total > (long)sizeof(buf) ? sizeof(buf) : (size_t)(n - total);
-                ssize_t k = read(fd, buf, want);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0)
-                        return -1;
-                if (k == 0)
-                        break;
-                total += k;
-        }
-        return total;
-}
-
-static int write_bytes(int fd, long n)
-{
-        static char buf[65536];
-
-        memset(buf, 'x', sizeof(buf));
-        while (n > 0) {
-                ssize_t k = write(fd, buf, n > (long)sizeof(buf) ? sizeof(buf) : (size_t)n);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0)
-                        return -1;
-                n -= k;
-        }
-        return 0;
-}
+/* The bytes of a request or a reply: 'x's, as many as asked. */
+static char payload[MAX_BYTES];
 
 static int serve(const struct sockaddr_storage *ss, socklen_t len, long request, long reply, const char *ready)
 {
-        int one = 1, l;
+        const char *failed;
+        int l = tcp_listen((const struct sockaddr *)ss, len, 0, -1, 4096, &failed), r;
 
-        l = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (l < 0)
-                die("socket", NULL);
-        setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        if (bind(l, (const struct sockaddr *)ss, len) < 0)
-                die("bind", NULL);
-        if (listen(l, 4096) < 0)
-                die("listen", NULL);
+                die(-l, failed, NULL);
         if (ready) {
-                int fd = open(ready, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-                if (fd < 0)
-                        die("open", ready);
-                close(fd);
+                r = create_empty_file(ready);
+                if (r < 0)
+                        die(-r, "open", ready);
         }
         while (!stop) {
                 int fd = accept4(l, NULL, NULL, SOCK_CLOEXEC);
                 if (fd < 0) {
                         if (errno == EINTR || errno == ECONNABORTED)
                                 continue;
-                        die("accept", NULL);
+                        die(errno, "accept", NULL);
                 }
                 /* A client that misbehaves only loses its own connection. */
-                if (read_bytes(fd, request) == request)
-                        write_bytes(fd, reply);
+                if (read_drop(fd, request, NULL, 0) == request)
+                        write_all(fd, payload, (size_t)reply);
                 close(fd);
         }
         close(l);
@@ -185,39 +103,31 @@ static int run_clients(const struct sockaddr_storage *ss, socklen_t len, long co
         uint64_t interval = count > 1 ? (uint64_t)(over_s * 1e6) / (uint64_t)count : 0;
         long ok = 0, failed = 0;
         uint32_t *lives = calloc((size_t)count, sizeof(*lives)); /* of the connections that went well */
+        const struct tcp_request rq = { .to = (const struct sockaddr *)ss, .to_len = len, .data = payload,
+                                        .len = (size_t)request };
 
         if (!lives)
-                die("calloc", NULL);
+                die(errno, "calloc", NULL);
         for (long i = 0; i < count && !stop; i++) {
+                const char *step;
                 uint64_t born;
-                int fd, r;
+                long r;
 
                 if (now_us() > deadline) {
                         fprintf(stderr, "short-conns: timed out after %ld connections\n", i);
                         break;
                 }
-                sleep_until_us(start + (uint64_t)i * interval);
+                sleep_until_ns((start + (uint64_t)i * interval) * 1000);
                 born = now_us();
-                fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-                if (fd < 0)
-                        die("socket", NULL);
-                do
-                        r = connect(fd, (const struct sockaddr *)ss, len);
-                while (r < 0 && errno == EINTR);
+                r = tcp_request(&rq, &step);
+                if (r < 0 && strcmp(step, "socket") == 0)
+                        die((int)-r, "socket", NULL);
                 if (r < 0) {
-                        if (!(expect_refused && errno == ECONNREFUSED))
-                                fprintf(stderr, "short-conns: connect: %s\n", strerror(errno));
+                        if (strcmp(step, "exchange") == 0 || !(expect_refused && r == -ECONNREFUSED))
+                                fprintf(stderr, "short-conns: %s: %s\n", step, strerror((int)-r));
                         failed++;
-                        close(fd);
                         continue;
                 }
-                if (write_bytes(fd, request) < 0 || read_bytes(fd, -1) < 0) {
-                        fprintf(stderr, "short-conns: exchange: %s\n", strerror(errno));
-                        failed++;
-                        close(fd);
-                        continue;
-                }
-                close(fd);
                 uint64_t life = now_us() - born;
                 lives[ok++] = life > UINT32_MAX ? UINT32_MAX : (uint32_t)life;
                 if (life > max_life)
@@ -282,6 +192,7 @@ int main(int argc, char **argv)
             over_s < 0 || over_s > 3600 || timeout_s <= 0 || timeout_s > 3600)
                 usage();
 
+        memset(payload, 'x', (size_t)(request > reply ? request : reply));
         if (listen_at) {
                 len = parse_sockaddr(listen_at, &ss);
                 if (!len)

@@ -9,10 +9,7 @@
  * source addresses (IP_BIND_ADDRESS_NO_PORT, so ports are shared per
  * destination). FILE is created once every listener is up and every
  * connection is established. */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -20,9 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include "load-util.h"
 
 #define MAX_LISTENERS 64
 #define MAX_BINDS 64
@@ -39,64 +37,25 @@ static void on_signal(int sig)
                 stop = 1;
 }
 
-static void die(const char *what, const char *arg)
+/* error: an errno value. */
+static void die(int error, const char *what, const char *arg)
 {
-        fprintf(stderr, "tcp-hold: %s %s: %s\n", what, arg ? arg : "", strerror(errno));
+        fprintf(stderr, "tcp-hold: %s %s: %s\n", what, arg ? arg : "", strerror(error));
         exit(1);
 }
 
-/* "1.2.3.4:80", "[::1]:80", "::1:80" -> sockaddr. */
-static socklen_t parse_sockaddr(const char *s, struct sockaddr_storage *ss, long *ret_count)
+/* "ADDR:PORT:COUNT" -> sockaddr and count. */
+static socklen_t parse_connect(const char *s, struct sockaddr_storage *ss, long *ret_count)
 {
-        char buf[256], *port, *count = NULL;
-        int n_colon = 0;
+        char buf[256], *count;
 
         snprintf(buf, sizeof(buf), "%s", s);
-        if (ret_count) {
-                count = strrchr(buf, ':');
-                if (!count)
-                        return 0;
-                *count++ = 0;
-                *ret_count = strtol(count, NULL, 10);
-        }
-        port = strrchr(buf, ':');
-        if (!port)
+        count = strrchr(buf, ':');
+        if (!count)
                 return 0;
-        *port++ = 0;
-        for (char *p = buf; *p; p++)
-                n_colon += *p == ':';
-        char *host = buf;
-        if (host[0] == '[') {
-                host++;
-                host[strlen(host) - 1] = 0;
-        }
-        memset(ss, 0, sizeof(*ss));
-        if (n_colon == 0) {
-                struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-                sin->sin_family = AF_INET;
-                sin->sin_port = htons((uint16_t)atoi(port));
-                if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
-                        return 0;
-                return sizeof(*sin);
-        }
-        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-        sin6->sin6_family = AF_INET6;
-        sin6->sin6_port = htons((uint16_t)atoi(port));
-        if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
-                return 0;
-        return sizeof(*sin6);
-}
-
-static int accept_all(int l)
-{
-        int n = 0;
-
-        for (;;) {
-                int fd = accept4(l, NULL, NULL, SOCK_CLOEXEC);
-                if (fd < 0)
-                        return n;
-                n++;
-        }
+        *count++ = 0;
+        *ret_count = strtol(count, NULL, 10);
+        return parse_sockaddr(buf, ss);
 }
 
 int main(int argc, char **argv)
@@ -104,19 +63,15 @@ int main(int argc, char **argv)
         struct pollfd listeners[MAX_LISTENERS];
         struct sockaddr_storage binds[MAX_BINDS];
         socklen_t bind_lens[MAX_BINDS];
-        int n_listeners = 0, n_binds = 0, bind_next = 0;
-        const char *ready = NULL;
+        int n_listeners = 0, n_binds = 0, bind_next = 0, r;
+        const char *ready = NULL, *failed;
         bool v6only = false;
-        struct rlimit rl;
 
         signal(SIGTERM, on_signal);
         signal(SIGINT, on_signal);
         signal(SIGUSR1, on_signal);
         signal(SIGPIPE, SIG_IGN);
-        if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-                rl.rlim_cur = rl.rlim_max;
-                setrlimit(RLIMIT_NOFILE, &rl);
-        }
+        raise_fd_limit();
 
         /* First pass: options that shape the others. */
         for (int i = 1; i < argc; i++) {
@@ -129,9 +84,9 @@ int main(int argc, char **argv)
                 else if (strcmp(argv[i], "--bind") == 0 && i + 1 < argc && n_binds < MAX_BINDS) {
                         char spec[300];
                         snprintf(spec, sizeof(spec), "%s:0", argv[++i]);
-                        bind_lens[n_binds] = parse_sockaddr(spec, &binds[n_binds], NULL);
+                        bind_lens[n_binds] = parse_sockaddr(spec, &binds[n_binds]);
                         if (!bind_lens[n_binds])
-                                die("bad --bind", argv[i]);
+                                die(errno, "bad --bind", argv[i]);
                         n_binds++;
                 }
         }
@@ -139,27 +94,18 @@ int main(int argc, char **argv)
         for (int i = 1; i < argc; i++) {
                 struct sockaddr_storage ss;
                 socklen_t len;
-                int one = 1, fd;
+                int fd;
 
                 if (strcmp(argv[i], "--listen") != 0 || i + 1 >= argc)
                         continue;
-                len = parse_sockaddr(argv[++i], &ss, NULL);
+                len = parse_sockaddr(argv[++i], &ss);
                 if (!len)
-                        die("bad --listen", argv[i]);
-                fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+                        die(errno, "bad --listen", argv[i]);
+                fd = tcp_listen((struct sockaddr *)&ss, len, SOCK_NONBLOCK, v6only, 4096, &failed);
                 if (fd < 0)
-                        die("socket", NULL);
-                setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-                if (ss.ss_family == AF_INET6) {
-                        int v = v6only;
-                        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v, sizeof(v));
-                }
-                if (bind(fd, (struct sockaddr *)&ss, len) < 0)
-                        die("bind", argv[i]);
-                if (listen(fd, 4096) < 0)
-                        die("listen", argv[i]);
+                        die(-fd, failed, strcmp(failed, "socket") == 0 ? NULL : argv[i]);
                 if (n_listeners == MAX_LISTENERS)
-                        die("too many listeners", NULL);
+                        die(errno, "too many listeners", NULL);
                 listeners[n_listeners++] = (struct pollfd){ .fd = fd, .events = POLLIN };
         }
 
@@ -170,41 +116,41 @@ int main(int argc, char **argv)
 
                 if (strcmp(argv[i], "--connect") != 0 || i + 1 >= argc)
                         continue;
-                len = parse_sockaddr(argv[++i], &ss, &count);
+                len = parse_connect(argv[++i], &ss, &count);
                 if (!len)
-                        die("bad --connect", argv[i]);
+                        die(errno, "bad --connect", argv[i]);
                 for (long k = 0; k < count && !stop; k++) {
-                        int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-                        if (fd < 0)
-                                die("socket", NULL);
+                        const struct sockaddr *src = NULL;
+                        socklen_t src_len = 0;
+                        int fd;
+
                         if (n_binds > 0) {
-                                int one = 1;
                                 int b = bind_next++ % n_binds;
-                                setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
-                                if (bind(fd, (struct sockaddr *)&binds[b], bind_lens[b]) < 0)
-                                        die("bind source", NULL);
+                                src = (struct sockaddr *)&binds[b];
+                                src_len = bind_lens[b];
                         }
-                        while (connect(fd, (struct sockaddr *)&ss, len) < 0) {
-                                if (errno != EINTR)
-                                        die("connect", argv[i]);
-                        }
+                        fd = tcp_socket(ss.ss_family, src, src_len, &failed);
+                        if (fd < 0)
+                                die(-fd, strcmp(failed, "socket") == 0 ? "socket" : "bind source", NULL);
+                        r = tcp_connect(fd, (struct sockaddr *)&ss, len);
+                        if (r < 0)
+                                die(-r, "connect", argv[i]);
                         /* Our own listeners may be the peers: keep them drained. */
                         for (int l = 0; l < n_listeners; l++)
-                                accept_all(listeners[l].fd);
+                                accept_pending(listeners[l].fd, false);
                 }
         }
 
         if (ready) {
-                int fd = open(ready, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-                if (fd < 0)
-                        die("open", ready);
-                close(fd);
+                r = create_empty_file(ready);
+                if (r < 0)
+                        die(-r, "open", ready);
         }
 
         while (!stop) {
                 if (close_listeners && n_listeners > 0) {
                         for (int l = 0; l < n_listeners; l++) {
-                                accept_all(listeners[l].fd);
+                                accept_pending(listeners[l].fd, false);
                                 close(listeners[l].fd);
                         }
                         n_listeners = 0;
@@ -217,7 +163,7 @@ int main(int argc, char **argv)
                         continue;
                 for (int l = 0; l < n_listeners; l++)
                         if (listeners[l].revents & POLLIN)
-                                accept_all(listeners[l].fd);
+                                accept_pending(listeners[l].fd, false);
         }
         return 0;
 }

@@ -195,7 +195,7 @@ int nd_sockdiag_open(struct nd_sockdiag **ret)
  * called in the namespace the socket was opened in, as every dump is. */
 static int renew_socket(struct nd_sockdiag *sd)
 {
-        struct mnl_socket *nl;
+        struct mnl_socket *nl = NULL;
         int r = open_socket(&nl);
 
         if (r < 0)

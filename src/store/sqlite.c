@@ -258,8 +258,8 @@ static int64_t bucket_of(int64_t ts)
 
 static int ingest_row(struct sqlite_store *s, const struct nd_ingest *in, const struct nd_edge_observation *o)
 {
-        sqlite3_stmt *st;
-        int64_t client_id, server_id, edge_id;
+        sqlite3_stmt *st = NULL;
+        int64_t client_id = 0, server_id = 0, edge_id = 0;
         bool server_side = o->side == ND_SIDE_SERVER;
         int r;
 
@@ -312,7 +312,7 @@ static int ingest_row(struct sqlite_store *s, const struct nd_ingest *in, const 
 static int sqlite_ingest(struct nd_store *base, const struct nd_ingest *in)
 {
         struct sqlite_store *s = to_sqlite(base);
-        sqlite3_stmt *st;
+        sqlite3_stmt *st = NULL;
         int r;
 
         r = exec(s, "BEGIN IMMEDIATE", "begin ingest");

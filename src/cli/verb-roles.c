@@ -1,6 +1,7 @@
 /* netdep roles import FILE | roles list: role rules in the store. */
 #include <errno.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -12,7 +13,7 @@
 static void help(FILE *out)
 {
         fprintf(out,
-                "Usage: netdep roles import FILE [--store URI]\n"
+                "Usage: netdep roles import FILE [--allow-empty] [--store URI]\n"
                 "       netdep roles list [--store URI]\n"
                 "\n"
                 "Role rules group hosts as SERVICE:ROLE for 'look --group-by role' and\n"
@@ -26,12 +27,13 @@ static void help(FILE *out)
                 "  redis-*.internal   blog:redis\n"
                 "\n"
                 "MATCH is an address, a CIDR block or a hostname glob (hostnames are those\n"
-                "the agents report).\n"
+                "the agents report). A FILE with no rule (only comments, or empty) would\n"
+                "remove every stored rule: it is refused unless --allow-empty says so.\n"
                 "\n"
                 "Exit status: 0 success, 1 failure (a malformed file names the line), 2 usage.\n");
 }
 
-static int import(struct nd_store *s, const char *path)
+static int import(struct nd_store *s, const char *path, bool allow_empty)
 {
         _cleanup_fclose_ FILE *f = fopen(path, "re");
         struct nd_role_rules rules = {};
@@ -45,6 +47,12 @@ static int import(struct nd_store *s, const char *path)
         r = nd_role_rules_parse(f, &rules, why, sizeof(why));
         if (r < 0) {
                 log_error("%s:%s", path, why);
+                return EXIT_RUNTIME;
+        }
+        if (rules.n == 0 && !allow_empty) {
+                log_error("%s holds no role rule; importing it would remove every stored rule "
+                          "(--allow-empty to do that)", path);
+                nd_role_rules_done(&rules);
                 return EXIT_RUNTIME;
         }
         r = s->ops->roles_replace(s, &rules);
@@ -82,10 +90,12 @@ int verb_roles(int argc, char **argv)
         static const struct option options[] = {
                 COMMON_LONG_OPTIONS,
                 { "store", required_argument, NULL, 's' },
+                { "allow-empty", no_argument, NULL, 'e' },
                 {}
         };
         const char *uri = NULL, *action;
         struct nd_store *s = NULL;
+        bool allow_empty = false;
         int c, r;
 
         opterr = 0;
@@ -93,6 +103,9 @@ int verb_roles(int argc, char **argv)
                 switch (c) {
                 case 's':
                         uri = optarg;
+                        break;
+                case 'e':
+                        allow_empty = true;
                         break;
                 default:
                         r = cli_common_option(c, "roles", argv, help);
@@ -115,7 +128,7 @@ int verb_roles(int argc, char **argv)
         r = cli_open_store(uri, CLI_STORE_CHECKED, &s);
         if (r != 0)
                 return r;
-        r = strcmp(action, "import") == 0 ? import(s, argv[optind]) : list(s);
+        r = strcmp(action, "import") == 0 ? import(s, argv[optind], allow_empty) : list(s);
         nd_store_close(s);
         return r;
 }

@@ -173,6 +173,16 @@ printf '10.0.0.0/33 shop:x\n' >"$E2E_TMP/bad-roles"
 status=0; nd roles import "$E2E_TMP/bad-roles" 2>"$E2E_TMP/err" || status=$?
 [ "$status" = 1 ] && grep -q "bad-roles:line 1: invalid address or CIDR '10.0.0.0/33'" "$E2E_TMP/err" ||
         { cat "$E2E_TMP/err" >&2; fail "malformed roles file"; }
+# A file with no rule would wipe them all: refused unless asked.
+printf '# nothing here yet\n\n' >"$E2E_TMP/empty-roles"
+status=0; nd roles import "$E2E_TMP/empty-roles" 2>"$E2E_TMP/err" || status=$?
+[ "$status" = 1 ] && grep -q "empty-roles holds no role rule" "$E2E_TMP/err" ||
+        { cat "$E2E_TMP/err" >&2; fail "empty roles file: exit $status"; }
+nd roles list | grep -q "^cache\* *shop:cache" || fail "an empty roles file wiped the rules"
+nd roles import "$E2E_TMP/empty-roles" --allow-empty | grep -q "imported 0 role rules" ||
+        fail "roles import --allow-empty"
+[ -z "$(nd roles list)" ] || fail "roles import --allow-empty left rules"
+nd roles import "$E2E_TMP/roles" | grep -q "imported 4 role rules" || fail "roles import again"
 echo "ok: errors"
 
 # SIGTERM: agents write a final flush and exit 0.

@@ -86,6 +86,10 @@ int nd_diff(struct nd_graph *g, const struct nd_diff_options *o, struct nd_diff_
                 r = edges_in(g, &start, &o->before, &before);
         if (r >= 0)
                 r = edges_in(g, &start, &o->after, &after);
+        /* Nothing in either range: as look says, there is nothing to tell
+         * (an address never seen, or a range before it was). */
+        if (r >= 0 && before.n == 0 && after.n == 0)
+                r = -ENODATA;
         if (r >= 0)
                 r = subtract(&after, &before, &res.appeared, &res.unchanged);
         if (r >= 0)

@@ -17,5 +17,9 @@ struct nd_diff_result {
         size_t unchanged;
 };
 
+/* The edges of the host or role that appeared and vanished between the two
+ * ranges. Returns 0 (*ret set; free with nd_diff_result_done()), -ENOENT
+ * for an unknown hostname or role, -ENODATA when neither range holds an
+ * edge of it (as nd_look()), or another -errno. */
 int nd_diff(struct nd_graph *g, const struct nd_diff_options *o, struct nd_diff_result *ret);
 void nd_diff_result_done(struct nd_diff_result *r);

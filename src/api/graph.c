@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "model/addr.h"
 #include "shared/sort.h"
@@ -181,7 +182,7 @@ int nd_graph_resolve_host(struct nd_graph *g, const char *host, struct strmap *r
         if (r < 0)
                 return r;
         for (size_t i = 0; i < g->hosts.n; i++)
-                if (strcmp(g->hosts.items[i].hostname, host) == 0) {
+                if (strcasecmp(g->hosts.items[i].hostname, host) == 0) { /* DNS names: no case */
                         r = strmap_put(ret, g->hosts.items[i].addr, 0, NULL);
                         if (r < 0)
                                 return r;

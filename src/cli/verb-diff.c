@@ -29,7 +29,8 @@ static void help(FILE *out)
                 "      --store=URI           default sqlite:netdep.db or $NETDEP_STORE\n"
                 "  -v, -q, -h                verbose, quiet, this help\n"
                 "\n"
-                "Exit status: 0 success (with or without changes), 1 failure, 2 usage.\n");
+                "Exit status: 0 success (with or without changes), 1 no edges in either range, an\n"
+                "unknown host or role, or a store failure, 2 usage.\n");
 }
 
 enum { OPT_HOST = 0x100, OPT_ROLE, OPT_BEFORE, OPT_AFTER, OPT_GROUP, OPT_JSON, OPT_STORE };
@@ -143,6 +144,9 @@ int verb_diff(int argc, char **argv)
                 r = nd_diff(&g, &o, &res);
         if (r == -ENOENT) {
                 log_error("unknown %s %s", o.host ? "host" : "role", o.host ? o.host : o.role);
+                r = EXIT_RUNTIME;
+        } else if (r == -ENODATA) {
+                log_error("no edges for %s in either range", o.host ? o.host : o.role);
                 r = EXIT_RUNTIME;
         } else if (r < 0)
                 r = cli_store_error(s, r, "query edges");

@@ -165,6 +165,12 @@ status=0; look --host 10.9.9.9 2>"$E2E_TMP/err" || status=$?
 [ "$status" = 1 ] && grep -q "no edges for 10.9.9.9 between" "$E2E_TMP/err" || fail "no edges: exit 1 ($status)"
 status=0; look --host nosuchhost 2>/dev/null || status=$?
 [ "$status" = 1 ] || fail "unknown hostname: exit 1"
+# diff agrees with look: an address with no edges in either range, exit 1.
+status=0; nd diff --host 10.9.9.9 --before 2h..1h --after 1h..0s 2>"$E2E_TMP/err" || status=$?
+[ "$status" = 1 ] && grep -q "no edges for 10.9.9.9 in either range" "$E2E_TMP/err" ||
+        { cat "$E2E_TMP/err" >&2; fail "diff of a host never seen: exit $status, not 1"; }
+# Hostnames, like DNS names and role globs, have no case.
+look --host DB1 --direction in --depth 1 --port 5432 | grep -q "postgres" || fail "look --host DB1 (db1)"
 for bad in "--depth 11" "--depth 0" "--since tomorrow" "--role nocolon" "--direction up" "--format svg"; do
         status=0; look --host 10.202.0.30 $bad 2>/dev/null || status=$?
         [ "$status" = 2 ] || fail "look $bad: exit $status, not 2"

@@ -129,6 +129,7 @@ struct sources {
         bool adopted; /* the connections open at start are followed too */
         struct nd_event_fold fold;
         struct nd_tcp_events_stats reported; /* counters at the last warning */
+        bool warned_denied; /* that process attribution is partial */
         /* The last listing (or scan), reused while the collector's change
          * count says it still holds, and at most until refresh_ms old: then
          * it is taken again for fresh bytes, RTT and retransmits. */
@@ -199,6 +200,14 @@ static int take_snapshot(const struct nd_agent_options *o, struct sources *src, 
                         r = nd_event_fold_into(&src->fold, &flows);
         } else
                 r = nd_flows_collect(&src->collect, &flows, &report);
+        /* Edges stored without their processes look like edges of nobody:
+         * say why, once. */
+        if (r >= 0 && src->collect.processes && report.procs_denied > 0 && !src->warned_denied) {
+                log_warning("agent: process attribution is partial: the fds of %u processes are not readable%s; "
+                            "their edges are stored without a process",
+                            report.procs_denied, geteuid() != 0 ? " without root" : "");
+                src->warned_denied = true;
+        }
         if (r >= 0)
                 r = nd_edge_batch_add_snapshot(b, &flows, (int64_t)(now_ms(CLOCK_REALTIME) / 1000),
                                                o->keep_loopback);
@@ -499,6 +508,8 @@ int nd_agent_run(const struct nd_agent_options *o)
         nd_edge_batch_done(&batch);
         nd_socket_owners_done(&owners);
         close_sources(&src);
-        sigprocmask(SIG_SETMASK, &old_mask, NULL);
+        /* SIGTERM and SIGINT stay blocked: the agent is on its way out, and
+         * a second signal (systemd and timeout(1) signal the process and
+         * then its group) must not kill it after its final flush. */
         return 0;
 }

@@ -60,3 +60,15 @@ grep -q s3cret "$E2E_TMP/err" && fail "the password leaked into an error"
 expect 1 "Failed to open store" "$NETDEP" agent --once --store "postgresql://netdep:s3cret@127.0.0.1:1/netdep?connect_timeout=2"
 grep -q s3cret "$E2E_TMP/err" && fail "the agent leaked the password"
 echo "ok: store errors, password redacted"
+
+# Without root the agent cannot read other processes' fds: it says so, once,
+# however many scans it makes.
+as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
+chmod 0755 "$E2E_TMP"
+mkdir -m 0777 "$E2E_TMP/nobody"
+as_nobody "$NETDEP" db migrate --store "sqlite:$E2E_TMP/nobody/agent.db" >/dev/null
+expect 0 "agent: process attribution is partial: the fds of [0-9]+ processes are not readable without root" \
+        timeout --preserve-status -s TERM 3.5 setpriv --reuid=nobody --regid=nogroup --clear-groups \
+        "$NETDEP" agent --mode polling --interval 1s --flush-interval 1s --store "sqlite:$E2E_TMP/nobody/agent.db"
+[ "$(grep -c "attribution is partial" "$E2E_TMP/err")" = 1 ] || { cat "$E2E_TMP/err" >&2; fail "not one warning"; }
+echo "ok: an agent without root says once that attribution is partial"

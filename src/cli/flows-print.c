@@ -34,7 +34,7 @@ static int print_json(FILE *out, const struct nd_flow_set *flows, const struct f
 
 /* One row's cells, formatted once so the widths can be measured. */
 struct row {
-        char netns[24], local[300], peer[300], connections[16], process[64];
+        char netns[64], local[300], peer[300], connections[16], process[64];
 };
 
 static void endpoint(char *buf, size_t size, const struct nd_addr *a, int port, const char *name)
@@ -50,9 +50,24 @@ static void endpoint(char *buf, size_t size, const struct nd_addr *a, int port, 
                 nd_addr_format_endpoint(a, port, buf, size);
 }
 
-static void format_row(const struct nd_flow *f, const char *local_name, const char *peer_name, struct row *r)
+/* The namespace's `ip netns` name, or NULL. */
+static const char *netns_name(const struct nd_netns_list *names, uint64_t inode)
 {
-        snprintf(r->netns, sizeof(r->netns), "%llu", (unsigned long long)f->netns);
+        for (size_t i = 0; names && i < names->n; i++)
+                if (names->items[i].inode == inode && names->items[i].name)
+                        return names->items[i].name;
+        return NULL;
+}
+
+static void format_row(const struct nd_flow *f, const char *local_name, const char *peer_name,
+                       const struct nd_netns_list *netns_names, struct row *r)
+{
+        const char *ns = netns_name(netns_names, f->netns);
+
+        if (ns)
+                snprintf(r->netns, sizeof(r->netns), "%s", ns);
+        else
+                snprintf(r->netns, sizeof(r->netns), "%llu", (unsigned long long)f->netns);
         endpoint(r->local, sizeof(r->local), &f->local,
                  f->direction == ND_DIRECTION_PASSIVE ? f->local_port : -1, local_name);
         endpoint(r->peer, sizeof(r->peer), &f->peer,
@@ -77,7 +92,8 @@ static int print_table(FILE *out, const struct nd_flow_set *flows, const struct 
         struct row row;
 
         for (size_t i = 0; i < flows->n; i++) {
-                format_row(&flows->flows[i], name_at(o->local_names, i), name_at(o->peer_names, i), &row);
+                format_row(&flows->flows[i], name_at(o->local_names, i), name_at(o->peer_names, i), o->netns_names,
+                           &row);
                 w_netns = max_int(w_netns, (int)strlen(row.netns));
                 w_local = max_int(w_local, (int)strlen(row.local));
                 w_peer = max_int(w_peer, (int)strlen(row.peer));
@@ -88,7 +104,8 @@ static int print_table(FILE *out, const struct nd_flow_set *flows, const struct 
         fprintf(out, "%-*s  <-->  %-*s  %11s  %s\n", w_local, "Local Address:Port", w_peer,
                 "Peer Address:Port", "Connections", "Process");
         for (size_t i = 0; i < flows->n; i++) {
-                format_row(&flows->flows[i], name_at(o->local_names, i), name_at(o->peer_names, i), &row);
+                format_row(&flows->flows[i], name_at(o->local_names, i), name_at(o->peer_names, i), o->netns_names,
+                           &row);
                 if (o->show_netns)
                         fprintf(out, "%-*s  ", w_netns, row.netns);
                 fprintf(out, "%-*s  %s   %-*s  %11s  %s\n", w_local, row.local,

@@ -9,6 +9,7 @@
 #include "api/flows.h"
 #include "cli/cli.h"
 #include "cli/flows-print.h"
+#include "collect/netns.h"
 #include "collect/reverse_dns.h"
 #include "shared/log.h"
 #include "shared/parse.h"
@@ -190,6 +191,7 @@ int verb_flows(int argc, char **argv)
                 .resolve_budget_ms = DEFAULT_RESOLVE_BUDGET_MS,
         };
         struct flows_print_options print = {};
+        struct nd_netns_list netns_names = {};
         struct nd_flows_report report;
         struct nd_flow_set flows;
         int r;
@@ -232,7 +234,13 @@ int verb_flows(int argc, char **argv)
 
         print.json = a.json;
         print.show_netns = a.collect.all_netns;
+        if (print.show_netns && !a.json) {
+                /* Named ones by name; a namespace not found keeps its inode. */
+                if (nd_netns_discover(NULL, "/run/netns", &netns_names) >= 0)
+                        print.netns_names = &netns_names;
+        }
         r = flows_print(stdout, &flows, &print);
+        nd_netns_list_done(&netns_names);
         if (r >= 0 && fflush(stdout) != 0)
                 r = -errno;
         if (r < 0)

@@ -3,16 +3,16 @@
  * array literal per column: one parameter), sent in one pipeline: one
  * round trip.
  *
- * Endpoints first. The session remembers the ids, names and pgids of the
+ * Endpoints first. The connection remembers the ids, names and pgids of the
  * endpoints it has written or read; a flush whose endpoints it all knows,
  * unchanged, sends no endpoint statement. The others go in statements
  * that insert the new ones, update the changed ones and read every id
- * back (for the session to remember); the edge statement that follows in
- * the same pipeline finds them by key itself. What the session knows it asks again after ENDPOINT_TTL_SECONDS,
+ * back (for the connection to remember); the edge statement that follows in
+ * the same pipeline finds them by key itself. What the connection knows it asks again after ENDPOINT_TTL_SECONDS,
  * so that an endpoint another agent changed since (two agents claiming
  * one address) is written back within that time, as SQLite's row-by-row
  * upserts would write it at once; it forgets all of it after a prune. An
- * id that a prune elsewhere may have deleted fails the flush: the session
+ * id that a prune elsewhere may have deleted fails the flush: the connection
  * says how many prunes had deleted endpoints when it read its ids
  * (netdep_prunes), and a new edge refuses them if that has changed (edges
  * have no foreign keys to check them: migration 003). The flush then runs
@@ -104,13 +104,13 @@ enum statement {
         "ON CONFLICT (addr) DO UPDATE SET hostname = excluded.hostname, "                               \
         "last_seen = greatest(hosts.last_seen, excluded.last_seen)"
 
-/* Prepared once a session.
+/* Prepared once per connection.
  *
  * Endpoints: new ones in key order; then those whose attributes changed,
  * locked in id order; then every id.
  *
  * Edges, one element per edge: $1 client, $2 server, each an endpoint id
- * or, where this session does not know it, -i for the i-th endpoint of
+ * or, where this connection does not know it, -i for the i-th endpoint of
  * $20 addresses, $21 ports, $22 processes (those the endpoint statements
  * before it in the flush wrote: it finds them by key); $3 rank (new edges
  * are numbered in rank order), $4
@@ -118,7 +118,7 @@ enum statement {
  * $8 failed, $9 most connections, $10 RTT, $11 retransmits, $12 bytes
  * sent, $13 received; $14 first_ts, $15 ts, $16 the bucket; $17 and $18
  * the host's addresses and name; $19 netdep_prunes.endpoints_deleted when
- * the session read the endpoint ids it uses (NULL: it knows none from
+ * the connection read the endpoint ids it uses (NULL: it knows none from
  * before this flush). Upserted in key order; their ids, in the order
  * sent, and the count of prunes are the statement's answer, which a
  * changed $19 makes a NOT NULL violation instead.
@@ -253,8 +253,8 @@ struct flush_endpoint {
 struct flush_edge {
         size_t client, server; /* endpoints[] */
         int64_t client_ref, server_ref; /* their refs: the edge's key in the flush */
-        int64_t id; /* 0 unless known: from the session, or the server's answer */
-        bool known; /* from the session */
+        int64_t id; /* 0 unless known: from the connection, or the server's answer */
+        bool known; /* from the connection */
         size_t row; /* while folding: the row; then the edge's first */
         int32_t rank; /* of its first row among the edges' first rows */
         int32_t last_connections, max_connections, last_rtt_us;
@@ -383,7 +383,7 @@ static int read_endpoint_ids(struct pg_store *s, const PGresult *res, struct flu
         return 0;
 }
 
-/* What the endpoint statements are given: the endpoints this session
+/* What the endpoint statements are given: the endpoints this connection
  * does not know (or must check), one array per column. */
 struct endpoint_columns {
         char *col[6]; /* addr, port, process, name, pgid, carries */
@@ -398,7 +398,7 @@ static void endpoint_columns_done(struct endpoint_columns *c)
         free(c->missing);
 }
 
-/* Gives every endpoint of the flush its ref: its id where this session
+/* Gives every endpoint of the flush its ref: its id where this connection
  * knows it, else a place in *ret, which the flush writes and reads back. */
 static int resolve_endpoints(struct pg_store *s, struct flush *f, struct endpoint_columns *ret)
 {
@@ -752,7 +752,7 @@ int pg_ingest(struct nd_store *base, const struct nd_ingest *in)
                 r = pg_ensure_partition(s, bucket_of(in->ts));
         if (r < 0)
                 return r;
-        /* A prune elsewhere may have deleted what this session knew: each
+        /* A prune elsewhere may have deleted what this connection knew: each
          * of its traces is followed once (a prune can leave both). */
         for (;;) {
                 s->sqlstate[0] = 0;
@@ -760,11 +760,11 @@ int pg_ingest(struct nd_store *base, const struct nd_ingest *in)
                 if (r != -EIO || in->n_rows == 0)
                         return r;
                 if (!forgot_known && last_error_is(s, SQLSTATE_NOT_NULL_VIOLATION)) {
-                        /* An endpoint or an edge this session knew may be gone. */
+                        /* An endpoint or an edge this connection knew may be gone. */
                         pg_forget_known(s);
                         forgot_known = true;
                 } else if (!made_partition && last_error_is(s, SQLSTATE_NO_PARTITION_FOR_ROW)) {
-                        /* The day this session thought it had is gone. */
+                        /* The day this connection thought it had is gone. */
                         pg_forget_partitions(s);
                         made_partition = true;
                         r = pg_ensure_partition(s, bucket_of(in->ts));

@@ -5,7 +5,7 @@
  *   postgres-text.c    text as PostgreSQL takes it: UTF-8, array literals
  *   postgres-schema.c  migrations, day partitions, retention
  *   postgres-ingest.c  an agent's flush: endpoints, edges, observations
- *   postgres-known.c   the ids a session knows, so that its ingests need not ask again
+ *   postgres-known.c   the ids a connection knows, so that its ingests need not ask again
  *   postgres-query.c   edges, hosts, endpoint addresses, roles */
 #pragma once
 
@@ -26,7 +26,7 @@
 DEFINE_TRIVIAL_CLEANUP_FUNC(PGresult *, PQclear);
 #define _cleanup_result_ _cleanup_(PQclearp)
 
-/* An endpoint as this session last wrote or read it (postgres-known.c). */
+/* An endpoint as this connection last wrote or read it (postgres-known.c). */
 struct pg_known_endpoint {
         int64_t id;
         double expires; /* CLOCK_MONOTONIC seconds: then ask the server again */
@@ -42,13 +42,13 @@ struct pg_store {
         struct nd_store base;
         PGconn *conn;
         char sqlstate[6]; /* of the last error, "" when none came from the server */
-        bool prepared; /* the ingest statements, in this session */
+        bool prepared; /* the ingest statements, in this connection */
         unsigned prepared_queries; /* bit i: postgres-query.c's statement i */
-        /* Day partitions this session knows exist, so an ingest checks
+        /* Day partitions this connection knows exist, so an ingest checks
          * only on a new day. */
         int64_t known_days[KNOWN_DAYS_MAX];
         size_t n_known_days;
-        /* What the session knows of ids (postgres-known.c): endpoints by
+        /* What the connection knows of ids (postgres-known.c): endpoints by
          * "addr\x1fport\x1fprocess", with their attributes, and edges by
          * their endpoints' ids. */
         struct strmap endpoint_index;
@@ -144,7 +144,7 @@ void utf8_sanitize_into(char *out, const char *text);
 /* postgres-schema.c */
 int pg_schema_version(struct nd_store *base, int *ret);
 int pg_migrate(struct nd_store *base);
-/* Creates the day partition that holds bucket, unless this session knows
+/* Creates the day partition that holds bucket, unless this connection knows
  * it exists. */
 int pg_ensure_partition(struct pg_store *s, int64_t bucket);
 void pg_forget_partitions(struct pg_store *s);
@@ -153,7 +153,7 @@ int pg_prune(struct nd_store *base, int64_t before);
 /* postgres-ingest.c */
 int pg_ingest(struct nd_store *base, const struct nd_ingest *in);
 
-/* postgres-known.c: the ids this session has written or read, so that an
+/* postgres-known.c: the ids this connection has written or read, so that an
  * ingest need not ask the server for them again. Bounded: past the bound
  * it starts again from nothing. */
 const struct pg_known_endpoint *pg_known_endpoint(const struct pg_store *s, const char *key);

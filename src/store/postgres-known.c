@@ -1,4 +1,4 @@
-/* The ids a PostgreSQL session has written or read: endpoints by their
+/* The ids a PostgreSQL connection has written or read: endpoints by their
  * key (with the name and pgid the server holds), edges by their
  * endpoints' ids. An ingest whose endpoints and edges are all known sends
  * neither an endpoint statement nor an upsert that must find each edge by
@@ -8,7 +8,7 @@
  * prunes that deleted endpoints (netdep_prunes), read with the ids.
  *
  * Bounded, so that an agent's memory stays small: past the bound the
- * session starts again from nothing and learns again what it uses. */
+ * connection starts again from nothing and learns again what it uses. */
 #include <errno.h>
 #include <stdlib.h>
 

@@ -21,7 +21,7 @@
  * flattening the lateral join into one hash join over every edge, which it
  * otherwise picks for a few dozen addresses (a sequential scan of the
  * whole table: 200+ ms at a million edges, against 20-40 ms this way).
- * Prepared once a session: planning them costs about what running them
+ * Prepared once per connection: planning them costs about what running them
  * does on small answers. In no particular order (sorting 10k edges by id
  * took a third of the largest query): the one caller, graph.c, orders
  * them its own way. */
@@ -83,7 +83,7 @@ static const char *const edge_query_name[_EDGE_QUERY_MAX] = {
 };
 
 /* Runs one of them, preparing it first (in the same round trip) the
- * first time a session asks. */
+ * first time a connection asks. */
 static int exec_edge_query(struct pg_store *s, enum edge_query which, int n_params, const char *const *params,
                            PGresult **ret)
 {

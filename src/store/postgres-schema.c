@@ -205,7 +205,7 @@ int pg_prune(struct nd_store *base, int64_t before)
                 dropped = atoll(PQcmdTuples(res));
         /* Edges go before their endpoints: nothing else deletes
          * endpoints, so edges need no foreign keys (migration 003). A
-         * session that remembers endpoint ids learns from the count that
+         * connection that remembers endpoint ids learns from the count that
          * some may be gone. */
         if (r >= 0)
                 r = pg_exec(s,

@@ -4,7 +4,7 @@
  * Where SQLite runs a few statements per row, an ingest here is one
  * transaction of a few set-based statements whatever its size, each given
  * the rows as column arrays, sent in one pipeline (one round trip); a
- * session remembers the ids it has seen, so that a flush of known
+ * connection remembers the ids it has seen, so that a flush of known
  * endpoints and edges writes only what changes (postgres-ingest.c).
  *
  * Many agents write at once, so:

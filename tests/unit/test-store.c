@@ -336,7 +336,7 @@ static void test_hosts_and_roles(void **state)
 }
 
 /* A prune through one handle deletes edges and endpoints that another
- * handle has written, and may remember (PostgreSQL's session keeps their
+ * handle has written, and may remember (PostgreSQL's connection keeps their
  * ids); that handle then writes the same edges again, and a new edge of a
  * deleted endpoint: nothing it writes may go missing or point nowhere.
  * Runs last: its prune cuts everything before it. */
@@ -353,7 +353,7 @@ static void test_prune_under_another_handle(void **state)
         struct nd_edge_observation fresh = obs(ND_SIDE_CLIENT, "10.4.0.2", "app", "10.4.0.4", 8080, "", 5);
 
         ingest(writer, t, "app", "10.4.0.2", rows, 2);
-        ingest(writer, t + 60, "app", "10.4.0.2", rows, 2); /* now known to the session */
+        ingest(writer, t + 60, "app", "10.4.0.2", rows, 2); /* now known to the connection */
 
         assert_true(pruner->ops->prune(pruner, t + 600) >= 2); /* and the other tests' edges */
         query(pruner, ND_MATCH_CLIENT_ADDR, "10.4.0.2", INT64_MIN, INT64_MAX, &l);

@@ -30,7 +30,7 @@ ALTER TABLE edges DROP CONSTRAINT edges_server_id_fkey;
 -- from now on; edges take about 40% more space.
 ALTER TABLE edges SET (fillfactor = 50);
 
--- How many prunes have deleted endpoints. A session that remembers
+-- How many prunes have deleted endpoints. A connection that remembers
 -- endpoint ids says which count they were read at; a flush inserting an
 -- edge with them fails (and runs again, remembering nothing) when a prune
 -- has deleted endpoints since.

@@ -202,7 +202,8 @@ static const struct {
         { ND_TCP_EVENTS_LISTING, "listing" },
 };
 
-const char *nd_tcp_events_feature_name(unsigned feature)
+/* "listener seeding", "adoption", "listing". */
+static const char *feature_name(unsigned feature)
 {
         for (size_t i = 0; i < sizeof(features) / sizeof(features[0]); i++)
                 if (features[i].feature == feature)
@@ -261,7 +262,7 @@ static void feature_off(unsigned *off, unsigned feature, char *why, size_t why_s
         *off |= feature;
         if (n + 3 >= why_size)
                 return;
-        n += (size_t)snprintf(why + n, why_size - n, "%s%s: ", n ? "; " : "", nd_tcp_events_feature_name(feature));
+        n += (size_t)snprintf(why + n, why_size - n, "%s%s: ", n ? "; " : "", feature_name(feature));
         if (n >= why_size)
                 return;
         va_start(ap, fmt);
@@ -666,12 +667,6 @@ int nd_tcp_events_stats(const struct nd_tcp_events *t, struct nd_tcp_events_stat
         if (r < 0)
                 return r;
         r = read_counter(t, ND_TCP_COUNTER_CLOSED, &s.closed);
-        if (r < 0)
-                return r;
-        r = read_counter(t, ND_TCP_COUNTER_CHANGES, &s.changes);
-        if (r < 0)
-                return r;
-        r = read_counter(t, ND_TCP_COUNTER_NESTED, &s.nested);
         if (r < 0)
                 return r;
         r = read_skipped(t, &s.skipped);

@@ -67,9 +67,6 @@ enum nd_tcp_events_feature {
         ND_TCP_EVENTS_LISTING = 1u << 2,
 };
 
-/* "listener seeding", "adoption", "listing"; NULL for anything else. */
-const char *nd_tcp_events_feature_name(unsigned feature);
-
 /* Called once per event, in the polling thread; ev is valid only during
  * the call. A negative return stops the poll and is passed back. */
 typedef int (*nd_tcp_event_fn)(const struct nd_tcp_event *ev, void *userdata);
@@ -143,11 +140,6 @@ struct nd_tcp_events_stats {
         uint64_t lost; /* dropped in the kernel: the ring buffer was full */
         uint64_t untracked; /* connections or listeners not followed: their table was full */
         uint64_t closed; /* followed connections that closed after being established, sent or not */
-        uint64_t changes; /* as nd_tcp_events_changes() */
-        /* State changes that came in the middle of the program's run on
-         * the same CPU (a softirq interrupting it), which the kernel skips
-         * for it: handled by its nested twin instead. */
-        uint64_t nested;
         uint64_t malformed; /* records that did not decode (version skew: a bug) */
         /* State changes never seen: the kernel skipped the program because
          * it was already running on that CPU, and its nested twin missed

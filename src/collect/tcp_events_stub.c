@@ -52,11 +52,6 @@ int nd_tcp_events_stats(const struct nd_tcp_events *t, struct nd_tcp_events_stat
         return -EOPNOTSUPP;
 }
 
-const char *nd_tcp_events_feature_name(unsigned feature)
-{
-        return NULL;
-}
-
 unsigned nd_tcp_events_features_off(const struct nd_tcp_events *t, const char **ret_why)
 {
         if (ret_why)

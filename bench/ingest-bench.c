@@ -491,7 +491,7 @@ int main(int argc, char **argv)
                 fprintf(stderr, "ingest-bench: cannot open store: %s\n", err);
                 return 1;
         }
-        if (s->ops->migrate(s) < 0 || nd_store_check_schema(s) < 0) {
+        if (nd_store_migrate(s) < 0 || nd_store_check_schema(s) < 0) {
                 fprintf(stderr, "ingest-bench: %s\n", nd_store_last_error(s));
                 nd_store_close(s);
                 return 1;

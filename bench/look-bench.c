@@ -787,7 +787,7 @@ static int prepare_store(const struct bench_options *o, const char *uri, struct 
                 nd_store_close(s);
                 return bench_error(r, "Failed to open store %s: %s", uri, err);
         }
-        r = s->ops->migrate(s);
+        r = nd_store_migrate(s);
         if (r >= 0)
                 r = nd_store_check_schema(s);
         if (r < 0) {
@@ -820,7 +820,7 @@ static int run(const struct bench_options *o, const char *uri)
         r = prepare_store(o, uri, &s);
         if (r < 0)
                 return r;
-        printf("store: %s (%s)\n", s->display_uri, s->ops->name);
+        printf("store: %s (%s)\n", s->display_uri, nd_store_backend(s));
         r = store_census(uri, &before);
         if (r < 0)
                 goto finish;

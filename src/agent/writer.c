@@ -119,7 +119,7 @@ static void *writer_main(void *arg)
                         }
                 }
                 if (r >= 0 && w->retention_s && f->ts - last_prune >= PRUNE_EVERY_S) {
-                        int pruned = store->ops->prune(store, f->ts - (int64_t)w->retention_s);
+                        int pruned = nd_store_prune(store, f->ts - (int64_t)w->retention_s);
                         if (pruned < 0)
                                 log_warning("Failed to prune store %s: %s", name, nd_store_last_error(store));
                         else if (pruned > 0)

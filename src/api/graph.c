@@ -58,7 +58,7 @@ int nd_graph_init(struct nd_graph *g, struct nd_store *store, bool by_role)
         strmap_init(&g->label_index);
         strmap_init(&g->label_of_addr);
         /* Rules are needed for --role even without grouping. */
-        return store->ops->roles_load(store, &g->rules);
+        return nd_store_roles_load(store, &g->rules);
 }
 
 static int load_hosts(struct nd_graph *g)
@@ -67,7 +67,7 @@ static int load_hosts(struct nd_graph *g)
 
         if (g->hosts_loaded)
                 return 0;
-        r = g->store->ops->hosts(g->store, &g->hosts);
+        r = nd_store_hosts(g->store, &g->hosts);
         for (size_t i = 0; r >= 0 && i < g->hosts.n; i++)
                 r = strmap_put(&g->hostname_index, g->hosts.items[i].addr, i, NULL);
         if (r < 0)
@@ -201,7 +201,7 @@ int nd_graph_resolve_role(struct nd_graph *g, const char *service_role, struct s
                 return -EINVAL;
         r = load_hosts(g);
         if (r >= 0)
-                r = g->store->ops->endpoint_addrs(g->store, &addrs);
+                r = nd_store_endpoint_addrs(g->store, &addrs);
         for (size_t i = 0; r >= 0 && i < addrs.n + g->hosts.n; i++) {
                 const char *addr = i < addrs.n ? addrs.items[i].addr : g->hosts.items[i - addrs.n].addr;
                 const struct nd_role_rule *rule = role_of(g, addr);

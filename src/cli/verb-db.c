@@ -61,14 +61,14 @@ int verb_db(int argc, char **argv)
         if (r != 0)
                 return r;
         if (strcmp(action, "migrate") == 0) {
-                r = s->ops->migrate(s);
+                r = nd_store_migrate(s);
                 if (r < 0) {
                         r = cli_store_error(s, r, "migrate");
                         nd_store_close(s);
                         return r;
                 }
         }
-        r = s->ops->schema_version(s, &version);
+        r = nd_store_schema_version(s, &version);
         if (r < 0) {
                 r = cli_store_error(s, r, "read the schema version");
                 nd_store_close(s);

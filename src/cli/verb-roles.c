@@ -55,7 +55,7 @@ static int import(struct nd_store *s, const char *path, bool allow_empty)
                 nd_role_rules_done(&rules);
                 return EXIT_RUNTIME;
         }
-        r = s->ops->roles_replace(s, &rules);
+        r = nd_store_roles_replace(s, &rules);
         if (r < 0) {
                 nd_role_rules_done(&rules);
                 return cli_store_error(s, r, "store the roles");
@@ -68,7 +68,7 @@ static int import(struct nd_store *s, const char *path, bool allow_empty)
 static int list(struct nd_store *s)
 {
         struct nd_role_rules rules = {};
-        int r = s->ops->roles_load(s, &rules);
+        int r = nd_store_roles_load(s, &rules);
 
         if (r < 0)
                 return cli_store_error(s, r, "read the roles");

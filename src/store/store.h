@@ -127,13 +127,46 @@ int nd_store_check_schema(struct nd_store *s);
 const char *nd_store_last_error(const struct nd_store *s);
 void nd_store_set_error(struct nd_store *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Every call into a back end goes through these. */
+static inline const char *nd_store_backend(const struct nd_store *s)
+{
+        return s->ops->name;
+}
+static inline int nd_store_schema_version(struct nd_store *s, int *ret)
+{
+        return s->ops->schema_version(s, ret);
+}
+static inline int nd_store_migrate(struct nd_store *s)
+{
+        return s->ops->migrate(s);
+}
 static inline int nd_store_ingest(struct nd_store *s, const struct nd_ingest *in)
 {
         return s->ops->ingest(s, in);
 }
+static inline int nd_store_prune(struct nd_store *s, int64_t before)
+{
+        return s->ops->prune(s, before);
+}
 static inline int nd_store_edges(struct nd_store *s, const struct nd_edge_query *q, struct nd_edge_list *out)
 {
         return s->ops->edges(s, q, out);
+}
+static inline int nd_store_hosts(struct nd_store *s, struct nd_host_list *out)
+{
+        return s->ops->hosts(s, out);
+}
+static inline int nd_store_endpoint_addrs(struct nd_store *s, struct nd_host_list *out)
+{
+        return s->ops->endpoint_addrs(s, out);
+}
+static inline int nd_store_roles_replace(struct nd_store *s, const struct nd_role_rules *rules)
+{
+        return s->ops->roles_replace(s, rules);
+}
+static inline int nd_store_roles_load(struct nd_store *s, struct nd_role_rules *out)
+{
+        return s->ops->roles_load(s, out);
 }
 
 extern const struct nd_store_ops nd_store_sqlite_ops;

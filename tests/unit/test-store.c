@@ -90,14 +90,14 @@ static void test_schema_lifecycle(void **state)
         struct nd_store *s = open_store(ND_STORE_CREATE);
         int version = -1;
 
-        assert_int_equal(s->ops->schema_version(s, &version), 0);
+        assert_int_equal(nd_store_schema_version(s, &version), 0);
         assert_int_equal(version, 0);
         assert_int_equal(nd_store_check_schema(s), -ENOMEDIUM);
         assert_non_null(strstr(nd_store_last_error(s), "netdep db migrate"));
 
-        assert_int_equal(s->ops->migrate(s), 0);
-        assert_int_equal(s->ops->migrate(s), 0); /* idempotent */
-        assert_int_equal(s->ops->schema_version(s, &version), 0);
+        assert_int_equal(nd_store_migrate(s), 0);
+        assert_int_equal(nd_store_migrate(s), 0); /* idempotent */
+        assert_int_equal(nd_store_schema_version(s, &version), 0);
         assert_int_equal(version, ND_SCHEMA_VERSION);
         assert_int_equal(nd_store_check_schema(s), 0);
         nd_store_close(s);
@@ -269,7 +269,7 @@ static void test_time_ranges(void **state)
         nd_edge_list_done(&l);
 
         /* Retention: drop what is older than t + 1800. */
-        assert_true(s->ops->prune(s, t + 1800) >= 1);
+        assert_true(nd_store_prune(s, t + 1800) >= 1);
         query(s, ND_MATCH_CLIENT_ADDR, "10.1.0.2", INT64_MIN, INT64_MAX, &l);
         assert_int_equal(l.n, 1);
         assert_string_equal(l.items[0].client.process, "new");
@@ -307,7 +307,7 @@ static void test_hosts_and_roles(void **state)
         char why[256];
         bool found = false;
 
-        assert_int_equal(s->ops->hosts(s, &hosts), 0);
+        assert_int_equal(nd_store_hosts(s, &hosts), 0);
         /* "db" (10.0.0.1) was last seen before the retention cut above. */
         for (size_t i = 0; i < hosts.n; i++) {
                 assert_string_not_equal(hosts.items[i].addr, "10.0.0.1");
@@ -321,9 +321,9 @@ static void test_hosts_and_roles(void **state)
         assert_int_equal(nd_role_rules_push(&rules, &rule), 0);
         assert_int_equal(nd_role_rule_make("web-*", "blog:web", "", "", &rule, why, sizeof(why)), 0);
         assert_int_equal(nd_role_rules_push(&rules, &rule), 0);
-        assert_int_equal(s->ops->roles_replace(s, &rules), 0);
-        assert_int_equal(s->ops->roles_replace(s, &rules), 0); /* replaces, not appends */
-        assert_int_equal(s->ops->roles_load(s, &loaded), 0);
+        assert_int_equal(nd_store_roles_replace(s, &rules), 0);
+        assert_int_equal(nd_store_roles_replace(s, &rules), 0); /* replaces, not appends */
+        assert_int_equal(nd_store_roles_load(s, &loaded), 0);
         assert_int_equal(loaded.n, 2);
         assert_string_equal(loaded.items[0].match, "10.0.0.0/24");
         assert_string_equal(loaded.items[0].datacenter, "tokyo1");
@@ -355,7 +355,7 @@ static void test_prune_under_another_handle(void **state)
         ingest(writer, t, "app", "10.4.0.2", rows, 2);
         ingest(writer, t + 60, "app", "10.4.0.2", rows, 2); /* now known to the connection */
 
-        assert_true(pruner->ops->prune(pruner, t + 600) >= 2); /* and the other tests' edges */
+        assert_true(nd_store_prune(pruner, t + 600) >= 2); /* and the other tests' edges */
         query(pruner, ND_MATCH_CLIENT_ADDR, "10.4.0.2", INT64_MIN, INT64_MAX, &l);
         assert_int_equal(l.n, 0);
         nd_edge_list_done(&l);
@@ -386,7 +386,7 @@ static void test_prune_under_another_handle(void **state)
 
         /* Again, the prune deleting only an endpoint the writer remembers
          * alone: a new edge of it must not point nowhere. */
-        assert_int_equal(pruner->ops->prune(pruner, t + 1300), 3);
+        assert_int_equal(nd_store_prune(pruner, t + 1300), 3);
         fresh.server.port = 8081;
         ingest(writer, t + 1800, "app", "10.4.0.2", &fresh, 1);
         query(pruner, ND_MATCH_SERVER_ADDR, "10.4.0.4", INT64_MIN, INT64_MAX, &l);

@@ -37,6 +37,16 @@ void nd_graph_edges_done(struct nd_graph_edges *l)
         *l = (struct nd_graph_edges){};
 }
 
+int nd_graph_edges_push(struct nd_graph_edges *l, const struct nd_graph_edge *e)
+{
+        int r = grow((void **)&l->items, &l->allocated, l->n, sizeof(*l->items));
+
+        if (r < 0)
+                return r;
+        l->items[l->n++] = *e;
+        return 0;
+}
+
 int nd_labeled_edges_push(struct nd_labeled_edges *l, const struct nd_labeled_edge *e)
 {
         if (l->n == l->allocated) {
@@ -109,6 +119,21 @@ static const struct nd_role_rule *role_of(struct nd_graph *g, const char *addr)
         return nd_role_rules_find(&g->rules, &a, hostname_of(g, addr));
 }
 
+const char *nd_graph_name(struct nd_graph *g, const char *label)
+{
+        const struct nd_role_rule *rule;
+        const char *hostname;
+        struct nd_addr a;
+
+        if (nd_addr_parse(label, &a) < 0) /* a role */
+                return NULL;
+        hostname = hostname_of(g, label);
+        rule = g->rules.n ? nd_role_rules_find(&g->rules, &a, hostname) : NULL;
+        if (rule && rule->name[0])
+                return rule->name;
+        return hostname && hostname[0] ? hostname : NULL;
+}
+
 const char *nd_graph_label(struct nd_graph *g, const char *addr, char *buf, size_t size)
 {
         const struct nd_role_rule *rule = g->by_role ? role_of(g, addr) : NULL;
@@ -149,6 +174,16 @@ static int intern(struct nd_graph *g, const char *label, size_t *ret)
         g->labels[g->n_labels] = copy;
         *ret = g->n_labels++;
         return 0;
+}
+
+int nd_graph_intern(struct nd_graph *g, const char *label, const char **ret)
+{
+        size_t i;
+        int r = intern(g, label, &i);
+
+        if (r >= 0)
+                *ret = g->labels[i];
+        return r;
 }
 
 /* An address's label, interned: worked out (role rules and all) once per
@@ -217,6 +252,18 @@ int nd_graph_resolve_role(struct nd_graph *g, const char *service_role, struct s
         return found ? 0 : -ENOENT;
 }
 
+int nd_graph_members(struct nd_graph *g, const char *label, struct strmap *ret)
+{
+        int r;
+
+        if (!g->by_role)
+                return strmap_put(ret, label, 0, NULL) < 0 ? -ENOMEM : 0;
+        r = nd_graph_resolve_role(g, label, ret);
+        if (r == -EINVAL || r == -ENOENT) /* not a role: a plain address */
+                r = strmap_put(ret, label, 0, NULL) < 0 ? -ENOMEM : 0;
+        return r;
+}
+
 /* Orders edges so that the views of one (client addr, server endpoint) sit
  * together, known client processes before the unknown one. */
 static int compare_for_shadow(const void *a, const void *b)
@@ -242,6 +289,19 @@ static bool same_group(const struct nd_edge *x, const struct nd_edge *y)
                x->server.port == y->server.port;
 }
 
+/* Whether the unknown-process view at i is shadowed by a known-process
+ * view of the same edge (they sort just before it) that was reported as
+ * late as it, give or take a bucket or two. */
+static bool shadowed(const struct nd_edge *items, size_t i)
+{
+        const struct nd_edge *e = &items[i];
+
+        for (size_t k = i; k-- > 0 && same_group(&items[k], e);)
+                if (items[k].last_seen + ND_SHADOW_SLACK >= e->last_seen)
+                        return true;
+        return false;
+}
+
 /* The store's edges, the shadow rule applied: each visible edge goes to
  * emit. */
 static int visible_edges(struct nd_graph *g, enum nd_edge_match match, const char *const *addrs, size_t n,
@@ -260,9 +320,7 @@ static int visible_edges(struct nd_graph *g, enum nd_edge_match match, const cha
         for (size_t i = 0; i < raw.n && r >= 0; i++) {
                 const struct nd_edge *e = &raw.items[i];
 
-                /* Shadowed: a known-process view of the same edge came first. */
-                if (!e->client.process[0] && i > 0 && same_group(&raw.items[i - 1], e) &&
-                    raw.items[i - 1].client.process[0])
+                if (!e->client.process[0] && shadowed(raw.items, i))
                         continue;
                 r = emit(g, e, userdata);
         }
@@ -276,6 +334,7 @@ static int emit_labeled(struct nd_graph *g, const struct nd_edge *e, void *userd
         struct nd_labeled_edge le = {
                 .client_pgid = e->client.pgid, .server_pgid = e->server.pgid,
                 .port = e->server.port, .connections = e->connections,
+                .opened = e->opened, .failed = e->failed,
                 .first_seen = e->first_seen, .last_seen = e->last_seen,
         };
 
@@ -297,22 +356,21 @@ static int emit_compact(struct nd_graph *g, const struct nd_edge *e, void *userd
         struct nd_graph_edges *out = userdata;
         struct nd_graph_edge ge = {
                 .client_pgid = e->client.pgid, .server_pgid = e->server.pgid,
+                .client_processes = e->client.process[0] ? 1 : 0,
                 .port = e->server.port, .connections = e->connections,
                 .opened = e->opened, .failed = e->failed,
+                .first_seen = e->first_seen, .last_seen = e->last_seen,
         };
         int r;
 
         r = label_of(g, e->client.addr, &ge.client);
         if (r >= 0)
                 r = label_of(g, e->server.addr, &ge.server);
-        if (r >= 0)
-                r = grow((void **)&out->items, &out->allocated, out->n, sizeof(*out->items));
         if (r < 0)
                 return r;
         memcpy(ge.client_process, e->client.process, sizeof(ge.client_process));
         memcpy(ge.server_process, e->server.process, sizeof(ge.server_process));
-        out->items[out->n++] = ge;
-        return 0;
+        return nd_graph_edges_push(out, &ge);
 }
 
 int nd_graph_edges_compact(struct nd_graph *g, enum nd_edge_match match, const char *const *addrs, size_t n,

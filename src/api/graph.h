@@ -6,7 +6,10 @@
  * Shadow rule: the server's agent cannot tell which client process opened a
  * connection, so its view of the edge has client process "". Where the
  * client's own agent reported the same edge (same client address, same
- * server endpoint) with its process, the unknown-process view is dropped. */
+ * server endpoint) with its process, and was still reporting it when the
+ * server last did (ND_SHADOW_SLACK), the unknown-process view is dropped. A
+ * known view that stopped earlier does not hide the current one: the
+ * client's agent may have stopped, or another program took over. */
 #pragma once
 
 #include <stdbool.h>
@@ -17,6 +20,7 @@
 #include "store/store.h"
 
 #define ND_LABEL_MAX 160
+#define ND_SHADOW_SLACK (2 * ND_BUCKET_SECONDS)
 
 struct nd_labeled_edge {
         char client[ND_LABEL_MAX], server[ND_LABEL_MAX];
@@ -24,6 +28,7 @@ struct nd_labeled_edge {
         int32_t client_pgid, server_pgid;
         uint16_t port;
         uint32_t connections;
+        uint64_t opened, failed;
         int64_t first_seen, last_seen;
 };
 
@@ -42,9 +47,11 @@ struct nd_graph_edge {
         const char *client, *server;
         char client_process[ND_PROCESS_NAME_MAX], server_process[ND_PROCESS_NAME_MAX];
         int32_t client_pgid, server_pgid;
+        uint32_t client_processes; /* client processes of that name (0: unknown) */
         uint32_t connections;
         uint16_t port;
         uint64_t opened, failed; /* streaming mode's counts (store.h) */
+        int64_t first_seen, last_seen;
 };
 
 struct nd_graph_edges {
@@ -52,6 +59,7 @@ struct nd_graph_edges {
         size_t n, allocated;
 };
 
+int nd_graph_edges_push(struct nd_graph_edges *l, const struct nd_graph_edge *e);
 void nd_graph_edges_done(struct nd_graph_edges *l);
 
 struct nd_graph {
@@ -71,11 +79,29 @@ struct nd_graph {
         struct strmap label_of_addr; /* addr -> index in labels */
 };
 
+/* The current view of a range: only edges seen in the active_s seconds
+ * before its end, or before now when it is open-ended. */
+static inline struct nd_time_range nd_time_range_active(struct nd_time_range r, int64_t now, int64_t active_s)
+{
+        int64_t end = r.until < now ? r.until : now;
+
+        if (active_s > 0 && end - active_s > r.since)
+                r.since = end - active_s;
+        return r;
+}
+
 int nd_graph_init(struct nd_graph *g, struct nd_store *store, bool by_role);
 void nd_graph_done(struct nd_graph *g);
 
+/* The name of an address, for people: its role rule's name=, else the
+ * hostname its agent reported; NULL when it has neither (or for a role
+ * label). Owned by the graph. */
+const char *nd_graph_name(struct nd_graph *g, const char *label);
+
 /* The label of an address: itself, or its role when grouping by role. */
 const char *nd_graph_label(struct nd_graph *g, const char *addr, char *buf, size_t size);
+/* The graph's own copy of a label, made on first use. */
+int nd_graph_intern(struct nd_graph *g, const char *label, const char **ret);
 /* The graph's own copy of a label met in an edge already, or NULL. */
 const char *nd_graph_find_label(const struct nd_graph *g, const char *label);
 
@@ -85,6 +111,10 @@ const char *nd_graph_find_label(const struct nd_graph *g, const char *label);
  * -ENOENT when nothing matches, -EINVAL for a malformed argument. */
 int nd_graph_resolve_host(struct nd_graph *g, const char *host, struct strmap *ret);
 int nd_graph_resolve_role(struct nd_graph *g, const char *service_role, struct strmap *ret);
+
+/* The addresses a label stands for, added to the set ret: the address
+ * itself, or every known address of a role when grouping by role. */
+int nd_graph_members(struct nd_graph *g, const char *label, struct strmap *ret);
 
 /* Edges into (ND_MATCH_SERVER_ADDR) or out of the given addresses in the
  * range, shadow rule applied, labelled. Appends to out. */

@@ -21,6 +21,7 @@ struct edge_cache {
 struct look_state {
         struct nd_graph *g;
         const struct nd_look_options *o;
+        struct nd_time_range range; /* o's, narrowed to the active view */
         struct strmap start; /* the addresses of the host or role */
         struct edge_cache in, out;
         struct strmap expanded; /* labels expanded in the current direction */
@@ -85,23 +86,48 @@ static size_t first_edge_of(const struct edge_cache *c, const char *label)
         return lo;
 }
 
-/* Adds or merges a child: the same label, port and process fold together.
- * index maps those keys to the parent's children (a node may have 10k). */
+/* Folds another edge of the same endpoint into n: counts add up, the
+ * times widen, and processes of one name with different pgids are told
+ * apart by number. */
+static void merge_node(struct nd_look_node *n, const struct nd_look_node *other)
+{
+        n->connections += other->connections;
+        n->opened += other->opened;
+        n->failed += other->failed;
+        if (other->first_seen < n->first_seen)
+                n->first_seen = other->first_seen;
+        if (other->last_seen > n->last_seen)
+                n->last_seen = other->last_seen;
+        if (other->processes > n->processes)
+                n->processes = other->processes;
+        /* An unknown pgid says nothing; two known ones that differ are
+         * several processes (a client node says how many). */
+        if (other->pgid < 0 || n->pgid == other->pgid || n->several_pgids)
+                return;
+        if (n->pgid < 0) {
+                n->pgid = other->pgid;
+                return;
+        }
+        if (!n->port && n->processes < 2)
+                n->processes = 2;
+        n->pgid = -1;
+        n->several_pgids = true;
+}
+
+/* Adds or merges a child: one endpoint, met over the same peer process,
+ * is one child. index maps those keys to the parent's children (a node
+ * may have 10k). */
 static int add_child(struct look_state *st, struct nd_look_node *parent, size_t *allocated,
                      struct strmap *index, const struct nd_look_node *child)
 {
-        char key[ND_LABEL_MAX + ND_PROCESS_NAME_MAX + 16];
+        char key[ND_LABEL_MAX + 2 * ND_PROCESS_NAME_MAX + 16];
         size_t i;
         int r;
 
-        snprintf(key, sizeof(key), "%s|%u|%u|%s", child->label, child->port, child->to_port, child->process);
+        snprintf(key, sizeof(key), "%s|%u|%u|%s|%s", child->label, child->port, child->to_port, child->process,
+                 child->peer_process);
         if (strmap_get(index, key, &i)) {
-                struct nd_look_node *c = &parent->children[i];
-                c->connections += child->connections;
-                c->opened += child->opened;
-                c->failed += child->failed;
-                if (c->pgid != child->pgid)
-                        c->pgid = -1;
+                merge_node(&parent->children[i], child);
                 return 0;
         }
         if (st->n_nodes >= ND_LOOK_MAX_NODES) {
@@ -133,36 +159,36 @@ struct pending {
         size_t depth;
 };
 
-/* Every address whose label is one of labels (one, in host mode). */
+/* Moves the keys of set (addresses) onto the end of addrs. */
+static int take_addrs(struct strmap *set, const char ***addrs, size_t *n, size_t *allocated)
+{
+        for (size_t i = 0; set->slots && i <= set->mask; i++) {
+                if (!set->slots[i].key)
+                        continue;
+                if (*n == *allocated) {
+                        size_t want = *allocated ? *allocated * 2 : 16;
+                        const char **p = reallocarray(*addrs, want, sizeof(*p));
+                        if (!p)
+                                return -ENOMEM;
+                        *addrs = p;
+                        *allocated = want;
+                }
+                (*addrs)[(*n)++] = set->slots[i].key;
+                set->slots[i].key = NULL; /* ownership moves to addrs */
+        }
+        return 0;
+}
+
+/* Every address whose label is label (one, in host mode). */
 static int members(struct look_state *st, const char *label, const char ***addrs, size_t *n, size_t *allocated)
 {
         struct strmap set;
         int r;
 
         strmap_init(&set);
-        if (!st->g->by_role)
-                r = strmap_put(&set, label, 0, NULL);
-        else {
-                r = nd_graph_resolve_role(st->g, label, &set);
-                if (r == -EINVAL || r == -ENOENT) /* not a role: a plain address */
-                        r = strmap_put(&set, label, 0, NULL);
-        }
-        for (size_t i = 0; r >= 0 && set.slots && i <= set.mask; i++) {
-                if (!set.slots[i].key)
-                        continue;
-                if (*n == *allocated) {
-                        size_t want = *allocated ? *allocated * 2 : 16;
-                        const char **p = reallocarray(*addrs, want, sizeof(*p));
-                        if (!p) {
-                                r = -ENOMEM;
-                                break;
-                        }
-                        *addrs = p;
-                        *allocated = want;
-                }
-                (*addrs)[(*n)++] = set.slots[i].key;
-                set.slots[i].key = NULL; /* ownership moves to addrs */
-        }
+        r = nd_graph_members(st->g, label, &set);
+        if (r >= 0)
+                r = take_addrs(&set, addrs, n, allocated);
         strmap_done(&set);
         return r < 0 ? r : 0;
 }
@@ -184,7 +210,7 @@ static int fetch_level(struct look_state *st, struct edge_cache *c, const struct
                         r = members(st, node->label, &addrs, &n, &allocated);
         }
         if (r >= 0)
-                r = nd_graph_edges_compact(st->g, c->match, addrs, n, &st->o->range, &c->edges);
+                r = nd_graph_edges_compact(st->g, c->match, addrs, n, &st->range, &c->edges);
         if (r >= 0)
                 r = sort_cache(c);
         for (size_t i = 0; i < n; i++)
@@ -205,15 +231,19 @@ static void node_from_edge(const struct nd_graph_edge *e, enum nd_look_direction
 {
         *n = (struct nd_look_node){
                 .direction = d, .connections = e->connections, .opened = e->opened, .failed = e->failed,
+                .first_seen = e->first_seen, .last_seen = e->last_seen,
         };
         if (d == ND_LOOK_IN) { /* the child is the client */
                 snprintf(n->label, sizeof(n->label), "%s", e->client);
                 memcpy(n->process, e->client_process, sizeof(n->process));
+                memcpy(n->peer_process, e->server_process, sizeof(n->peer_process));
                 n->pgid = e->client_pgid;
+                n->processes = e->client_processes;
                 n->to_port = e->port;
         } else {
                 snprintf(n->label, sizeof(n->label), "%s", e->server);
                 memcpy(n->process, e->server_process, sizeof(n->process));
+                memcpy(n->peer_process, e->client_process, sizeof(n->peer_process));
                 n->pgid = e->server_pgid;
                 n->port = e->port;
         }
@@ -279,7 +309,9 @@ static int make_roots(struct look_state *st, struct edge_cache *c, enum nd_look_
 
         for (size_t i = 0; i < c->edges.n && r >= 0; i++) {
                 const struct nd_graph_edge *e = &c->edges.items[i];
-                struct nd_look_node root = { .direction = d }, child;
+                struct nd_look_node root = {
+                        .direction = d, .first_seen = e->first_seen, .last_seen = e->last_seen,
+                }, child;
                 size_t k;
 
                 if (st->o->port && e->port != st->o->port)
@@ -293,6 +325,7 @@ static int make_roots(struct look_state *st, struct edge_cache *c, enum nd_look_
                         snprintf(root.label, sizeof(root.label), "%s", e->client);
                         memcpy(root.process, e->client_process, sizeof(root.process));
                         root.pgid = e->client_pgid;
+                        root.processes = e->client_processes;
                 }
                 for (k = 0; k < n; k++)
                         if (strcmp(roots[k].label, root.label) == 0 && roots[k].port == root.port &&
@@ -325,8 +358,8 @@ static int make_roots(struct look_state *st, struct edge_cache *c, enum nd_look_
                         strmap_init(&indexes[n]);
                         n++;
                         st->n_nodes++;
-                } else if (roots[k].pgid != root.pgid)
-                        roots[k].pgid = -1;
+                } else
+                        merge_node(&roots[k], &root);
 
                 node_from_edge(e, d, &child);
                 child.cycle = strcmp(child.label, roots[k].label) == 0;
@@ -339,6 +372,14 @@ static int make_roots(struct look_state *st, struct edge_cache *c, enum nd_look_
         *ret = roots;
         *ret_n = n;
         return r;
+}
+
+static void name_nodes(struct nd_graph *g, struct nd_look_node *nodes, size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                nodes[i].name = nd_graph_name(g, nodes[i].label);
+                name_nodes(g, nodes[i].children, nodes[i].n_children);
+        }
 }
 
 static void free_nodes(struct nd_look_node *nodes, size_t n)
@@ -460,7 +501,7 @@ static int start_edges(struct look_state *st, struct edge_cache *c)
         for (size_t i = 0; st->start.slots && i <= st->start.mask; i++)
                 if (st->start.slots[i].key)
                         addrs[n++] = st->start.slots[i].key;
-        r = nd_graph_edges_compact(st->g, c->match, addrs, n, &st->o->range, &c->edges);
+        r = nd_graph_edges_compact(st->g, c->match, addrs, n, &st->range, &c->edges);
         free(addrs);
         return r;
 }
@@ -485,7 +526,9 @@ static int one_direction(struct look_state *st, struct edge_cache *c, enum nd_lo
 
 int nd_look(struct nd_graph *g, const struct nd_look_options *o, struct nd_look_result *ret)
 {
-        struct look_state st = { .g = g, .o = o };
+        struct look_state st = {
+                .g = g, .o = o, .range = nd_time_range_active(o->range, o->now, o->active_s),
+        };
         struct nd_look_result res = {};
         int r;
 
@@ -503,8 +546,13 @@ int nd_look(struct nd_graph *g, const struct nd_look_options *o, struct nd_look_
                 r = one_direction(&st, &st.out, ND_LOOK_OUT, &res.out_roots, &res.n_out);
         if (r >= 0 && res.n_in + res.n_out == 0)
                 r = -ENODATA;
+        if (r >= 0) {
+                name_nodes(g, res.in_roots, res.n_in);
+                name_nodes(g, res.out_roots, res.n_out);
+        }
 
         res.n_nodes = st.n_nodes;
+        res.as_of = o->range.until < o->now ? o->range.until : o->now;
         res.truncated = st.truncated;
         nd_graph_edges_done(&st.in.edges);
         nd_graph_edges_done(&st.out.edges);
@@ -527,4 +575,50 @@ void nd_look_result_done(struct nd_look_result *r)
         free_nodes(r->in_roots, r->n_in);
         free_nodes(r->out_roots, r->n_out);
         *r = (struct nd_look_result){};
+}
+
+/* The tree as one picture: each parent/child pair is an edge between a
+ * client endpoint (label, process) and a server endpoint (label, port),
+ * and peer_process says who is at the parent's end of it. */
+static int add_tree_edges(struct nd_endpoint_graph *g, const struct nd_look_node *n)
+{
+        int r = 0;
+
+        for (size_t i = 0; i < n->n_children && r >= 0; i++) {
+                const struct nd_look_node *c = &n->children[i];
+                struct nd_endpoint_ref client, server;
+                struct nd_edge_counts counts = {
+                        .connections = c->connections, .opened = c->opened, .failed = c->failed,
+                        .first_seen = c->first_seen, .last_seen = c->last_seen,
+                };
+
+                if (c->direction == ND_LOOK_IN) { /* c (client) -> n's host at to_port */
+                        client = (struct nd_endpoint_ref){ c->label, c->name, 0, c->process, c->pgid, c->processes };
+                        server = (struct nd_endpoint_ref){ n->label, n->name, c->to_port, c->peer_process, -1, 0 };
+                        if (n->port == c->to_port) /* n is that server endpoint */
+                                server.pgid = n->pgid;
+                } else { /* n's host (by peer_process) -> c */
+                        client = (struct nd_endpoint_ref){ n->label, n->name, 0, c->peer_process, -1, 0 };
+                        if (!n->port) { /* n is that client endpoint */
+                                client.pgid = n->pgid;
+                                client.processes = n->processes;
+                        }
+                        server = (struct nd_endpoint_ref){ c->label, c->name, c->port, c->process, c->pgid, 0 };
+                }
+                r = nd_endpoint_graph_add(g, &client, &server, &counts);
+                if (r >= 0)
+                        r = add_tree_edges(g, c);
+        }
+        return r;
+}
+
+int nd_look_picture(const struct nd_look_result *r, struct nd_endpoint_graph *g)
+{
+        int ret = 0;
+
+        for (size_t i = 0; ret >= 0 && i < r->n_in; i++)
+                ret = add_tree_edges(g, &r->in_roots[i]);
+        for (size_t i = 0; ret >= 0 && i < r->n_out; i++)
+                ret = add_tree_edges(g, &r->out_roots[i]);
+        return ret;
 }

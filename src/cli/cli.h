@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 /* Exit statuses, as documented in docs/cli.md. */
@@ -25,6 +26,8 @@ int verb_diff(int argc, char **argv);
 int verb_roles(int argc, char **argv);
 int verb_db(int argc, char **argv);
 int verb_trace(int argc, char **argv);
+int verb_graph(int argc, char **argv);
+int verb_impact(int argc, char **argv);
 
 /* Prints "netdep: error: MESSAGE" and a hint to --help; returns EXIT_USAGE. */
 int usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -39,6 +42,21 @@ int cli_common_option(int c, const char *verb, char **argv, void (*help)(FILE *o
 /* "10.0.0.1:80", "[fd00::1]:many", "shop:db:5432": an address or role label
  * and a port, 0 meaning "many". */
 void cli_format_endpoint(const char *label, int port, char *buf, size_t size);
+
+/* "psql, pgid 4242", "nc ×2", "?": a process as a node shows it. */
+void cli_format_process(const char *process, int32_t pgid, uint32_t processes, char *buf, size_t size);
+/* "45s", "11m", "3h", "2d". */
+void cli_format_age(int64_t seconds, char *buf, size_t size);
+/* RFC 3339 in UTC; "the beginning" and "now" for an open range's ends. */
+void cli_format_time(int64_t t, char *buf, size_t size);
+
+/* Edges last seen longer ago than this, before the end of the asked range,
+ * are not current: the tree marks them, DOT dashes them, and --active
+ * leaves them out. */
+#define CLI_CURRENT_SECONDS 120
+
+/* --active's value: a duration, or none for CLI_CURRENT_SECONDS. */
+int cli_parse_active(const char *arg, int64_t *ret);
 
 /* Options every verb takes: -v/--verbose, -q/--quiet, -h/--help. */
 #define COMMON_LONG_OPTIONS                                                    \

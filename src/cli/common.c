@@ -1,10 +1,14 @@
 /* What every verb shares: the common options and endpoint formatting. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli/cli.h"
 #include "shared/log.h"
+#include "shared/parse.h"
 
 int cli_common_option(int c, const char *verb, char **argv, void (*help)(FILE *out))
 {
@@ -36,4 +40,55 @@ void cli_format_endpoint(const char *label, int port, char *buf, size_t size)
         else
                 strcpy(portbuf, "many");
         snprintf(buf, size, v6 ? "[%s]:%s" : "%s:%s", label, portbuf);
+}
+
+void cli_format_process(const char *process, int32_t pgid, uint32_t processes, char *buf, size_t size)
+{
+        const char *name = process[0] ? process : "?";
+
+        if (processes > 1)
+                snprintf(buf, size, "%s ×%u", name, processes);
+        else if (pgid >= 0)
+                snprintf(buf, size, "%s, pgid %d", name, (int)pgid);
+        else
+                snprintf(buf, size, "%s", name);
+}
+
+void cli_format_age(int64_t seconds, char *buf, size_t size)
+{
+        if (seconds < 0)
+                seconds = 0;
+        if (seconds < 120)
+                snprintf(buf, size, "%llds", (long long)seconds);
+        else if (seconds < 2 * 3600)
+                snprintf(buf, size, "%lldm", (long long)(seconds / 60));
+        else if (seconds < 2 * 86400)
+                snprintf(buf, size, "%lldh", (long long)(seconds / 3600));
+        else
+                snprintf(buf, size, "%lldd", (long long)(seconds / 86400));
+}
+
+void cli_format_time(int64_t t, char *buf, size_t size)
+{
+        time_t tt = (time_t)t;
+        struct tm tm;
+
+        if (t == INT64_MIN || t == INT64_MAX || !gmtime_r(&tt, &tm))
+                snprintf(buf, size, t == INT64_MIN ? "the beginning" : "now");
+        else
+                strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int cli_parse_active(const char *arg, int64_t *ret)
+{
+        uint64_t ms;
+
+        if (!arg) {
+                *ret = CLI_CURRENT_SECONDS;
+                return 0;
+        }
+        if (parse_duration_ms(arg, &ms) < 0 || ms < 1000)
+                return -EINVAL;
+        *ret = ms / 1000;
+        return 0;
 }

@@ -16,6 +16,8 @@ static const struct verb verbs[] = {
         { "flows", "this host's host flows now, as a table or JSON", verb_flows },
         { "agent", "collect this host's flows into the store, continuously", verb_agent },
         { "look", "the dependency tree of a host or role, from the store", verb_look },
+        { "graph", "the stored graph as one picture: DOT, SVG, Mermaid or JSON", verb_graph },
+        { "impact", "everything that depends on a host or role, transitively", verb_impact },
         { "diff", "edges that appeared or vanished between two time ranges", verb_diff },
         { "roles", "import or list the rules that group hosts into roles", verb_roles },
         { "db", "create or migrate the store's schema", verb_db },

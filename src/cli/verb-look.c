@@ -30,26 +30,22 @@ static void help(FILE *out)
                 "      --since=T, --until=T only edges observed in that range; T is a\n"
                 "                           duration back from now (90s, 30m, 2h, 7d) or\n"
                 "                           RFC 3339; default: all stored history\n"
+                "      --active[=D]         only edges seen in the last D before the range's\n"
+                "                           end or now (default %ds); the tree marks edges\n"
+                "                           not seen that recently with how long ago\n"
                 "      --group-by=host|role fold hosts into service:role nodes\n"
-                "      --format=tree|json|dot\n"
+                "      --format=F           tree (default), json, dot or mermaid\n"
                 "      --store=URI          default sqlite:netdep.db or $NETDEP_STORE\n"
                 "  -v, -q, -h               verbose, quiet, this help\n"
                 "\n"
-                "Exit status: 0 success, 1 no edges or a store failure, 2 usage error.\n");
+                "Exit status: 0 success, 1 no edges or a store failure, 2 usage error.\n",
+                CLI_CURRENT_SECONDS);
 }
 
-enum { OPT_HOST = 0x100, OPT_ROLE, OPT_PORT, OPT_DEPTH, OPT_DIRECTION, OPT_SINCE, OPT_UNTIL, OPT_GROUP, OPT_FORMAT, OPT_STORE };
-
-static void format_time(int64_t t, char *buf, size_t size)
-{
-        time_t tt = (time_t)t;
-        struct tm tm;
-
-        if (t == INT64_MIN || t == INT64_MAX || !gmtime_r(&tt, &tm))
-                snprintf(buf, size, t == INT64_MIN ? "the beginning" : "now");
-        else
-                strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
+enum {
+        OPT_HOST = 0x100, OPT_ROLE, OPT_PORT, OPT_DEPTH, OPT_DIRECTION, OPT_SINCE, OPT_UNTIL, OPT_ACTIVE,
+        OPT_GROUP, OPT_FORMAT, OPT_STORE,
+};
 
 int verb_look(int argc, char **argv)
 {
@@ -62,6 +58,7 @@ int verb_look(int argc, char **argv)
                 { "direction", required_argument, NULL, OPT_DIRECTION },
                 { "since", required_argument, NULL, OPT_SINCE },
                 { "until", required_argument, NULL, OPT_UNTIL },
+                { "active", optional_argument, NULL, OPT_ACTIVE },
                 { "group-by", required_argument, NULL, OPT_GROUP },
                 { "format", required_argument, NULL, OPT_FORMAT },
                 { "store", required_argument, NULL, OPT_STORE },
@@ -69,11 +66,13 @@ int verb_look(int argc, char **argv)
         };
         static const char *const directions[] = { "in", "out", "both", NULL };
         static const char *const groups[] = { "host", "role", NULL };
-        static const char *const formats[] = { "tree", "json", "dot", NULL };
-        struct nd_look_options o = { .depth = 1, .direction = ND_LOOK_BOTH, .range = { INT64_MIN, INT64_MAX } };
+        static const char *const formats[] = { "tree", "json", "dot", "mermaid", NULL };
+        int64_t now = (int64_t)time(NULL);
+        struct nd_look_options o = {
+                .depth = 1, .direction = ND_LOOK_BOTH, .range = { INT64_MIN, INT64_MAX }, .now = now,
+        };
         enum look_format format = LOOK_FORMAT_TREE;
         const char *uri = NULL;
-        int64_t now = (int64_t)time(NULL);
         struct nd_store *s = NULL;
         struct nd_graph g;
         struct nd_look_result res;
@@ -116,6 +115,10 @@ int verb_look(int argc, char **argv)
                         if (parse_time_point(optarg, now, &o.range.until) < 0)
                                 return usage_error("look", "invalid --until '%s' (e.g. 1h, 2026-11-22T09:00:00Z)", optarg);
                         break;
+                case OPT_ACTIVE:
+                        if (cli_parse_active(optarg, &o.active_s) < 0)
+                                return usage_error("look", "invalid --active '%s' (a duration: 90s, 5m)", optarg);
+                        break;
                 case OPT_GROUP:
                         if ((i = parse_choice(optarg, groups)) < 0)
                                 return usage_error("look", "invalid --group-by '%s' (host or role)", optarg);
@@ -123,7 +126,7 @@ int verb_look(int argc, char **argv)
                         break;
                 case OPT_FORMAT:
                         if ((i = parse_choice(optarg, formats)) < 0)
-                                return usage_error("look", "invalid --format '%s' (tree, json or dot)", optarg);
+                                return usage_error("look", "invalid --format '%s' (tree, json, dot or mermaid)", optarg);
                         format = (enum look_format)i;
                         break;
                 case OPT_STORE:
@@ -151,8 +154,9 @@ int verb_look(int argc, char **argv)
                 r = nd_look(&g, &o, &res);
         if (r == -ENOENT || r == -ENODATA) {
                 char since[32], until[32];
-                format_time(o.range.since, since, sizeof(since));
-                format_time(o.range.until, until, sizeof(until));
+                struct nd_time_range shown = nd_time_range_active(o.range, now, o.active_s);
+                cli_format_time(shown.since, since, sizeof(since));
+                cli_format_time(shown.until, until, sizeof(until));
                 if (r == -ENOENT && o.host)
                         log_error("unknown host %s: not an address, and no agent reported that hostname", o.host);
                 else if (r == -ENOENT)

@@ -1,0 +1,167 @@
+#include "api/graph_view.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+
+static int add_edges(struct nd_graph *g, const struct nd_graph_edges *edges, struct nd_endpoint_graph *out)
+{
+        int r = 0;
+
+        for (size_t i = 0; i < edges->n && r >= 0; i++) {
+                const struct nd_graph_edge *e = &edges->items[i];
+                struct nd_endpoint_ref client = {
+                        e->client, nd_graph_name(g, e->client), 0, e->client_process, e->client_pgid,
+                        e->client_processes,
+                };
+                struct nd_endpoint_ref server = {
+                        e->server, nd_graph_name(g, e->server), e->port, e->server_process, e->server_pgid, 0,
+                };
+                struct nd_edge_counts counts = {
+                        .connections = e->connections, .opened = e->opened, .failed = e->failed,
+                        .first_seen = e->first_seen, .last_seen = e->last_seen,
+                };
+                r = nd_endpoint_graph_add(out, &client, &server, &counts);
+        }
+        return r;
+}
+
+/* The keys of a set, borrowed, as an array. */
+static const char **keys_of(const struct strmap *set, size_t *n)
+{
+        const char **keys = calloc(set->n ? set->n : 1, sizeof(*keys));
+
+        *n = 0;
+        for (size_t i = 0; keys && set->slots && i <= set->mask; i++)
+                if (set->slots[i].key)
+                        keys[(*n)++] = set->slots[i].key;
+        return keys;
+}
+
+/* Every stored address. */
+static int all_addrs(struct nd_graph *g, struct strmap *ret)
+{
+        struct nd_host_list addrs = {};
+        int r = nd_store_endpoint_addrs(g->store, &addrs);
+
+        for (size_t i = 0; r >= 0 && i < addrs.n; i++)
+                r = strmap_put(ret, addrs.items[i].addr, 0, NULL);
+        nd_host_list_done(&addrs);
+        return r < 0 ? r : 0;
+}
+
+static bool in_set(const struct strmap *set, const char *key)
+{
+        size_t ignored;
+
+        return strmap_get(set, key, &ignored);
+}
+
+/* The edges of one hop: those of the frontier's labels, each once, less
+ * those an earlier hop added (their other end was a frontier then). */
+static int hop_edges(struct nd_graph *g, const struct strmap *frontier, const struct strmap *met,
+                     const struct nd_time_range *range, struct nd_graph_edges *out)
+{
+        struct nd_graph_edges by_server = {}, by_client = {};
+        struct strmap addrs;
+        const char **keys = NULL;
+        size_t n;
+        int r = 0;
+
+        strmap_init(&addrs);
+        for (size_t i = 0; r >= 0 && frontier->slots && i <= frontier->mask; i++)
+                if (frontier->slots[i].key)
+                        r = nd_graph_members(g, frontier->slots[i].key, &addrs);
+        if (r >= 0 && !(keys = keys_of(&addrs, &n)))
+                r = -ENOMEM;
+        if (r >= 0)
+                r = nd_graph_edges_compact(g, ND_MATCH_SERVER_ADDR, keys, n, range, &by_server);
+        if (r >= 0)
+                r = nd_graph_edges_compact(g, ND_MATCH_CLIENT_ADDR, keys, n, range, &by_client);
+        for (size_t i = 0; r >= 0 && i < by_server.n; i++) {
+                const struct nd_graph_edge *e = &by_server.items[i];
+                if (in_set(frontier, e->server) && !in_set(met, e->client))
+                        r = nd_graph_edges_push(out, e);
+        }
+        for (size_t i = 0; r >= 0 && i < by_client.n; i++) {
+                const struct nd_graph_edge *e = &by_client.items[i];
+                if (in_set(frontier, e->client) && !in_set(frontier, e->server) && !in_set(met, e->server))
+                        r = nd_graph_edges_push(out, e);
+        }
+        free(keys);
+        strmap_done(&addrs);
+        nd_graph_edges_done(&by_server);
+        nd_graph_edges_done(&by_client);
+        return r;
+}
+
+/* Hop by hop out from the start, either way along edges: each hop's
+ * labels not met before are the next frontier. */
+static int neighbourhood(struct nd_graph *g, const struct nd_graph_view_options *o,
+                         const struct nd_time_range *range, struct nd_endpoint_graph *out)
+{
+        struct strmap start, frontier, met, next;
+        struct nd_graph_edges edges = {};
+        char buf[ND_LABEL_MAX];
+        int r;
+
+        strmap_init(&start);
+        strmap_init(&frontier);
+        strmap_init(&met);
+        r = o->role ? nd_graph_resolve_role(g, o->role, &start) : nd_graph_resolve_host(g, o->host, &start);
+        for (size_t i = 0; r >= 0 && start.slots && i <= start.mask; i++)
+                if (start.slots[i].key)
+                        r = strmap_put(&frontier, nd_graph_label(g, start.slots[i].key, buf, sizeof(buf)), 0, NULL);
+        for (int hop = 1; r >= 0 && hop <= o->depth && frontier.n; hop++) {
+                edges.n = 0;
+                r = hop_edges(g, &frontier, &met, range, &edges);
+                if (r >= 0)
+                        r = add_edges(g, &edges, out);
+                for (size_t i = 0; r >= 0 && frontier.slots && i <= frontier.mask; i++)
+                        if (frontier.slots[i].key)
+                                r = strmap_put(&met, frontier.slots[i].key, 0, NULL);
+                strmap_init(&next);
+                for (size_t i = 0; r >= 0 && i < edges.n; i++) {
+                        const char *ends[2] = { edges.items[i].client, edges.items[i].server };
+                        for (int k = 0; k < 2 && r >= 0; k++)
+                                if (!in_set(&met, ends[k]))
+                                        r = strmap_put(&next, ends[k], 0, NULL);
+                }
+                strmap_done(&frontier);
+                frontier = next;
+        }
+        nd_graph_edges_done(&edges);
+        strmap_done(&start);
+        strmap_done(&frontier);
+        strmap_done(&met);
+        return r < 0 ? r : 0;
+}
+
+int nd_graph_view(struct nd_graph *g, const struct nd_graph_view_options *o, struct nd_endpoint_graph *out)
+{
+        struct nd_time_range range = nd_time_range_active(o->range, o->now, o->active_s);
+        int r;
+
+        if (o->host || o->role)
+                r = neighbourhood(g, o, &range, out);
+        else {
+                struct nd_graph_edges edges = {};
+                struct strmap addrs;
+
+                strmap_init(&addrs);
+                r = all_addrs(g, &addrs);
+                if (r >= 0) {
+                        size_t n;
+                        const char **keys = keys_of(&addrs, &n);
+                        r = keys ? nd_graph_edges_compact(g, ND_MATCH_SERVER_ADDR, keys, n, &range, &edges) : -ENOMEM;
+                        free(keys);
+                }
+                if (r >= 0)
+                        r = add_edges(g, &edges, out);
+                nd_graph_edges_done(&edges);
+                strmap_done(&addrs);
+        }
+        if (r >= 0 && out->n_links == 0)
+                r = -ENODATA;
+        return r;
+}

@@ -1,0 +1,160 @@
+/* netdep graph: the stored graph, whole or around a host or role, as one
+ * picture. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "api/graph_view.h"
+#include "api/look.h"
+#include "cli/cli.h"
+#include "cli/graph-print.h"
+#include "cli/store-open.h"
+#include "shared/log.h"
+#include "shared/parse.h"
+
+static void help(FILE *out)
+{
+        fprintf(out,
+                "Usage: netdep graph [--host ADDR|NAME | --role SERVICE:ROLE] [OPTIONS]\n"
+                "\n"
+                "The stored dependency graph as one picture: every endpoint once, an\n"
+                "edge per client -> server pair, labelled with its connections,\n"
+                "connections opened and failed, and how long ago it was last seen.\n"
+                "Without --host or --role: the whole store.\n"
+                "\n"
+                "Options:\n"
+                "      --host=ADDR|NAME     only around this host ...\n"
+                "      --role=SERVICE:ROLE  ... or role\n"
+                "      --depth=N            hops from it, either way, 1..%d (default 1)\n"
+                "      --since=T, --until=T only edges seen in that range (as 'look')\n"
+                "      --active[=D]         only edges seen in the last D (default %ds)\n"
+                "      --group-by=G         process (default: a node per endpoint), host,\n"
+                "                           or role (a node per service:role)\n"
+                "      --format=F           dot (default), json, mermaid, or svg (needs\n"
+                "                           Graphviz's dot)\n"
+                "      --store=URI          default sqlite:netdep.db or $NETDEP_STORE\n"
+                "  -v, -q, -h               verbose, quiet, this help\n"
+                "\n"
+                "Exit status: 0 success, 1 no edges or a failure, 2 usage error.\n",
+                ND_LOOK_MAX_DEPTH, CLI_CURRENT_SECONDS);
+}
+
+enum { OPT_HOST = 0x100, OPT_ROLE, OPT_DEPTH, OPT_SINCE, OPT_UNTIL, OPT_ACTIVE, OPT_GROUP, OPT_FORMAT, OPT_STORE };
+
+int verb_graph(int argc, char **argv)
+{
+        static const struct option options[] = {
+                COMMON_LONG_OPTIONS,
+                { "host", required_argument, NULL, OPT_HOST },
+                { "role", required_argument, NULL, OPT_ROLE },
+                { "depth", required_argument, NULL, OPT_DEPTH },
+                { "since", required_argument, NULL, OPT_SINCE },
+                { "until", required_argument, NULL, OPT_UNTIL },
+                { "active", optional_argument, NULL, OPT_ACTIVE },
+                { "group-by", required_argument, NULL, OPT_GROUP },
+                { "format", required_argument, NULL, OPT_FORMAT },
+                { "store", required_argument, NULL, OPT_STORE },
+                {}
+        };
+        static const char *const groups[] = { "process", "host", "role", NULL };
+        static const char *const formats[] = { "json", "dot", "mermaid", "svg", NULL };
+        int64_t now = (int64_t)time(NULL);
+        struct nd_graph_view_options o = { .depth = 1, .range = { INT64_MIN, INT64_MAX }, .now = now };
+        enum graph_format format = GRAPH_FORMAT_DOT;
+        int group = 0;
+        const char *uri = NULL;
+        struct nd_store *s = NULL;
+        struct nd_endpoint_graph picture;
+        struct nd_graph g;
+        long long v;
+        int c, i, r;
+
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, ":" COMMON_SHORT_OPTIONS, options, NULL)) != -1) {
+                switch (c) {
+                case OPT_HOST:
+                        o.host = optarg;
+                        break;
+                case OPT_ROLE: {
+                        char a[ND_ROLE_FIELD_MAX], b[ND_ROLE_FIELD_MAX];
+                        if (nd_role_split(optarg, a, b, sizeof(a)) < 0)
+                                return usage_error("graph", "invalid --role '%s' (want SERVICE:ROLE)", optarg);
+                        o.role = optarg;
+                        break;
+                }
+                case OPT_DEPTH:
+                        if (parse_int_range(optarg, 1, ND_LOOK_MAX_DEPTH, &v) < 0)
+                                return usage_error("graph", "invalid --depth '%s' (1..%d)", optarg, ND_LOOK_MAX_DEPTH);
+                        o.depth = (int)v;
+                        break;
+                case OPT_SINCE:
+                        if (parse_time_point(optarg, now, &o.range.since) < 0)
+                                return usage_error("graph", "invalid --since '%s' (e.g. 2h, 7d, 2026-11-22T08:00:00Z)", optarg);
+                        break;
+                case OPT_UNTIL:
+                        if (parse_time_point(optarg, now, &o.range.until) < 0)
+                                return usage_error("graph", "invalid --until '%s' (e.g. 1h, 2026-11-22T09:00:00Z)", optarg);
+                        break;
+                case OPT_ACTIVE:
+                        if (cli_parse_active(optarg, &o.active_s) < 0)
+                                return usage_error("graph", "invalid --active '%s' (a duration: 90s, 5m)", optarg);
+                        break;
+                case OPT_GROUP:
+                        if ((group = parse_choice(optarg, groups)) < 0)
+                                return usage_error("graph", "invalid --group-by '%s' (process, host or role)", optarg);
+                        break;
+                case OPT_FORMAT:
+                        if ((i = parse_choice(optarg, formats)) < 0)
+                                return usage_error("graph", "invalid --format '%s' (dot, json, mermaid or svg)", optarg);
+                        format = (enum graph_format)i;
+                        break;
+                case OPT_STORE:
+                        uri = optarg;
+                        break;
+                default:
+                        r = cli_common_option(c, "graph", argv, help);
+                        if (r != CLI_OPTION_DONE)
+                                return r;
+                        break;
+                }
+        }
+        if (optind < argc)
+                return usage_error("graph", "unexpected argument '%s'", argv[optind]);
+        if (o.host && o.role)
+                return usage_error("graph", "give --host or --role, not both");
+        if (o.range.since > o.range.until)
+                return usage_error("graph", "--since is after --until");
+
+        r = cli_open_store(uri, CLI_STORE_CHECKED, &s);
+        if (r != 0)
+                return r;
+        nd_endpoint_graph_init(&picture, group == 0 ? ND_GROUP_BY_PROCESS : ND_GROUP_BY_HOST);
+        r = nd_graph_init(&g, s, group == 2);
+        if (r >= 0)
+                r = nd_graph_view(&g, &o, &picture);
+        if (r == -ENOENT && o.host)
+                r = (log_error("unknown host %s: not an address, and no agent reported that hostname", o.host),
+                     EXIT_RUNTIME);
+        else if (r == -ENOENT)
+                r = (log_error("no known host has role %s", o.role), EXIT_RUNTIME);
+        else if (r == -ENODATA) {
+                char since[32], until[32];
+                struct nd_time_range shown = nd_time_range_active(o.range, now, o.active_s);
+                cli_format_time(shown.since, since, sizeof(since));
+                cli_format_time(shown.until, until, sizeof(until));
+                log_error("no edges%s%s between %s and %s", o.host || o.role ? " for " : "",
+                          o.host ? o.host : o.role ? o.role : "", since, until);
+                r = EXIT_RUNTIME;
+        } else if (r < 0)
+                r = cli_store_error(s, r, "query edges");
+        else {
+                int64_t as_of = o.range.until < now ? o.range.until : now;
+                r = graph_print(stdout, &picture, format, as_of) < 0 || fflush(stdout) != 0 ? EXIT_RUNTIME : EXIT_OK;
+        }
+        nd_endpoint_graph_done(&picture);
+        nd_graph_done(&g);
+        nd_store_close(s);
+        return r;
+}

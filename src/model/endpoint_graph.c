@@ -1,0 +1,295 @@
+#include "model/endpoint_graph.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shared/sort.h"
+
+void nd_endpoint_graph_init(struct nd_endpoint_graph *g, enum nd_graph_grouping grouping)
+{
+        *g = (struct nd_endpoint_graph){ .grouping = grouping };
+        strmap_init(&g->node_index);
+}
+
+void nd_endpoint_graph_done(struct nd_endpoint_graph *g)
+{
+        for (size_t i = 0; i < g->n_nodes; i++)
+                free(g->nodes[i].name);
+        free(g->nodes);
+        free(g->links);
+        free(g->link_slots);
+        free(g->link_at);
+        strmap_done(&g->node_index);
+        *g = (struct nd_endpoint_graph){};
+}
+
+static enum nd_node_kind kind_of(const struct nd_endpoint_graph *g, bool server)
+{
+        if (g->grouping == ND_GROUP_BY_HOST)
+                return ND_NODE_HOST;
+        return server ? ND_NODE_SERVER : ND_NODE_CLIENT;
+}
+
+static void key_of(enum nd_node_kind kind, const struct nd_endpoint_ref *e, char *buf, size_t size)
+{
+        switch (kind) {
+        case ND_NODE_SERVER:
+                snprintf(buf, size, "s|%s|%u", e->label, e->port);
+                break;
+        case ND_NODE_CLIENT:
+                snprintf(buf, size, "c|%s|%s", e->label, e->process);
+                break;
+        case ND_NODE_HOST:
+                snprintf(buf, size, "h|%s", e->label);
+                break;
+        }
+}
+
+/* What another edge says of a node already met. An unknown pgid says
+ * nothing; two known ones that differ make a client node several
+ * processes, and leave any node's pgid unknown for good. */
+static void merge_node(struct nd_endpoint_node *n, const struct nd_endpoint_ref *e)
+{
+        if (n->kind == ND_NODE_HOST)
+                return;
+        if (n->kind == ND_NODE_SERVER && !n->process[0] && e->process[0]) {
+                /* Only the server's own agent knows who serves it. */
+                snprintf(n->process, sizeof(n->process), "%s", e->process);
+                n->pgid = e->pgid;
+                return;
+        }
+        if (n->kind == ND_NODE_SERVER && strcmp(n->process, e->process) != 0)
+                return;
+        if (n->kind == ND_NODE_CLIENT && e->processes > n->processes)
+                n->processes = e->processes;
+        if (e->pgid < 0 || n->pgid == e->pgid || n->several_pgids)
+                return;
+        if (n->pgid < 0) {
+                n->pgid = e->pgid;
+                return;
+        }
+        if (n->kind == ND_NODE_CLIENT && n->processes < 2)
+                n->processes = 2;
+        n->pgid = -1;
+        n->several_pgids = true;
+}
+
+static int node_of(struct nd_endpoint_graph *g, const struct nd_endpoint_ref *e, bool server, uint32_t *ret)
+{
+        enum nd_node_kind kind = kind_of(g, server);
+        char key[ND_ENDPOINT_LABEL_MAX + ND_PROCESS_NAME_MAX + 16];
+        struct nd_endpoint_node *n;
+        size_t i;
+        int r;
+
+        key_of(kind, e, key, sizeof(key));
+        if (strmap_get(&g->node_index, key, &i)) {
+                merge_node(&g->nodes[i], e);
+                *ret = (uint32_t)i;
+                return 0;
+        }
+        if (g->n_nodes == g->allocated_nodes) {
+                size_t want = g->allocated_nodes ? 2 * g->allocated_nodes : 64;
+                struct nd_endpoint_node *p = reallocarray(g->nodes, want, sizeof(*p));
+                if (!p)
+                        return -ENOMEM;
+                g->nodes = p;
+                g->allocated_nodes = want;
+        }
+        n = &g->nodes[g->n_nodes];
+        *n = (struct nd_endpoint_node){ .kind = kind, .pgid = -1 };
+        snprintf(n->label, sizeof(n->label), "%s", e->label);
+        if (e->name && !(n->name = strdup(e->name)))
+                return -ENOMEM;
+        if (kind != ND_NODE_HOST) {
+                n->port = server ? e->port : 0;
+                snprintf(n->process, sizeof(n->process), "%s", e->process);
+                n->pgid = e->pgid;
+                n->processes = server ? 0 : e->processes;
+        }
+        r = strmap_put(&g->node_index, key, g->n_nodes, NULL);
+        if (r < 0) {
+                free(n->name);
+                return r;
+        }
+        *ret = (uint32_t)g->n_nodes++;
+        return 0;
+}
+
+static uint64_t mix(uint64_t x)
+{
+        x ^= x >> 33;
+        x *= 0xff51afd7ed558ccdULL;
+        x ^= x >> 33;
+        return x;
+}
+
+/* The slot of pair (or the empty one where it goes). */
+static size_t link_slot(const struct nd_endpoint_graph *g, uint64_t pair)
+{
+        size_t i = mix(pair) & g->link_mask;
+
+        while (g->link_slots[i] && g->link_slots[i] != pair + 1)
+                i = (i + 1) & g->link_mask;
+        return i;
+}
+
+static int grow_link_index(struct nd_endpoint_graph *g)
+{
+        size_t size = g->link_slots ? 2 * (g->link_mask + 1) : 256;
+        uint64_t *slots = calloc(size, sizeof(*slots));
+        uint32_t *at = calloc(size, sizeof(*at));
+
+        if (!slots || !at) {
+                free(slots);
+                free(at);
+                return -ENOMEM;
+        }
+        free(g->link_slots);
+        free(g->link_at);
+        g->link_slots = slots;
+        g->link_at = at;
+        g->link_mask = size - 1;
+        for (size_t k = 0; k < g->n_links; k++) {
+                uint64_t pair = (uint64_t)g->links[k].client << 32 | g->links[k].server;
+                size_t i = link_slot(g, pair);
+                slots[i] = pair + 1;
+                at[i] = (uint32_t)k;
+        }
+        return 0;
+}
+
+static void add_port(struct nd_endpoint_link *l, uint16_t port)
+{
+        for (uint8_t i = 0; i < l->n_ports; i++)
+                if (l->ports[i] == port)
+                        return;
+        if (l->n_ports < ND_ENDPOINT_PORTS_MAX)
+                l->ports[l->n_ports++] = port;
+        else
+                l->more_ports = true;
+}
+
+int nd_endpoint_graph_add(struct nd_endpoint_graph *g, const struct nd_endpoint_ref *client,
+                          const struct nd_endpoint_ref *server, const struct nd_edge_counts *counts)
+{
+        struct nd_endpoint_link *l;
+        uint32_t from, to;
+        uint64_t pair;
+        size_t i;
+        int r;
+
+        r = node_of(g, client, false, &from);
+        if (r >= 0)
+                r = node_of(g, server, true, &to);
+        /* Keep the index at most half full. */
+        if (r >= 0 && (!g->link_slots || 2 * (g->n_links + 1) > g->link_mask + 1))
+                r = grow_link_index(g);
+        if (r < 0)
+                return r;
+        pair = (uint64_t)from << 32 | to;
+        i = link_slot(g, pair);
+        if (g->link_slots[i]) {
+                l = &g->links[g->link_at[i]];
+                l->counts.connections += counts->connections;
+                l->counts.opened += counts->opened;
+                l->counts.failed += counts->failed;
+                if (counts->first_seen < l->counts.first_seen)
+                        l->counts.first_seen = counts->first_seen;
+                if (counts->last_seen > l->counts.last_seen)
+                        l->counts.last_seen = counts->last_seen;
+                add_port(l, server->port);
+                return 0;
+        }
+        if (g->n_links == g->allocated_links) {
+                size_t want = g->allocated_links ? 2 * g->allocated_links : 64;
+                struct nd_endpoint_link *p = reallocarray(g->links, want, sizeof(*p));
+                if (!p)
+                        return -ENOMEM;
+                g->links = p;
+                g->allocated_links = want;
+        }
+        l = &g->links[g->n_links];
+        *l = (struct nd_endpoint_link){ .client = from, .server = to, .counts = *counts };
+        add_port(l, server->port);
+        g->link_slots[i] = pair + 1;
+        g->link_at[i] = (uint32_t)g->n_links++;
+        return 0;
+}
+
+static int compare_nodes(const void *a, const void *b)
+{
+        const struct nd_endpoint_node *x = a, *y = b;
+        int r;
+
+        if ((r = strcmp(x->label, y->label)))
+                return r;
+        if (x->kind != y->kind)
+                return x->kind < y->kind ? -1 : 1;
+        if (x->port != y->port)
+                return x->port < y->port ? -1 : 1;
+        return strcmp(x->process, y->process);
+}
+
+static int compare_links(const void *a, const void *b)
+{
+        const struct nd_endpoint_link *x = a, *y = b;
+
+        if (x->client != y->client)
+                return x->client < y->client ? -1 : 1;
+        return x->server < y->server ? -1 : x->server > y->server;
+}
+
+int nd_endpoint_graph_sort(struct nd_endpoint_graph *g)
+{
+        uint32_t *order = malloc((g->n_nodes ? g->n_nodes : 1) * sizeof(*order));
+        uint32_t *new_index = malloc((g->n_nodes ? g->n_nodes : 1) * sizeof(*new_index));
+        struct nd_endpoint_node *sorted = malloc((g->n_nodes ? g->n_nodes : 1) * sizeof(*sorted));
+        int r;
+
+        if (!order || !new_index || !sorted) {
+                free(order);
+                free(new_index);
+                free(sorted);
+                return -ENOMEM;
+        }
+        /* Sort a copy, remembering where each node came from. */
+        memcpy(sorted, g->nodes, g->n_nodes * sizeof(*sorted));
+        for (size_t i = 0; i < g->n_nodes; i++)
+                sorted[i].pgid = (int32_t)i; /* borrowed for the old index */
+        for (size_t i = 0; i < g->n_nodes; i++)
+                order[i] = (uint32_t)i;
+        qsort_safe(sorted, g->n_nodes, sizeof(*sorted), compare_nodes);
+        for (size_t i = 0; i < g->n_nodes; i++) {
+                uint32_t old = (uint32_t)sorted[i].pgid;
+                new_index[old] = (uint32_t)i;
+                order[i] = old;
+        }
+        for (size_t i = 0; i < g->n_nodes; i++)
+                sorted[i] = g->nodes[order[i]];
+        memcpy(g->nodes, sorted, g->n_nodes * sizeof(*sorted));
+        for (size_t i = 0; i < g->n_links; i++) {
+                g->links[i].client = new_index[g->links[i].client];
+                g->links[i].server = new_index[g->links[i].server];
+        }
+        qsort_safe(g->links, g->n_links, sizeof(*g->links), compare_links);
+        free(order);
+        free(new_index);
+        free(sorted);
+        /* The indexes are stale now: rebuild them. */
+        strmap_done(&g->node_index);
+        strmap_init(&g->node_index);
+        for (size_t i = 0; i < g->n_nodes; i++) {
+                char key[ND_ENDPOINT_LABEL_MAX + ND_PROCESS_NAME_MAX + 16];
+                struct nd_endpoint_ref e = {
+                        .label = g->nodes[i].label, .port = g->nodes[i].port, .process = g->nodes[i].process,
+                };
+                key_of(g->nodes[i].kind, &e, key, sizeof(key));
+                r = strmap_put(&g->node_index, key, i, NULL);
+                if (r < 0)
+                        return r;
+        }
+        return grow_link_index(g) < 0 ? -ENOMEM : 0;
+}

@@ -1,0 +1,95 @@
+/* The dependency graph as one picture: every endpoint once, and the edges
+ * between them, the way `graph` and `look --format dot` draw it.
+ *
+ * Nodes are grouped by process (the default) or by host:
+ *
+ *   by process: a server endpoint is (label, port), with the process that
+ *               serves it; a client endpoint is (label, process). Two
+ *               processes of one name on one host are one client node that
+ *               says how many it stands for (nc ×2).
+ *   by host:    one node per label (an address, or a service:role when the
+ *               labels are roles), with the ports its edges go to.
+ *
+ * Edges are client -> server; adding the same pair again folds it in:
+ * connections and counts add up, the times widen. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model/process.h"
+#include "shared/strmap.h"
+
+#define ND_ENDPOINT_LABEL_MAX 160
+#define ND_ENDPOINT_PORTS_MAX 4 /* ports an edge between hosts lists; past that, "..." */
+
+enum nd_node_kind {
+        ND_NODE_SERVER, /* (label, port) */
+        ND_NODE_CLIENT, /* (label, process) */
+        ND_NODE_HOST, /* (label) */
+};
+
+enum nd_graph_grouping {
+        ND_GROUP_BY_PROCESS,
+        ND_GROUP_BY_HOST,
+};
+
+/* One side of an edge as it is added. */
+struct nd_endpoint_ref {
+        const char *label;
+        const char *name; /* for people (a hostname), or NULL */
+        uint16_t port; /* the server side's; 0 on the client side */
+        const char *process; /* "" when unknown */
+        int32_t pgid; /* -1 when unknown */
+        uint32_t processes; /* client side: processes of that name, 0 unknown */
+};
+
+struct nd_edge_counts {
+        uint32_t connections;
+        uint64_t opened, failed;
+        int64_t first_seen, last_seen;
+};
+
+struct nd_endpoint_node {
+        enum nd_node_kind kind;
+        char label[ND_ENDPOINT_LABEL_MAX];
+        char *name; /* owned; NULL when none */
+        uint16_t port;
+        char process[ND_PROCESS_NAME_MAX];
+        int32_t pgid; /* -1 unknown, or several */
+        bool several_pgids;
+        uint32_t processes; /* a client node: processes of that name, 0 unknown */
+};
+
+struct nd_endpoint_link {
+        uint32_t client, server; /* node indexes */
+        uint16_t ports[ND_ENDPOINT_PORTS_MAX]; /* by host: the server ports, in order met */
+        uint8_t n_ports;
+        bool more_ports;
+        struct nd_edge_counts counts;
+};
+
+struct nd_endpoint_graph {
+        enum nd_graph_grouping grouping;
+        struct nd_endpoint_node *nodes;
+        size_t n_nodes, allocated_nodes;
+        struct nd_endpoint_link *links;
+        size_t n_links, allocated_links;
+        struct strmap node_index; /* node key -> index */
+        uint64_t *link_slots; /* open addressing: (client << 32 | server) + 1, 0 empty */
+        uint32_t *link_at; /* ... the link's index */
+        size_t link_mask;
+};
+
+void nd_endpoint_graph_init(struct nd_endpoint_graph *g, enum nd_graph_grouping grouping);
+void nd_endpoint_graph_done(struct nd_endpoint_graph *g);
+
+/* Adds the edge client -> server, folding it into the same pair. Returns 0
+ * or -ENOMEM. */
+int nd_endpoint_graph_add(struct nd_endpoint_graph *g, const struct nd_endpoint_ref *client,
+                          const struct nd_endpoint_ref *server, const struct nd_edge_counts *counts);
+
+/* Sorts nodes (by label, kind, port, process) and links (by client, server)
+ * into a stable order for printing; indexes are rewritten. */
+int nd_endpoint_graph_sort(struct nd_endpoint_graph *g);

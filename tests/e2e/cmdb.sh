@@ -77,46 +77,86 @@ echo "ok: agents filled the store"
 # Depth 1, in: the db's two ports and who uses them; the two views of each
 # edge (client's agent with its process, server's without) read as one.
 t=$(look --host 10.202.0.30 --direction in)
-expect_line '^10\.202\.0\.30:3306 \(mysql, pgid [0-9]+\)$' "$t" "in d1"
-expect_line '^└<-- 10\.202\.0\.21:many \(legacy, pgid [0-9]+\)  connections 2$' "$t" "in d1"
-expect_line '^10\.202\.0\.30:5432 \(postgres, pgid [0-9]+\)$' "$t" "in d1"
-expect_line '^├<-- 10\.202\.0\.21:many \(app, pgid [0-9]+\)  connections 2$' "$t" "in d1"
-expect_line '^└<-- 10\.202\.0\.22:many \(app, pgid [0-9]+\)  connections 3$' "$t" "in d1"
+expect_line '^db1 10\.202\.0\.30:3306 \(mysql, pgid [0-9]+\)$' "$t" "in d1"
+expect_line '^└<-- app11 10\.202\.0\.21:many \(legacy, pgid [0-9]+\)  connections 2$' "$t" "in d1"
+expect_line '^db1 10\.202\.0\.30:5432 \(postgres, pgid [0-9]+\)$' "$t" "in d1"
+expect_line '^├<-- app11 10\.202\.0\.21:many \(app, pgid [0-9]+\)  connections 2$' "$t" "in d1"
+expect_line '^└<-- app21 10\.202\.0\.22:many \(app, pgid [0-9]+\)  connections 3$' "$t" "in d1"
 [ "$(grep -c '<--' <<<"$t")" = 3 ] || { echo "$t" >&2; fail "in d1: exactly 3 clients"; }
 echo "ok: look depth 1 in"
 
 # Depth 3, in: db <- app <- lb <- ext (no agent: process unknown).
 t=$(look --host db1 --direction in --depth 3 --port 5432)
-expect_line '^│    ├<-- 10\.202\.0\.10:many \(nginx, pgid [0-9]+\)  connections 3  to :8080$' "$t" "in d3"
-expect_line '^│    │    └<-- 10\.202\.0\.50:many \(\?\)  connections 2  to :80$' "$t" "in d3"
-expect_line '^│    └<-- 10\.202\.0\.30:many \(backup, pgid [0-9]+\)  connections 1  to :8080  \(cycle\)$' "$t" "in d3"
+expect_line '^│    ├<-- lb1 10\.202\.0\.10:many \(nginx, pgid [0-9]+\)  connections 3  to :8080 \(app\)$' "$t" "in d3"
+expect_line '^│    │    └<-- 10\.202\.0\.50:many \(\?\)  connections 2  to :80 \(nginx\)$' "$t" "in d3"
+expect_line '^│    └<-- db1 10\.202\.0\.30:many \(backup, pgid [0-9]+\)  connections 1  to :8080 \(app\)  \(cycle\)$' "$t" "in d3"
 # lb was expanded under app1 already: not again under app2.
-expect_line '^     └<-- 10\.202\.0\.10:many \(nginx, pgid [0-9]+\)  connections 4  to :8080  \(see above\)$' "$t" "in d3"
+expect_line '^     └<-- lb1 10\.202\.0\.10:many \(nginx, pgid [0-9]+\)  connections 4  to :8080 \(app\)  \(see above\)$' "$t" "in d3"
 [ "$(grep -c '10\.202\.0\.50' <<<"$t")" = 1 ] || { echo "$t" >&2; fail "in d3: a subtree is shown once"; }
 grep -q 3306 <<<"$t" && fail "--port 5432 must leave out 3306"
 echo "ok: look depth 3 in, by hostname, --port"
 
 # Depth 2, out from lb: lb -> app1, app2 -> db, cache.
 t=$(look --host 10.202.0.10 --direction out --depth 2)
-expect_line '^10\.202\.0\.10:many \(nginx, pgid [0-9]+\)$' "$t" "out d2"
-expect_line '^├--> 10\.202\.0\.21:8080 \(app, pgid [0-9]+\)  connections 3$' "$t" "out d2"
-expect_line '^│    ├--> 10\.202\.0\.30:5432 \(postgres, pgid [0-9]+\)  connections 2$' "$t" "out d2"
-expect_line '^│    └--> 10\.202\.0\.40:6379 \(redis, pgid [0-9]+\)  connections 1$' "$t" "out d2"
-expect_line '^└--> 10\.202\.0\.22:8080 \(app, pgid [0-9]+\)  connections 4$' "$t" "out d2"
-expect_line '^     ├--> 10\.202\.0\.30:5432 \(postgres, pgid [0-9]+\)  connections 3$' "$t" "out d2"
+expect_line '^lb1 10\.202\.0\.10:many \(nginx, pgid [0-9]+\)$' "$t" "out d2"
+expect_line '^├--> app11 10\.202\.0\.21:8080 \(app, pgid [0-9]+\)  connections 3$' "$t" "out d2"
+expect_line '^│    ├--> db1 10\.202\.0\.30:5432 \(postgres, pgid [0-9]+\)  connections 2  by app$' "$t" "out d2"
+expect_line '^│    └--> cache1 10\.202\.0\.40:6379 \(redis, pgid [0-9]+\)  connections 1  by app$' "$t" "out d2"
+expect_line '^└--> app21 10\.202\.0\.22:8080 \(app, pgid [0-9]+\)  connections 4$' "$t" "out d2"
+expect_line '^     ├--> db1 10\.202\.0\.30:5432 \(postgres, pgid [0-9]+\)  connections 3  by app$' "$t" "out d2"
 echo "ok: look depth 2 out"
+
+# "(see above)" and "(see below)" point at a line of the same address,
+# above or below, that shows its subtree: never at nothing.
+see_notes_true() { # TREE
+        awk '
+        function addr(line,   t) {
+                t = line
+                sub(/^.*(<--|-->) /, "", t)
+                sub(/ \(.*$/, "", t)
+                sub(/^[^ ]* /, "", t) # the name
+                sub(/:[^:]*$/, "", t) # the port
+                return t
+        }
+        { lines[NR] = $0; a[NR] = addr($0); depth[NR] = index($0, (index($0, "<--") ? "<--" : "-->")) }
+        END {
+                for (i = 1; i <= NR; i++) {
+                        # Lines that show a subtree: the next line is deeper.
+                        if (i < NR && depth[i + 1] > depth[i] && lines[i] !~ /\(see|\(cycle/) shown[a[i]] = shown[a[i]] " " i
+                }
+                for (i = 1; i <= NR; i++) {
+                        if (lines[i] !~ /\(see (above|below)\)/) continue
+                        ok = 0
+                        n = split(shown[a[i]], at, " ")
+                        for (k = 1; k <= n; k++)
+                                if ((lines[i] ~ /above/ && at[k] + 0 < i) || (lines[i] ~ /below/ && at[k] + 0 > i)) ok = 1
+                        if (!ok) { print "no subtree of " a[i] " where line " i " points: " lines[i] > "/dev/stderr"; bad = 1 }
+                }
+                exit bad
+        }' <<<"$1"
+}
+for args in "--host 10.202.0.10 --direction out --depth 3" "--host db1 --direction in --depth 3" \
+            "--host 10.202.0.21 --depth 4"; do
+        t=$(look $args)
+        see_notes_true "$t" || { echo "$t" >&2; fail "look $args: a see note points at nothing"; }
+done
+echo "ok: every see note points at a shown subtree"
 
 # A cycle: app1 <- db(backup) <- app1(app).
 t=$(look --host 10.202.0.21 --direction in --depth 3)
-expect_line '10\.202\.0\.21:many \(app, pgid [0-9]+\)  connections 2  to :5432  \(cycle\)$' "$t" "cycle"
+expect_line '10\.202\.0\.21:many \(app, pgid [0-9]+\)  connections 2  to :5432 \(postgres\)  \(cycle\)$' "$t" "cycle"
 echo "ok: cycle marked"
 
 # JSON and DOT of the same answer.
 look --host 10.202.0.30 --direction in --depth 2 --format json |
         jq -e '(.in | length) == 2 and ([.in[] | select(.port == 5432) | .children[].connections] | add) == 5' \
         >/dev/null || fail "look --format json"
-look --host 10.202.0.30 --direction in --format dot | grep -q '"10.202.0.22:many0" -> "10.202.0.30:5432" \[label="3"\]' ||
-        fail "look --format dot"
+# DOT: one node per endpoint, app2's app client -> db's postgres server.
+t=$(look --host 10.202.0.30 --direction in --format dot)
+client=$(sed -n 's/^ *\(n[0-9]*\) \[label="app21 10\.202\.0\.22\\napp, pgid [0-9]*".*/\1/p' <<<"$t")
+server=$(sed -n 's/^ *\(n[0-9]*\) \[label="db1 10\.202\.0\.30:5432\\npostgres, pgid [0-9]*".*/\1/p' <<<"$t")
+[ -n "$client" ] && [ -n "$server" ] && grep -q "^  $client -> $server \[label=\"3 conns\"\];" <<<"$t" ||
+        { echo "$t" >&2; fail "look --format dot"; }
 echo "ok: json and dot"
 
 # Roles: fold hosts into service:role.
@@ -131,9 +171,9 @@ nd roles import "$E2E_TMP/roles" | grep -q "imported 4 role rules" || fail "role
 nd roles list | grep -q "^cache\* *shop:cache" || fail "roles list"
 t=$(look --role shop:db --group-by role --direction in --depth 2 --port 5432)
 expect_line '^shop:db:5432 \(postgres, pgid [0-9]+\)$' "$t" "role"
-expect_line '^└<-- shop:app:many \(app(, pgid [0-9]+)?\)  connections 5$' "$t" "role"
-expect_line '^     ├<-- shop:db:many \(backup, pgid [0-9]+\)  connections 1  to :8080  \(cycle\)$' "$t" "role"
-expect_line '^     └<-- shop:lb:many \(nginx, pgid [0-9]+\)  connections 7  to :8080$' "$t" "role"
+expect_line '^└<-- shop:app:many \(app(, pgid [0-9]+| ×2)?\)  connections 5$' "$t" "role"
+expect_line '^     ├<-- shop:db:many \(backup, pgid [0-9]+\)  connections 1  to :8080 \(app\)  \(cycle\)$' "$t" "role"
+expect_line '^     └<-- shop:lb:many \(nginx, pgid [0-9]+\)  connections 7  to :8080 \(app\)$' "$t" "role"
 t=$(look --host 10.202.0.21 --group-by role --direction out)
 expect_line '^├--> shop:cache:6379 \(redis, pgid [0-9]+\)  connections 1$' "$t" "role by hostname glob"
 echo "ok: roles and --group-by role"

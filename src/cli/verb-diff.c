@@ -35,32 +35,50 @@ static void help(FILE *out)
 
 enum { OPT_HOST = 0x100, OPT_ROLE, OPT_BEFORE, OPT_AFTER, OPT_GROUP, OPT_JSON, OPT_STORE };
 
-static void print_edges(const char *sign, const struct nd_labeled_edges *l)
+/* "db1 10.0.0.30:5432": the name (if any) before the endpoint. */
+static void place(struct nd_graph *g, const char *label, int port, char *buf, size_t size)
+{
+        const char *name = nd_graph_name(g, label);
+        char ep[256];
+
+        cli_format_endpoint(label, port, ep, sizeof(ep));
+        snprintf(buf, size, "%s%s%s", name ? name : "", name ? " " : "", ep);
+}
+
+static void print_edges(struct nd_graph *g, const char *sign, const struct nd_labeled_edges *l)
 {
         for (size_t i = 0; i < l->n; i++) {
                 const struct nd_labeled_edge *e = &l->items[i];
-                char c[256], s[256];
+                char c[512], s[512];
 
-                cli_format_endpoint(e->client, 0, c, sizeof(c));
-                cli_format_endpoint(e->server, e->port, s, sizeof(s));
+                place(g, e->client, 0, c, sizeof(c));
+                place(g, e->server, e->port, s, sizeof(s));
                 printf("%s %s (%s) --> %s (%s)  connections %u\n", sign, c,
                        e->client_process[0] ? e->client_process : "?", s,
                        e->server_process[0] ? e->server_process : "?", e->connections);
         }
 }
 
-static json_t *edges_json(const struct nd_labeled_edges *l)
+static json_t *name_json(struct nd_graph *g, const char *label)
+{
+        const char *name = nd_graph_name(g, label);
+
+        return name ? json_string(name) : json_null();
+}
+
+static json_t *edges_json(struct nd_graph *g, const struct nd_labeled_edges *l)
 {
         json_t *a = json_array();
 
         for (size_t i = 0; a && i < l->n; i++) {
                 const struct nd_labeled_edge *e = &l->items[i];
-                json_array_append_new(a, json_pack("{s:{s:s,s:o}, s:{s:s,s:i,s:o}, s:I}",
-                        "client", "label", e->client, "process",
+                json_array_append_new(a, json_pack("{s:{s:s,s:o,s:o}, s:{s:s,s:o,s:i,s:o}, s:I, s:I, s:I}",
+                        "client", "label", e->client, "name", name_json(g, e->client), "process",
                         e->client_process[0] ? json_string(e->client_process) : json_null(),
-                        "server", "label", e->server, "port", (int)e->port, "process",
-                        e->server_process[0] ? json_string(e->server_process) : json_null(),
-                        "connections", (json_int_t)e->connections));
+                        "server", "label", e->server, "name", name_json(g, e->server), "port", (int)e->port,
+                        "process", e->server_process[0] ? json_string(e->server_process) : json_null(),
+                        "connections", (json_int_t)e->connections,
+                        "first_seen", (json_int_t)e->first_seen, "last_seen", (json_int_t)e->last_seen));
         }
         return a;
 }
@@ -152,14 +170,14 @@ int verb_diff(int argc, char **argv)
                 r = cli_store_error(s, r, "query edges");
         else {
                 if (json) {
-                        json_t *j = json_pack("{s:o, s:o, s:I}", "appeared", edges_json(&res.appeared), "vanished",
-                                              edges_json(&res.vanished), "unchanged", (json_int_t)res.unchanged);
+                        json_t *j = json_pack("{s:o, s:o, s:I}", "appeared", edges_json(&g, &res.appeared),
+                                              "vanished", edges_json(&g, &res.vanished), "unchanged", (json_int_t)res.unchanged);
                         json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
                         putchar('\n');
                         json_decref(j);
                 } else {
-                        print_edges("+", &res.appeared);
-                        print_edges("-", &res.vanished);
+                        print_edges(&g, "+", &res.appeared);
+                        print_edges(&g, "-", &res.vanished);
                         printf("%zu appeared, %zu vanished, %zu unchanged\n", res.appeared.n, res.vanished.n,
                                res.unchanged);
                 }

@@ -484,12 +484,13 @@ static int naive_direction(struct nd_store *s, enum nd_edge_match match, const c
                         for (size_t k = 0; r >= 0 && k < edges.n; k++) {
                                 const struct nd_edge *e = &edges.items[k];
                                 const char *child = match == ND_MATCH_SERVER_ADDR ? e->client.addr : e->server.addr;
-                                char root[ND_PROCESS_NAME_MAX + 8], key[2 * ND_ADDR_TEXT_MAX + 64];
+                                char root[ND_PROCESS_NAME_MAX + 8], key[2 * ND_ADDR_TEXT_MAX + 2 * ND_PROCESS_NAME_MAX + 32];
 
                                 if (shadowed(&edges, k))
                                         continue;
                                 /* look.h's folding: a root per own endpoint; under
-                                 * it one child per (label, port, process) met. */
+                                 * it one child per (label, port, process, and the
+                                 * process at the parent's end) met. */
                                 if (match == ND_MATCH_SERVER_ADDR)
                                         snprintf(root, sizeof(root), "%u/%s", e->server.port, e->server.process);
                                 else
@@ -506,11 +507,11 @@ static int naive_direction(struct nd_store *s, enum nd_edge_match match, const c
                                         break;
                                 }
                                 if (match == ND_MATCH_SERVER_ADDR)
-                                        snprintf(key, sizeof(key), "%s/%s/%u/%s", d == 0 ? root : "", child,
-                                                 e->server.port, e->client.process);
+                                        snprintf(key, sizeof(key), "%s/%s/%u/%s/%s", d == 0 ? root : "", child,
+                                                 e->server.port, e->client.process, e->server.process);
                                 else
-                                        snprintf(key, sizeof(key), "%s/%s/%u/%s", d == 0 ? root : "", child,
-                                                 e->server.port, e->server.process);
+                                        snprintf(key, sizeof(key), "%s/%s/%u/%s/%s", d == 0 ? root : "", child,
+                                                 e->server.port, e->server.process, e->client.process);
                                 if (r >= 0)
                                         r = strmap_put(&children, key, 0, NULL);
                                 if (r <= 0)
@@ -554,7 +555,7 @@ static int netdep_look(struct nd_store *s, const char *addr, unsigned depth, str
 {
         struct nd_look_options o = {
                 .host = addr, .depth = (int)depth, .direction = ND_LOOK_BOTH,
-                .range = { INT64_MIN, INT64_MAX },
+                .range = { INT64_MIN, INT64_MAX }, .now = (int64_t)time(NULL),
         };
         struct nd_look_result res;
         struct nd_graph g;

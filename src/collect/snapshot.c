@@ -40,11 +40,16 @@ int nd_snapshot_fold_socket(const struct nd_sock *s, uint64_t netns,
                 .bytes_received = s->bytes_received,
         };
         if (owners) {
+                /* The listener's owner serves the port; the agent's edges
+                 * name it, where `netdep flows` shows each accepted
+                 * socket's owner, as ss -tnp does. */
+                if (listener)
+                        c.listener_owner = nd_socket_owners_lookup(owners, listener->inode);
                 c.process = nd_socket_owners_lookup(owners, s->inode);
                 /* Not yet accepted, or its owner is unreadable: the listener's
                  * process is the one that will serve it. */
-                if (!c.process && listener)
-                        c.process = nd_socket_owners_lookup(owners, listener->inode);
+                if (!c.process)
+                        c.process = c.listener_owner;
         }
         if (counts) {
                 counts->sockets++;

@@ -37,6 +37,11 @@ struct nd_edge_observation {
         uint32_t opened, failed; /* streaming mode: totals over the flush */
         uint32_t rtt_us; /* average smoothed RTT, 0 when unknown */
         uint64_t retrans, bytes_sent, bytes_received;
+        /* Client side: how many client processes (distinct process groups:
+         * two `nc` on one host are one client endpoint) the edge stands
+         * for, the most at once over the flush; 0 when the process is
+         * unknown. 0 on the server side, which cannot tell. */
+        uint32_t processes;
 };
 
 /* An edge as a query returns it. */
@@ -49,6 +54,11 @@ struct nd_edge {
          * edge's life or in the asked range; 0 where only polling ran. */
         uint64_t opened, failed;
         uint8_t sides; /* bitmask of enum nd_edge_side that ever reported it */
+        /* The client processes it stands for, as the client's agent last
+         * reported (nd_edge_observation.processes); 0 when it never did.
+         * client.pgid is the one that agent last reported for this edge,
+         * not the endpoint's latest. */
+        uint32_t client_processes;
 };
 
 struct nd_edge_list {

@@ -41,6 +41,12 @@ struct nd_flow {
         uint32_t opened, failed;
         bool has_process;
         struct nd_process process; /* cgroup owned by the flow */
+        /* Passive flows: the owner of the listening socket that accepted
+         * them. It serves the port, whichever process holds each accepted
+         * socket (every PostgreSQL backend is a process group of its own).
+         * Its cgroup is always NULL. */
+        bool has_listener_owner;
+        struct nd_process listener_owner;
         struct nd_tcp_stats tcp;
 };
 
@@ -59,6 +65,9 @@ struct nd_connection {
         struct nd_addr local, peer;
         uint16_t local_port, peer_port;
         const struct nd_process *process; /* NULL when unknown; copied */
+        /* Passive: the listener's owner, NULL when unknown; copied
+         * without its cgroup. */
+        const struct nd_process *listener_owner;
         bool has_tcp_info;
         uint32_t rtt_us, retrans;
         uint64_t bytes_sent, bytes_received;
@@ -79,7 +88,7 @@ void nd_flow_set_done(struct nd_flow_set *set);
 int nd_flow_set_add(struct nd_flow_set *set, const struct nd_connection *c);
 
 /* Copies every flow of src into dst, which holds none of them yet: counts,
- * tcp aggregates, process. Returns 0 or -ENOMEM. */
+ * tcp aggregates, process, listener's owner. Returns 0 or -ENOMEM. */
 int nd_flow_set_copy(struct nd_flow_set *dst, const struct nd_flow_set *src);
 
 /* Adds the opened and failed counts of another set's flow to the flow of

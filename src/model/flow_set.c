@@ -132,6 +132,17 @@ static void fold_connection(struct nd_flow *f, const struct nd_connection *c)
         f->tcp.bytes_received += c->bytes_received;
 }
 
+/* A flow learns its listener's owner from the first connection or flow
+ * folded into it that knows it. */
+static void learn_listener_owner(struct nd_flow *f, const struct nd_process *owner)
+{
+        if (f->has_listener_owner || !owner)
+                return;
+        f->has_listener_owner = true;
+        f->listener_owner = *owner;
+        f->listener_owner.cgroup = NULL;
+}
+
 /* The flow with candidate's key, created from candidate (its cgroup
  * copied) when there is none. */
 static int find_or_create(struct nd_flow_set *set, const struct nd_flow *candidate, struct nd_flow **ret)
@@ -171,6 +182,7 @@ static int find_or_create(struct nd_flow_set *set, const struct nd_flow *candida
                 if (candidate->process.cgroup && !(f->process.cgroup = strdup(candidate->process.cgroup)))
                         return -ENOMEM;
         }
+        learn_listener_owner(f, candidate->has_listener_owner ? &candidate->listener_owner : NULL);
         set->index[slot] = (uint32_t)set->n++;
         *ret = f;
         return 0;
@@ -189,6 +201,7 @@ int nd_flow_set_copy(struct nd_flow_set *dst, const struct nd_flow_set *src)
                 g->opened += f->opened;
                 g->failed += f->failed;
                 g->tcp = f->tcp;
+                learn_listener_owner(g, f->has_listener_owner ? &f->listener_owner : NULL);
         }
         return 0;
 }
@@ -214,6 +227,7 @@ int nd_flow_set_add(struct nd_flow_set *set, const struct nd_connection *c)
         r = find_or_create(set, &candidate, &f);
         if (r < 0)
                 return r;
+        learn_listener_owner(f, c->listener_owner);
         fold_connection(f, c);
         return 0;
 }
@@ -227,6 +241,7 @@ int nd_flow_set_add_counts(struct nd_flow_set *set, const struct nd_flow *counts
                 return r;
         f->opened += counts->opened;
         f->failed += counts->failed;
+        learn_listener_owner(f, counts->has_listener_owner ? &counts->listener_owner : NULL);
         return 0;
 }
 

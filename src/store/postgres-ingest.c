@@ -21,7 +21,8 @@
  * Then edges and observations, in one statement, one row per edge: the
  * rows of one edge are folded here as SQLite's sequence of upserts would
  * leave them (the last row's count and RTT, the most of the other
- * counters; connections opened and failed connects add up), sent in key
+ * counters; connections opened and failed connects add up; the client's
+ * pgid and processes of the last client-side row), sent in key
  * order, and new edges are numbered in the order of their first rows, as
  * SQLite numbers them.
  *
@@ -66,7 +67,9 @@ enum statement {
         "CROSS JOIN LATERAL (SELECT id, name, pgid FROM endpoints "                                     \
         "WHERE addr = x.addr AND port = x.port AND process = x.process LIMIT 1) e "
 
-/* What both edge statements do to an edge. */
+/* What both edge statements do to an edge. The client's pgid and
+ * processes are as the client's agent last reported them: a flush with no
+ * client-side row of the edge (sides & 1) knows neither. */
 #define EDGE_MERGE(e, v)                                                                                \
         "first_seen = least(" e ".first_seen, " v ".first_seen), "                                      \
         "last_connections = CASE WHEN " v ".last_seen >= " e ".last_seen "                              \
@@ -75,7 +78,11 @@ enum statement {
         "sides = " e ".sides | " v ".sides, "                                                           \
         "opened_by_client = " e ".opened_by_client + " v ".opened_by_client, "                          \
         "opened_by_server = " e ".opened_by_server + " v ".opened_by_server, "                          \
-        "failed = " e ".failed + " v ".failed "
+        "failed = " e ".failed + " v ".failed, "                                                        \
+        "client_pgid = CASE WHEN " v ".client_pgid >= 0 THEN " v ".client_pgid "                        \
+        "ELSE " e ".client_pgid END, "                                                                  \
+        "client_processes = CASE WHEN " v ".sides & 1 <> 0 THEN " v ".client_processes "                \
+        "ELSE " e ".client_processes END "
 /* z: an edge's id (NULL when it does not check out, which the NOT NULL
  * column refuses: the flush fails rather than misfile a count) and its
  * counts in the bucket ($bucket). */
@@ -119,14 +126,16 @@ enum statement {
  * sent, $13 received; $14 first_ts, $15 ts, $16 the bucket; $17 and $18
  * the host's addresses and name; $19 netdep_prunes.endpoints_deleted when
  * the connection read the endpoint ids it uses (NULL: it knows none from
- * before this flush). Upserted in key order; their ids, in the order
+ * before this flush); $23 the client's pgid (-1: no client-side row gave
+ * one), $24 its processes. Upserted in key order; their ids, in the order
  * sent, and the count of prunes are the statement's answer, which a
  * changed $19 makes a NOT NULL violation instead.
  *
  * Known edges, by id, in (client_id, server_id) order: $1 ids, then as
  * above without client, server and rank ($2 last connections ... $11
- * received; $12 first_ts, $13 ts, $14 the bucket; $15 and $16 the host).
- * An id whose edge is gone (pruned) fails the flush.
+ * received; $12 first_ts, $13 ts, $14 the bucket; $15 and $16 the host;
+ * $17 the client's pgid, $18 its processes). An id whose edge is gone
+ * (pruned) fails the flush.
  *
  * The host goes with the flush's last edge statement, '{}' to the other:
  * a statement fewer per flush. */
@@ -154,15 +163,17 @@ static const char *const statement_sql[_STMT_MAX] = {
                 "CASE WHEN x.server_ref > 0 THEN x.server_ref ELSE s.id END AS server_id, x.* FROM unnest("
                 "$1::bigint[], $2::bigint[], $3::integer[], $4::integer[], $5::integer[], $6::bigint[], "
                 "$7::bigint[], $8::bigint[], $9::integer[], $10::integer[], $11::bigint[], $12::bigint[], "
-                "$13::bigint[]) WITH ORDINALITY AS x(client_ref, server_ref, rank, last_connections, sides, "
-                "opened_by_client, opened_by_server, failed, connections, rtt_us, retrans, bytes_sent, "
-                "bytes_received, ord) "
+                "$13::bigint[], $23::integer[], $24::integer[]) WITH ORDINALITY AS x(client_ref, server_ref, "
+                "rank, last_connections, sides, opened_by_client, opened_by_server, failed, connections, rtt_us, "
+                "retrans, bytes_sent, bytes_received, client_pgid, client_processes, ord) "
                 "LEFT JOIN ep c ON c.ord = -x.client_ref LEFT JOIN ep s ON s.ord = -x.server_ref), "
                 "v AS (SELECT nextval('edges_id_seq') AS id, r.* FROM r ORDER BY rank), "
                 "upserted AS (INSERT INTO edges AS e (id, client_id, server_id, first_seen, last_seen, "
-                "last_connections, sides, opened_by_client, opened_by_server, failed) "
+                "last_connections, sides, opened_by_client, opened_by_server, failed, client_pgid, "
+                "client_processes) "
                 "SELECT id, CASE WHEN (SELECT ok FROM prunes) THEN client_id END, server_id, $14::bigint, "
-                "$15::bigint, last_connections, sides, opened_by_client, opened_by_server, failed FROM v "
+                "$15::bigint, last_connections, sides, opened_by_client, opened_by_server, failed, client_pgid, "
+                "client_processes FROM v "
                 "ORDER BY client_id, server_id "
                 "ON CONFLICT (client_id, server_id) DO UPDATE SET " EDGE_MERGE("e", "excluded")
                 "RETURNING id, client_id, server_id), "
@@ -177,9 +188,10 @@ static const char *const statement_sql[_STMT_MAX] = {
                 "SELECT array_agg(edge_id ORDER BY ord), (SELECT endpoints_deleted FROM prunes) FROM z",
         [STMT_KNOWN_EDGES] =
                 "WITH v AS (SELECT $12::bigint AS first_seen, $13::bigint AS last_seen, v.* FROM unnest("
-                "$1::bigint[], $2::integer[], $3::integer[], $4::bigint[], $5::bigint[], $6::bigint[]) "
+                "$1::bigint[], $2::integer[], $3::integer[], $4::bigint[], $5::bigint[], $6::bigint[], "
+                "$17::integer[], $18::integer[]) "
                 "WITH ORDINALITY AS v(id, last_connections, sides, opened_by_client, opened_by_server, failed, "
-                "ord)), "
+                "client_pgid, client_processes, ord)), "
                 "updated AS (UPDATE edges e SET " EDGE_MERGE("e", "v") "FROM v WHERE e.id = v.id "
                 "RETURNING e.id, v.ord), "
                 "z AS (SELECT CASE WHEN z.updated_id = z.id THEN z.id END AS edge_id, z.* FROM unnest("
@@ -258,6 +270,7 @@ struct flush_edge {
         size_t row; /* while folding: the row; then the edge's first */
         int32_t rank; /* of its first row among the edges' first rows */
         int32_t last_connections, max_connections, last_rtt_us;
+        int32_t client_pgid, client_processes; /* of the last client-side row; -1, 0 without one */
         int sides;
         int64_t retrans, bytes_sent, bytes_received; /* the most */
         int64_t opened_by_client, opened_by_server, failed; /* the sum */
@@ -484,6 +497,7 @@ static int fold_edges(const struct pg_store *s, const struct nd_ingest *in, stru
                                                   .client_ref = key.client_ref, .server_ref = key.server_ref,
                                                   .id = ids ? pg_known_edge(s, key.client_ref, key.server_ref) : 0,
                                                   .row = key.row, .rank = -1, .max_connections = connections,
+                                                  .client_pgid = -1,
                                                   .retrans = (int64_t)o->retrans,
                                                   .bytes_sent = (int64_t)o->bytes_sent,
                                                   .bytes_received = (int64_t)o->bytes_received };
@@ -500,6 +514,11 @@ static int fold_edges(const struct pg_store *s, const struct nd_ingest *in, stru
                 e->opened_by_client += o->side == ND_SIDE_SERVER ? 0 : opened;
                 e->opened_by_server += o->side == ND_SIDE_SERVER ? opened : 0;
                 e->failed += o->failed;
+                if (o->side == ND_SIDE_CLIENT) {
+                        if (o->client.pgid >= 0)
+                                e->client_pgid = o->client.pgid;
+                        e->client_processes = clamp_int32(o->processes);
+                }
                 edge_of_row[key.row] = (size_t)(e - f->edges);
         }
         for (size_t i = 0; i < in->n_rows; i++) {
@@ -525,6 +544,8 @@ enum edge_column {
         EDGE_RETRANS,
         EDGE_BYTES_SENT,
         EDGE_BYTES_RECEIVED,
+        EDGE_CLIENT_PGID,
+        EDGE_CLIENT_PROCESSES,
         _EDGE_COLUMN_MAX,
 };
 
@@ -565,6 +586,8 @@ static int edges_to_arrays(const struct flush *f, bool known, char *ret[static _
                 text_array_add_i64(&a[EDGE_RETRANS], e->retrans);
                 text_array_add_i64(&a[EDGE_BYTES_SENT], e->bytes_sent);
                 text_array_add_i64(&a[EDGE_BYTES_RECEIVED], e->bytes_received);
+                text_array_add_i64(&a[EDGE_CLIENT_PGID], e->client_pgid);
+                text_array_add_i64(&a[EDGE_CLIENT_PROCESSES], e->client_processes);
         }
         for (size_t c = 0; c < _EDGE_COLUMN_MAX; c++) {
                 ret[c] = text_array_finish(&a[c]);
@@ -698,24 +721,24 @@ static int ingest_once(struct pg_store *s, const struct nd_ingest *in)
         const char *host_name = hostname ? hostname : "";
         if (n_known > 0)
                 steps[n++] = (struct pg_step){
-                        .statement = statement_name[STMT_KNOWN_EDGES], .n_params = 16,
+                        .statement = statement_name[STMT_KNOWN_EDGES], .n_params = 18,
                         .params = { known_col[EDGE_CLIENT_ID], known_col[EDGE_LAST_CONNECTIONS], known_col[EDGE_SIDES],
                                     known_col[EDGE_OPENED_BY_CLIENT], known_col[EDGE_OPENED_BY_SERVER],
                                     known_col[EDGE_FAILED], known_col[EDGE_MAX_CONNECTIONS], known_col[EDGE_RTT_US],
                                     known_col[EDGE_RETRANS], known_col[EDGE_BYTES_SENT],
                                     known_col[EDGE_BYTES_RECEIVED], first_ts, ts, bucket, known_host_addrs,
-                                    host_name },
+                                    host_name, known_col[EDGE_CLIENT_PGID], known_col[EDGE_CLIENT_PROCESSES] },
                 };
         if (n_unknown > 0)
                 steps[n++] = (struct pg_step){
-                        .statement = statement_name[STMT_EDGES], .n_params = 22,
+                        .statement = statement_name[STMT_EDGES], .n_params = 24,
                         .params = { col[EDGE_CLIENT_ID], col[EDGE_SERVER_ID], col[EDGE_RANK],
                                     col[EDGE_LAST_CONNECTIONS], col[EDGE_SIDES], col[EDGE_OPENED_BY_CLIENT],
                                     col[EDGE_OPENED_BY_SERVER], col[EDGE_FAILED], col[EDGE_MAX_CONNECTIONS],
                                     col[EDGE_RTT_US], col[EDGE_RETRANS], col[EDGE_BYTES_SENT],
                                     col[EDGE_BYTES_RECEIVED], first_ts, ts, bucket, host_addrs, host_name,
                                     s->known_prunes < 0 ? NULL : prunes, ends.col[0], ends.col[1],
-                                    ends.col[2] },
+                                    ends.col[2], col[EDGE_CLIENT_PGID], col[EDGE_CLIENT_PROCESSES] },
                         .ret = &edge_ids,
                 };
         if (host && in->n_rows == 0)

@@ -102,7 +102,7 @@ void pg_rollback(struct pg_store *s);
 /* Commits when r >= 0, else rolls back; returns the outcome. */
 int pg_commit(struct pg_store *s, int r, const char *what);
 
-#define PG_STEP_PARAMS_MAX 22
+#define PG_STEP_PARAMS_MAX 24
 
 /* One statement of a pipeline: a prepared one by name, or sql; or, with
  * prepare, the preparing of sql as statement. */

@@ -44,27 +44,38 @@ enum edge_column {
         EDGE_SIDES,
         EDGE_OPENED,
         EDGE_FAILED,
+        EDGE_CLIENT_PGID,
+        EDGE_CLIENT_PROCESSES,
         _EDGE_COLUMN_MAX,
 };
 
 #define EDGES_SQL(match, columns, join, group)                                                          \
         "SELECT array_agg(id), array_agg(client_id), array_agg(server_id), array_agg(first_seen), "     \
         "array_agg(last_seen), array_agg(connections), array_agg(sides), array_agg(opened), "          \
-        "array_agg(failed) FROM ("                                                                      \
-        "SELECT e.id, e.client_id, e.server_id, e.first_seen, e.last_seen, " columns " "                \
+        "array_agg(failed), array_agg(client_pgid), array_agg(client_processes) FROM ("                 \
+        "SELECT e.id, e.client_id, e.server_id, e.first_seen, e.last_seen, " columns ", "               \
+        "e.client_pgid, e.client_processes "                                                            \
         "FROM (SELECT DISTINCT unnest($1::text[]) AS addr) q "                                           \
         "CROSS JOIN LATERAL (SELECT e.* FROM endpoints m JOIN edges e ON e." match " = m.id "          \
         "WHERE m.addr = q.addr OFFSET 0) e " join " " group ") "                                        \
-        "x(id, client_id, server_id, first_seen, last_seen, connections, sides, opened, failed)"
+        "x(id, client_id, server_id, first_seen, last_seen, connections, sides, opened, failed, "       \
+        "client_pgid, client_processes)"
 #define OPEN_COLUMNS                                                                                    \
         /* Both sides count the same connections opened: the larger. */                                 \
         "e.last_connections, e.sides, greatest(e.opened_by_client, e.opened_by_server), e.failed"
-/* A bucket [b, b + width) overlaps [since, until]: $2 is since - width. */
+/* A bucket [b, b + width) overlaps [since, until]: $2 is since - width,
+ * $4 since. The edge's own first and last sightings say whether it was
+ * there in the range: a bucket that overlaps it may hold only sightings
+ * from before or after. */
 #define RANGED_COLUMNS                                                                                  \
         "max(o.connections), e.sides, greatest(sum(o.opened_by_client), sum(o.opened_by_server))::bigint, " \
         "sum(o.failed)::bigint"
-#define RANGED_JOIN "JOIN observations o ON o.edge_id = e.id AND o.bucket > $2::bigint AND o.bucket <= $3::bigint"
-#define RANGED_GROUP "GROUP BY e.id, e.client_id, e.server_id, e.first_seen, e.last_seen, e.sides"
+#define RANGED_JOIN                                                                                     \
+        "JOIN observations o ON o.edge_id = e.id AND o.bucket > $2::bigint AND o.bucket <= $3::bigint "   \
+        "AND e.first_seen <= $3::bigint AND e.last_seen >= $4::bigint"
+#define RANGED_GROUP                                                                                    \
+        "GROUP BY e.id, e.client_id, e.server_id, e.first_seen, e.last_seen, e.sides, e.client_pgid, "    \
+        "e.client_processes"
 
 static const char *const edge_query_sql[_EDGE_QUERY_MAX] = {
         [EDGES_BY_SERVER] = EDGES_SQL("server_id", OPEN_COLUMNS, "", ""),
@@ -251,7 +262,7 @@ int pg_edges(struct nd_store *base, const struct nd_edge_query *q, struct nd_edg
         _cleanup_free_ char *addrs = NULL, *ids = NULL;
         _cleanup_(id_index_done) struct id_index index = {};
         struct text_array array = {};
-        char since[24], until[24];
+        char since_bucket[24], since[24], until[24];
         size_t n;
         int r;
 
@@ -260,10 +271,12 @@ int pg_edges(struct nd_store *base, const struct nd_edge_query *q, struct nd_edg
         addrs = text_array_finish(&array);
         if (!addrs)
                 return -ENOMEM;
-        format_i64(since, q->range.since < INT64_MIN + ND_BUCKET_SECONDS ? INT64_MIN
-                                                                          : q->range.since - ND_BUCKET_SECONDS);
+        format_i64(since_bucket, q->range.since < INT64_MIN + ND_BUCKET_SECONDS
+                                         ? INT64_MIN
+                                         : q->range.since - ND_BUCKET_SECONDS);
         format_i64(until, q->range.until);
-        r = exec_edge_query(s, which, ranged ? 3 : 1, (const char *[]){ addrs, since, until }, &res);
+        format_i64(since, q->range.since);
+        r = exec_edge_query(s, which, ranged ? 4 : 1, (const char *[]){ addrs, since_bucket, until, since }, &res);
         if (r < 0)
                 return r;
         if (PQntuples(res) != 1 || PQnfields(res) != _EDGE_COLUMN_MAX)
@@ -307,7 +320,9 @@ int pg_edges(struct nd_store *base, const struct nd_edge_query *q, struct nd_edg
                  * (an endpoint goes only with the last of its edges). */
                 if (client == UINT32_MAX || server == UINT32_MAX)
                         continue;
-                out->items[out->n++] = (struct nd_edge){
+                struct nd_edge *e = &out->items[out->n++];
+
+                *e = (struct nd_edge){
                         .id = column[EDGE_ID][i],
                         .client = ends[client],
                         .server = ends[server],
@@ -317,7 +332,12 @@ int pg_edges(struct nd_store *base, const struct nd_edge_query *q, struct nd_edg
                         .sides = (uint8_t)column[EDGE_SIDES][i],
                         .opened = (uint64_t)column[EDGE_OPENED][i],
                         .failed = (uint64_t)column[EDGE_FAILED][i],
+                        .client_processes = (uint32_t)column[EDGE_CLIENT_PROCESSES][i],
                 };
+                /* The edge's own: another edge of the endpoint may have
+                 * been reported by another process since. */
+                if (column[EDGE_CLIENT_PGID][i] >= 0)
+                        e->client.pgid = (int32_t)column[EDGE_CLIENT_PGID][i];
         }
         return r;
 bad:

@@ -213,20 +213,15 @@ static int errno_of_connect_failure(const char *msg)
         return -EIO;
 }
 
-/* flags: ND_STORE_CREATE is for SQLite; a PostgreSQL database must exist. */
-static int pg_open(const char *uri, unsigned flags, struct nd_store **ret)
+/* Connects s; on failure s keeps what there is, for pg_close(), and the
+ * text in its last_error. */
+static int pg_connect(struct pg_store *s, const char *uri)
 {
-        struct pg_store *s = calloc(1, sizeof(*s));
         const char *keys[6], *values[6];
         PQconninfoOption *options;
         char *parse_error = NULL, why[300];
         size_t n = 0;
         int r;
-
-        if (!s)
-                return -ENOMEM;
-        s->known_prunes = -1; /* no endpoint ids known yet */
-        *ret = &s->base;
 
         /* libpq is loaded on first use (libpq-dl.h). */
         r = pq_dlopen(why, sizeof(why));
@@ -292,6 +287,27 @@ static void pg_close(struct nd_store *base)
                 PQfinish(s->conn);
         pg_forget_known(s);
         free(s);
+}
+
+/* flags: ND_STORE_CREATE is for SQLite; a PostgreSQL database must exist. */
+static int pg_open(const char *uri, unsigned flags, struct nd_store **ret, char *errbuf, size_t errbuf_size)
+{
+        struct pg_store *s = calloc(1, sizeof(*s));
+        int r;
+
+        if (!s) {
+                snprintf(errbuf, errbuf_size, "%s", strerror(ENOMEM));
+                return -ENOMEM;
+        }
+        s->known_prunes = -1; /* no endpoint ids known yet */
+        r = pg_connect(s, uri);
+        if (r < 0) {
+                nd_store_open_failed(&s->base, r, errbuf, errbuf_size);
+                pg_close(&s->base);
+                return r;
+        }
+        *ret = &s->base;
+        return 0;
 }
 
 const struct nd_store_ops nd_store_postgres_ops = {

@@ -32,10 +32,12 @@ static const char *const statement_sql[_STMT_MAX] = {
                 "name = CASE WHEN excluded.name <> '' THEN excluded.name ELSE name END, "
                 "pgid = CASE WHEN excluded.name <> '' THEN excluded.pgid ELSE pgid END "
                 "RETURNING id",
+        /* The client's pgid and processes as its agent last reported
+         * them: a server-side row (?6 = 2) knows neither. */
         [STMT_EDGE] =
                 "INSERT INTO edges (client_id, server_id, first_seen, last_seen, last_connections, sides, "
-                "opened_by_client, opened_by_server, failed) "
-                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
+                "opened_by_client, opened_by_server, failed, client_pgid, client_processes) "
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
                 "ON CONFLICT (client_id, server_id) DO UPDATE SET "
                 "first_seen = min(first_seen, excluded.first_seen), "
                 "last_connections = CASE WHEN excluded.last_seen >= last_seen "
@@ -44,7 +46,10 @@ static const char *const statement_sql[_STMT_MAX] = {
                 "sides = sides | excluded.sides, "
                 "opened_by_client = opened_by_client + excluded.opened_by_client, "
                 "opened_by_server = opened_by_server + excluded.opened_by_server, "
-                "failed = failed + excluded.failed "
+                "failed = failed + excluded.failed, "
+                "client_pgid = CASE WHEN excluded.client_pgid >= 0 THEN excluded.client_pgid ELSE client_pgid END, "
+                "client_processes = CASE WHEN excluded.sides & 1 THEN excluded.client_processes "
+                "ELSE client_processes END "
                 "RETURNING id",
         [STMT_OBSERVATION] =
                 "INSERT INTO observations (edge_id, bucket, connections, rtt_us, retrans, bytes_sent, bytes_received, "
@@ -122,15 +127,12 @@ static const char *path_of(const char *uri)
         return strncmp(uri, "sqlite:", 7) == 0 ? uri + 7 : uri;
 }
 
-static int sqlite_open(const char *uri, unsigned flags, struct nd_store **ret)
+/* Opens the file into s; on failure s keeps what there is, for
+ * sqlite_close(), and the text in its last_error. */
+static int sqlite_connect(struct sqlite_store *s, const char *path, unsigned flags)
 {
-        struct sqlite_store *s = calloc(1, sizeof(*s));
-        const char *path = path_of(uri);
-        int rc, r;
+        int rc;
 
-        if (!s)
-                return -ENOMEM;
-        *ret = &s->base;
         if (!*path) {
                 nd_store_set_error(&s->base, "empty SQLite path");
                 return -EINVAL;
@@ -149,10 +151,26 @@ static int sqlite_open(const char *uri, unsigned flags, struct nd_store **ret)
         if (rc != SQLITE_OK)
                 return fail(s, rc, "open");
         sqlite3_busy_timeout(s->db, SQLITE_BUSY_TIMEOUT_MS);
-        r = exec(s, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
-                 "set up");
-        if (r < 0)
+        return exec(s, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                    "set up");
+}
+
+static int sqlite_open(const char *uri, unsigned flags, struct nd_store **ret, char *errbuf, size_t errbuf_size)
+{
+        struct sqlite_store *s = calloc(1, sizeof(*s));
+        int r;
+
+        if (!s) {
+                snprintf(errbuf, errbuf_size, "%s", strerror(ENOMEM));
+                return -ENOMEM;
+        }
+        r = sqlite_connect(s, path_of(uri), flags);
+        if (r < 0) {
+                nd_store_open_failed(&s->base, r, errbuf, errbuf_size);
+                sqlite_close(&s->base);
                 return r;
+        }
+        *ret = &s->base;
         return 0;
 }
 
@@ -291,6 +309,8 @@ static int ingest_row(struct sqlite_store *s, const struct nd_ingest *in, const 
         sqlite3_bind_int64(st, 7, o->side == ND_SIDE_CLIENT ? o->opened : 0);
         sqlite3_bind_int64(st, 8, o->side == ND_SIDE_SERVER ? o->opened : 0);
         sqlite3_bind_int64(st, 9, o->failed);
+        sqlite3_bind_int(st, 10, server_side ? -1 : o->client.pgid);
+        sqlite3_bind_int64(st, 11, server_side ? 0 : o->processes);
         if ((r = step_id(s, st, &edge_id)) < 0)
                 return r;
 
@@ -414,14 +434,14 @@ static int sqlite_edges(struct nd_store *base, const struct nd_edge_query *q, st
         struct sqlite_store *s = to_sqlite(base);
         bool ranged = !nd_time_range_is_open(&q->range);
         const char *match = q->match == ND_MATCH_SERVER_ADDR ? "s.addr" : "c.addr";
-        char sql[1400];
+        char sql[2048];
         sqlite3_stmt *st;
         char *json;
         int rc, r = 0;
 
         snprintf(sql, sizeof(sql),
                  "SELECT e.id, c.addr, c.port, c.name, c.pgid, s.addr, s.port, s.name, s.pgid, "
-                 "e.first_seen, e.last_seen, %s, e.sides, %s "
+                 "e.first_seen, e.last_seen, %s, e.sides, %s, e.client_pgid, e.client_processes "
                  "FROM edges e JOIN endpoints c ON c.id = e.client_id JOIN endpoints s ON s.id = e.server_id "
                  "%s "
                  "WHERE %s IN (SELECT value FROM json_each(?1)) "
@@ -430,7 +450,11 @@ static int sqlite_edges(struct nd_store *base, const struct nd_edge_query *q, st
                  /* Both sides count the same connections opened: the larger. */
                  ranged ? "max(sum(o.opened_by_client), sum(o.opened_by_server)), sum(o.failed)"
                         : "max(e.opened_by_client, e.opened_by_server), e.failed",
-                 ranged ? "JOIN observations o ON o.edge_id = e.id AND o.bucket > ?2 AND o.bucket <= ?3" : "",
+                 /* Buckets overlap the range; the edge's own first and
+                  * last sightings say whether it was there in it. */
+                 ranged ? "JOIN observations o ON o.edge_id = e.id AND o.bucket > ?2 AND o.bucket <= ?3 "
+                          "AND e.first_seen <= ?3 AND e.last_seen >= ?4"
+                        : "",
                  match, ranged ? "GROUP BY e.id" : "");
         rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
         if (rc != SQLITE_OK)
@@ -447,6 +471,7 @@ static int sqlite_edges(struct nd_store *base, const struct nd_edge_query *q, st
                                                   ? INT64_MIN
                                                   : q->range.since - ND_BUCKET_SECONDS);
                 sqlite3_bind_int64(st, 3, q->range.until);
+                sqlite3_bind_int64(st, 4, q->range.since);
         }
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
                 struct nd_edge e = { .id = sqlite3_column_int64(st, 0) };
@@ -459,6 +484,11 @@ static int sqlite_edges(struct nd_store *base, const struct nd_edge_query *q, st
                 e.sides = (uint8_t)sqlite3_column_int(st, 12);
                 e.opened = (uint64_t)sqlite3_column_int64(st, 13);
                 e.failed = (uint64_t)sqlite3_column_int64(st, 14);
+                /* The edge's own: another edge of the endpoint may have
+                 * been reported by another process since. */
+                if (sqlite3_column_int(st, 15) >= 0)
+                        e.client.pgid = sqlite3_column_int(st, 15);
+                e.client_processes = (uint32_t)sqlite3_column_int64(st, 16);
                 r = nd_edge_list_push(out, &e);
                 if (r < 0)
                         break;

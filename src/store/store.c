@@ -75,26 +75,21 @@ static const struct nd_store_ops *ops_for(const char *uri)
 int nd_store_open(const char *uri, unsigned flags, struct nd_store **ret, char *errbuf, size_t errbuf_size)
 {
         const struct nd_store_ops *ops = ops_for(uri);
-        struct nd_store *s = NULL;
+        struct nd_store *s;
         int r;
 
         if (!ops) {
                 snprintf(errbuf, errbuf_size, "unknown store scheme (use sqlite:PATH or postgresql://...)");
                 return -EINVAL;
         }
-        r = ops->open(uri, flags, &s);
-        if (r < 0) {
-                if (s) {
-                        snprintf(errbuf, errbuf_size, "%s", s->last_error);
-                        ops->close(s);
-                } else
-                        snprintf(errbuf, errbuf_size, "%s", strerror(-r));
+        r = ops->open(uri, flags, &s, errbuf, errbuf_size);
+        if (r < 0)
                 return r;
-        }
         s->ops = ops;
         s->display_uri = nd_store_redact_uri(uri);
         if (!s->display_uri) {
                 ops->close(s);
+                snprintf(errbuf, errbuf_size, "%s", strerror(ENOMEM));
                 return -ENOMEM;
         }
         *ret = s;
@@ -139,6 +134,11 @@ int nd_store_check_schema(struct nd_store *s)
 const char *nd_store_last_error(const struct nd_store *s)
 {
         return s->last_error;
+}
+
+void nd_store_open_failed(struct nd_store *s, int r, char *errbuf, size_t errbuf_size)
+{
+        snprintf(errbuf, errbuf_size, "%s", s->last_error[0] ? s->last_error : strerror(-r));
 }
 
 void nd_store_set_error(struct nd_store *s, const char *fmt, ...)

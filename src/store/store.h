@@ -16,7 +16,7 @@
 #include "model/edge.h"
 #include "model/role.h"
 
-#define ND_SCHEMA_VERSION 3
+#define ND_SCHEMA_VERSION 4
 #define ND_DEFAULT_STORE "sqlite:netdep.db"
 #define ND_BUCKET_SECONDS 60 /* width of an observation bucket */
 
@@ -76,9 +76,9 @@ enum {
 
 struct nd_store_ops {
         const char *name;
-        /* On failure *ret may still be set, for its last_error; the caller
-         * then closes it. */
-        int (*open)(const char *uri, unsigned flags, struct nd_store **ret);
+        /* Writes *ret only on success; on failure leaves it alone and says
+         * why in errbuf (there is no store to keep the text in). */
+        int (*open)(const char *uri, unsigned flags, struct nd_store **ret, char *errbuf, size_t errbuf_size);
         void (*close)(struct nd_store *s);
         /* 0 when the store has no schema yet. */
         int (*schema_version)(struct nd_store *s, int *ret);
@@ -115,7 +115,8 @@ const char *nd_store_default_uri(const char *uri);
 char *nd_store_redact_uri(const char *uri);
 
 /* Opens a store (flags: ND_STORE_*). -EINVAL for an unknown scheme; other
- * -errno as the back end says, with its text in errbuf. */
+ * -errno as the back end says, with its text in errbuf. *ret is written
+ * only on success. */
 int nd_store_open(const char *uri, unsigned flags, struct nd_store **ret, char *errbuf, size_t errbuf_size);
 struct nd_store *nd_store_close(struct nd_store *s);
 
@@ -126,6 +127,9 @@ int nd_store_check_schema(struct nd_store *s);
 
 const char *nd_store_last_error(const struct nd_store *s);
 void nd_store_set_error(struct nd_store *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* For a back end's open that failed with r: writes the text it set on s
+ * (else r's) into errbuf, before it frees s. */
+void nd_store_open_failed(struct nd_store *s, int r, char *errbuf, size_t errbuf_size);
 
 /* Every call into a back end goes through these. */
 static inline const char *nd_store_backend(const struct nd_store *s)

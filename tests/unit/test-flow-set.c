@@ -94,6 +94,48 @@ static void test_unknown_tcp_info(void **state)
         nd_flow_set_done(&set);
 }
 
+/* A passive flow keeps the listener's owner it learned, through folding,
+ * copying (the agent's reused listing) and the event counts added to it;
+ * its own process stays the accepted socket's. */
+static void test_listener_owner_kept(void **state)
+{
+        struct nd_process postmaster = { .pid = 100, .pgid = 100, .name = "postgres", .cgroup = (char *)"/pg" };
+        struct nd_process backend = { .pid = 101, .pgid = 101, .name = "postgres" };
+        struct nd_flow_set set, copy;
+        struct nd_connection c = conn(ND_DIRECTION_PASSIVE, "10.0.0.1", 5432, "10.0.0.2", 50000, &backend, 10);
+
+        nd_flow_set_init(&set);
+        nd_flow_set_init(&copy);
+        /* The first connection's listener owner is unknown, the next's known. */
+        add(&set, c);
+        assert_false(set.flows[0].has_listener_owner);
+        c.peer_port = 50001;
+        c.listener_owner = &postmaster;
+        add(&set, c);
+        assert_int_equal(set.n, 1);
+        assert_true(set.flows[0].has_listener_owner);
+        assert_int_equal(set.flows[0].listener_owner.pid, 100);
+        assert_int_equal(set.flows[0].listener_owner.pgid, 100);
+        assert_null(set.flows[0].listener_owner.cgroup); /* not copied: nobody frees it */
+        assert_int_equal(set.flows[0].process.pid, 101);
+
+        assert_int_equal(nd_flow_set_copy(&copy, &set), 0);
+        assert_true(copy.flows[0].has_listener_owner);
+        assert_int_equal(copy.flows[0].listener_owner.pid, 100);
+        assert_string_equal(copy.flows[0].listener_owner.name, "postgres");
+
+        /* Counts of a flow that knows no listener do not make it forget. */
+        struct nd_flow counts = copy.flows[0];
+        counts.has_listener_owner = false;
+        counts.opened = 3;
+        assert_int_equal(nd_flow_set_add_counts(&copy, &counts), 0);
+        assert_int_equal(copy.n, 1);
+        assert_int_equal(copy.flows[0].opened, 3);
+        assert_true(copy.flows[0].has_listener_owner);
+        nd_flow_set_done(&set);
+        nd_flow_set_done(&copy);
+}
+
 static bool only_passive(const struct nd_flow *f, void *userdata)
 {
         return f->direction == ND_DIRECTION_PASSIVE;
@@ -124,6 +166,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_folding),
                 cmocka_unit_test(test_unknown_tcp_info),
+                cmocka_unit_test(test_listener_owner_kept),
                 cmocka_unit_test(test_many_flows_and_filter),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

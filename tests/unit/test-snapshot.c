@@ -5,8 +5,11 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -151,12 +154,111 @@ static void test_orphans_and_non_flow_states(void **state)
         nd_listen_set_done(&r.listeners);
 }
 
+static void fake_file(const char *root, const char *rel, const char *content)
+{
+        char path[4096];
+        FILE *f;
+
+        snprintf(path, sizeof(path), "%s/%s", root, rel);
+        f = fopen(path, "we");
+        assert_non_null(f);
+        fputs(content, f);
+        fclose(f);
+}
+
+/* pid's entry under a fake /proc: its name, process group, one socket. */
+static void fake_process(const char *root, int pid, int pgid, const char *name, unsigned inode)
+{
+        char path[4096], text[128];
+
+        snprintf(path, sizeof(path), "%s/%d", root, pid);
+        assert_int_equal(mkdir(path, 0755), 0);
+        snprintf(path, sizeof(path), "%s/%d/fd", root, pid);
+        assert_int_equal(mkdir(path, 0755), 0);
+        snprintf(path, sizeof(path), "%s/%d/fd/3", root, pid);
+        snprintf(text, sizeof(text), "socket:[%u]", inode);
+        assert_int_equal(symlink(text, path), 0);
+        snprintf(path, sizeof(path), "%d/comm", pid);
+        snprintf(text, sizeof(text), "%s\n", name);
+        fake_file(root, path, text);
+        snprintf(path, sizeof(path), "%d/stat", pid);
+        snprintf(text, sizeof(text), "%d (%s) S 1 %d %d 0 -1\n", pid, name, pgid, pgid);
+        fake_file(root, path, text);
+}
+
+static struct nd_sock sock(uint8_t state, const char *local, uint16_t lport, const char *peer, uint16_t pport,
+                           uint32_t inode)
+{
+        struct nd_sock s = { .state = state, .v6only = -1, .local_port = lport, .peer_port = pport, .inode = inode };
+
+        assert_int_equal(nd_addr_parse(local, &s.local), 0);
+        assert_int_equal(nd_addr_parse(peer, &s.peer), 0);
+        return s;
+}
+
+/* PostgreSQL: the postmaster owns the listener, each backend (its own
+ * process group: setsid()) an accepted socket. A passive flow keeps the
+ * accepted socket's owner as its process and learns the listener's. */
+static void test_listener_owner(void **state)
+{
+        char root[] = "/tmp/nd-proc-XXXXXX", cmd[64];
+        struct nd_socket_owners owners;
+        struct nd_listen_set listeners;
+        struct nd_flow_set flows;
+        struct nd_sock s;
+
+        assert_non_null(mkdtemp(root));
+        fake_process(root, 100, 100, "postgres", 500);
+        fake_process(root, 101, 101, "postgres", 501);
+        fake_process(root, 102, 102, "postgres", 502);
+        nd_socket_owners_init(&owners);
+        assert_int_equal(nd_socket_owners_scan(&owners, root), 0);
+        nd_listen_set_init(&listeners);
+        nd_flow_set_init(&flows);
+
+        s = sock(ND_TCP_LISTEN, "0.0.0.0", 5432, "0.0.0.0", 0, 500);
+        assert_int_equal(nd_listen_set_add(&listeners, &s), 0);
+        s = sock(ND_TCP_ESTABLISHED, "10.0.0.1", 5432, "10.0.0.2", 50000, 501);
+        assert_int_equal(nd_snapshot_fold_socket(&s, 1, &owners, &listeners, &flows, NULL), 0);
+        s = sock(ND_TCP_ESTABLISHED, "10.0.0.1", 5432, "10.0.0.2", 50001, 502);
+        assert_int_equal(nd_snapshot_fold_socket(&s, 1, &owners, &listeners, &flows, NULL), 0);
+        /* Not accepted yet: the listener's owner is its process too. */
+        s = sock(ND_TCP_ESTABLISHED, "10.0.0.1", 5432, "10.0.0.2", 50002, 0);
+        assert_int_equal(nd_snapshot_fold_socket(&s, 1, &owners, &listeners, &flows, NULL), 0);
+        /* A backend's own connection out: no listener. */
+        s = sock(ND_TCP_ESTABLISHED, "10.0.0.1", 40000, "10.0.0.3", 80, 501);
+        assert_int_equal(nd_snapshot_fold_socket(&s, 1, &owners, &listeners, &flows, NULL), 0);
+
+        assert_int_equal(flows.n, 4);
+        for (size_t i = 0; i < flows.n; i++) {
+                const struct nd_flow *f = &flows.flows[i];
+
+                assert_true(f->has_process);
+                if (f->direction == ND_DIRECTION_ACTIVE) {
+                        assert_int_equal(f->process.pid, 101);
+                        assert_false(f->has_listener_owner);
+                        continue;
+                }
+                assert_int_equal(f->process.pid, i == 2 ? 100 : 101 + (int)i);
+                assert_true(f->has_listener_owner);
+                assert_int_equal(f->listener_owner.pid, 100);
+                assert_int_equal(f->listener_owner.pgid, 100);
+                assert_string_equal(f->listener_owner.name, "postgres");
+        }
+        nd_flow_set_done(&flows);
+        nd_listen_set_done(&listeners);
+        nd_socket_owners_done(&owners);
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+        assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_replayed_scenario),
                 cmocka_unit_test(test_without_listeners_all_is_active),
                 cmocka_unit_test(test_orphans_and_non_flow_states),
+                cmocka_unit_test(test_listener_owner),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -82,6 +83,44 @@ static const struct nd_edge *find(const struct nd_edge_list *l, const char *cadd
                     !strcmp(l->items[i].server.addr, saddr) && l->items[i].server.port == port)
                         return &l->items[i];
         return NULL;
+}
+
+/* A back end's open that fails leaves *ret alone and says why in errbuf.
+ * Needs no store: a missing SQLite file, a malformed PostgreSQL URI. */
+static void test_open_failure(void **state)
+{
+        char dir[] = "/tmp/nd-store-XXXXXX", path[64], uri[80], err[512] = "", cmd[128];
+        struct nd_store marker = {}, *s = &marker;
+
+        assert_non_null(mkdtemp(dir));
+        snprintf(path, sizeof(path), "%s/missing.db", dir);
+        snprintf(uri, sizeof(uri), "sqlite:%s", path);
+
+        assert_int_equal(nd_store_sqlite_ops.open(uri, 0, &s, err, sizeof(err)), -ENOENT);
+        assert_ptr_equal(s, &marker);
+        assert_non_null(strstr(err, path));
+        assert_non_null(strstr(err, "netdep db migrate"));
+        err[0] = 0;
+        assert_int_equal(nd_store_open(uri, 0, &s, err, sizeof(err)), -ENOENT);
+        assert_ptr_equal(s, &marker);
+        assert_non_null(strstr(err, "cannot open"));
+        assert_int_equal(access(path, F_OK), -1); /* not created */
+
+        err[0] = 0;
+        assert_int_equal(nd_store_sqlite_ops.open("sqlite:", 0, &s, err, sizeof(err)), -EINVAL);
+        assert_ptr_equal(s, &marker);
+        assert_string_equal(err, "empty SQLite path");
+
+        /* libpq refuses the URI before any connection (or cannot be
+         * loaded: then that is the text). */
+        err[0] = 0;
+        assert_true(nd_store_postgres_ops.open("postgresql://localhost/netdep?no_such_option=1", 0, &s, err,
+                                               sizeof(err)) < 0);
+        assert_ptr_equal(s, &marker);
+        assert_true(strstr(err, "invalid PostgreSQL URI") || strstr(err, "libpq"));
+
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        assert_int_equal(system(cmd), 0);
 }
 
 /* Runs first: the empty store, then migrations. */
@@ -277,6 +316,133 @@ static void test_time_ranges(void **state)
         nd_store_close(s);
 }
 
+/* Observations are kept per bucket, but a range is exact: an edge first
+ * seen after its end, or last seen before its start, is not in it even
+ * where its bucket overlaps the range. */
+static void test_time_range_is_exact(void **state)
+{
+        struct nd_store *s = open_store(0);
+        struct nd_edge_list l;
+        const int64_t t = 1800300000; /* a bucket boundary */
+        struct nd_edge_observation row = obs(ND_SIDE_CLIENT, "10.5.0.2", "nc", "10.5.0.1", 80, "", 1);
+
+        /* Seen from t + 39 (the flush's first snapshot) to t + 49. */
+        ingest(s, t + 49, "h", "10.5.0.2", &row, 1);
+
+        query(s, ND_MATCH_CLIENT_ADDR, "10.5.0.2", t, t + 30, &l);
+        assert_int_equal(l.n, 0); /* first seen after the range */
+        nd_edge_list_done(&l);
+        query(s, ND_MATCH_CLIENT_ADDR, "10.5.0.2", t + 50, t + 59, &l);
+        assert_int_equal(l.n, 0); /* last seen before it */
+        nd_edge_list_done(&l);
+        query(s, ND_MATCH_SERVER_ADDR, "10.5.0.1", t + 55, t + 120, &l);
+        assert_int_equal(l.n, 0);
+        nd_edge_list_done(&l);
+
+        /* Its ends are in. */
+        query(s, ND_MATCH_CLIENT_ADDR, "10.5.0.2", t, t + 39, &l);
+        assert_int_equal(l.n, 1);
+        nd_edge_list_done(&l);
+        query(s, ND_MATCH_SERVER_ADDR, "10.5.0.1", t + 49, t + 100, &l);
+        assert_int_equal(l.n, 1);
+        assert_int_equal(l.items[0].connections, 1);
+        nd_edge_list_done(&l);
+        query(s, ND_MATCH_CLIENT_ADDR, "10.5.0.2", INT64_MIN, t + 40, &l);
+        assert_int_equal(l.n, 1);
+        nd_edge_list_done(&l);
+        query(s, ND_MATCH_CLIENT_ADDR, "10.5.0.2", t + 45, INT64_MAX, &l);
+        assert_int_equal(l.n, 1);
+        nd_edge_list_done(&l);
+        nd_store_close(s);
+}
+
+/* Two processes of one name on one host are one client endpoint; the
+ * edge says how many it stood for, and each edge of the endpoint names the
+ * pgid its own client reported, not the endpoint's latest. */
+static void test_client_processes(void **state)
+{
+        struct nd_store *s = open_store(0);
+        struct nd_edge_list l;
+        const struct nd_edge *e;
+        const int64_t t = 1800400000;
+        struct nd_edge_observation rows[] = {
+                obs(ND_SIDE_CLIENT, "10.6.0.2", "nc", "10.6.0.1", 80, "", 2),
+                obs(ND_SIDE_CLIENT, "10.6.0.2", "nc", "10.6.0.3", 443, "", 1),
+        };
+        struct nd_edge_observation server_row = obs(ND_SIDE_SERVER, "10.6.0.2", "", "10.6.0.1", 80, "httpd", 2);
+
+        rows[0].client.pgid = 100;
+        rows[0].processes = 2;
+        rows[1].client.pgid = 200;
+        rows[1].processes = 1;
+        ingest(s, t, "c", "10.6.0.2", rows, 2);
+        ingest(s, t, "s", "10.6.0.1", &server_row, 1);
+
+        query(s, ND_MATCH_CLIENT_ADDR, "10.6.0.2", INT64_MIN, INT64_MAX, &l);
+        assert_int_equal(l.n, 3);
+        e = find(&l, "10.6.0.2", "nc", "10.6.0.1", 80);
+        assert_non_null(e);
+        assert_int_equal(e->client.pgid, 100); /* the endpoint's is 200 */
+        assert_int_equal(e->client_processes, 2);
+        e = find(&l, "10.6.0.2", "nc", "10.6.0.3", 443);
+        assert_non_null(e);
+        assert_int_equal(e->client.pgid, 200);
+        assert_int_equal(e->client_processes, 1);
+        e = find(&l, "10.6.0.2", "", "10.6.0.1", 80); /* the server's view: nobody's */
+        assert_non_null(e);
+        assert_int_equal(e->client.pgid, -1);
+        assert_int_equal(e->client_processes, 0);
+        nd_edge_list_done(&l);
+
+        /* Later flushes of edges known by now: the last report wins, a
+         * flush of the other edge leaves it alone, a row of two processes
+         * of one edge in one flush leaves the last one's. */
+        rows[0].client.pgid = 300;
+        rows[0].processes = 1;
+        ingest(s, t + 60, "c", "10.6.0.2", rows, 1);
+        rows[1].processes = 3;
+        rows[1].client.pgid = 250;
+        struct nd_edge_observation twice[] = { rows[1], rows[1] };
+        twice[1].client.pgid = 260;
+        ingest(s, t + 120, "c", "10.6.0.2", twice, 2);
+
+        query(s, ND_MATCH_CLIENT_ADDR, "10.6.0.2", t + 30, t + 200, &l);
+        assert_int_equal(l.n, 2);
+        e = find(&l, "10.6.0.2", "nc", "10.6.0.1", 80);
+        assert_non_null(e);
+        assert_int_equal(e->client.pgid, 300);
+        assert_int_equal(e->client_processes, 1);
+        e = find(&l, "10.6.0.2", "nc", "10.6.0.3", 443);
+        assert_non_null(e);
+        assert_int_equal(e->client.pgid, 260);
+        assert_int_equal(e->client_processes, 3);
+        nd_edge_list_done(&l);
+
+        /* Nothing of its endpoints changed: PostgreSQL updates the edge by
+         * the id its connection knows. */
+        twice[1].processes = 5;
+        ingest(s, t + 150, "c", "10.6.0.2", &twice[1], 1);
+
+        /* A new edge of the endpoint, from another handle (nothing known). */
+        struct nd_store *other = open_store(0);
+        struct nd_edge_observation fresh = obs(ND_SIDE_CLIENT, "10.6.0.2", "nc", "10.6.0.4", 22, "", 1);
+        fresh.client.pgid = 400;
+        fresh.processes = 4;
+        ingest(other, t + 180, "c", "10.6.0.2", &fresh, 1);
+        nd_store_close(other);
+        query(s, ND_MATCH_SERVER_ADDR, "10.6.0.4", INT64_MIN, INT64_MAX, &l);
+        assert_int_equal(l.n, 1);
+        assert_int_equal(l.items[0].client.pgid, 400);
+        assert_int_equal(l.items[0].client_processes, 4);
+        nd_edge_list_done(&l);
+        query(s, ND_MATCH_SERVER_ADDR, "10.6.0.3", INT64_MIN, INT64_MAX, &l);
+        assert_int_equal(l.n, 1);
+        assert_int_equal(l.items[0].client.pgid, 260); /* the endpoint's is 400 now */
+        assert_int_equal(l.items[0].client_processes, 5);
+        nd_edge_list_done(&l);
+        nd_store_close(s);
+}
+
 static void test_many_addresses_one_query(void **state)
 {
         struct nd_store *s = open_store(0);
@@ -401,10 +567,13 @@ static void test_prune_under_another_handle(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_open_failure),
                 cmocka_unit_test(test_schema_lifecycle),
                 cmocka_unit_test(test_ingest_and_merge),
                 cmocka_unit_test(test_opened_and_failed),
                 cmocka_unit_test(test_time_ranges),
+                cmocka_unit_test(test_time_range_is_exact),
+                cmocka_unit_test(test_client_processes),
                 cmocka_unit_test(test_many_addresses_one_query),
                 cmocka_unit_test(test_hosts_and_roles),
                 cmocka_unit_test(test_prune_under_another_handle),

@@ -1,11 +1,13 @@
 #include "api/graph.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "collect/reverse_dns.h"
 #include "model/addr.h"
 #include "shared/sort.h"
 
@@ -67,6 +69,7 @@ int nd_graph_init(struct nd_graph *g, struct nd_store *store, bool by_role)
         strmap_init(&g->hostname_index);
         strmap_init(&g->label_index);
         strmap_init(&g->label_of_addr);
+        strmap_init(&g->dns_index);
         /* Rules are needed for --role even without grouping. */
         return nd_store_roles_load(store, &g->rules);
 }
@@ -96,6 +99,10 @@ void nd_graph_done(struct nd_graph *g)
         free(g->labels);
         strmap_done(&g->label_index);
         strmap_done(&g->label_of_addr);
+        strmap_done(&g->dns_index);
+        for (size_t i = 0; i < g->n_dns; i++)
+                free(g->dns_names[i]);
+        free(g->dns_names);
 }
 
 static const char *hostname_of(struct nd_graph *g, const char *addr)
@@ -119,6 +126,13 @@ static const struct nd_role_rule *role_of(struct nd_graph *g, const char *addr)
         return nd_role_rules_find(&g->rules, &a, hostname_of(g, addr));
 }
 
+static const char *dns_name(const struct nd_graph *g, const char *addr)
+{
+        size_t i;
+
+        return strmap_get(&g->dns_index, addr, &i) && i != SIZE_MAX ? g->dns_names[i] : NULL;
+}
+
 const char *nd_graph_name(struct nd_graph *g, const char *label)
 {
         const struct nd_role_rule *rule;
@@ -131,7 +145,57 @@ const char *nd_graph_name(struct nd_graph *g, const char *label)
         rule = g->rules.n ? nd_role_rules_find(&g->rules, &a, hostname) : NULL;
         if (rule && rule->name[0])
                 return rule->name;
-        return hostname && hostname[0] ? hostname : NULL;
+        if (hostname && hostname[0])
+                return hostname;
+        return dns_name(g, label);
+}
+
+int nd_graph_resolve_names(struct nd_graph *g, const char *const *labels, size_t n, unsigned budget_ms)
+{
+        struct nd_addr *addrs = calloc(n ? n : 1, sizeof(*addrs));
+        const char **asked = calloc(n ? n : 1, sizeof(*asked));
+        char **names = NULL;
+        size_t k = 0, ignored;
+        int r = 0;
+
+        if (!addrs || !asked) {
+                r = -ENOMEM;
+                goto finish;
+        }
+        for (size_t i = 0; i < n; i++)
+                if (!strmap_get(&g->dns_index, labels[i], &ignored) && nd_addr_parse(labels[i], &addrs[k]) == 0 &&
+                    !nd_graph_name(g, labels[i])) {
+                        /* Asked once, answered or not. */
+                        r = strmap_put(&g->dns_index, labels[i], SIZE_MAX, NULL);
+                        if (r < 0)
+                                goto finish;
+                        asked[k++] = labels[i];
+                }
+        if (k == 0)
+                goto finish;
+        r = nd_reverse_dns(addrs, k, budget_ms, &names);
+        if (r < 0)
+                goto finish;
+        for (size_t i = 0; i < k; i++) {
+                char **p;
+
+                if (!names[i])
+                        continue;
+                p = reallocarray(g->dns_names, g->n_dns + 1, sizeof(*p));
+                if (!p) {
+                        r = -ENOMEM;
+                        break;
+                }
+                g->dns_names = p;
+                g->dns_names[g->n_dns] = names[i];
+                names[i] = NULL;
+                strmap_set(&g->dns_index, asked[i], g->n_dns++);
+        }
+        nd_names_free(names, k);
+finish:
+        free(addrs);
+        free(asked);
+        return r < 0 ? r : 0;
 }
 
 const char *nd_graph_label(struct nd_graph *g, const char *addr, char *buf, size_t size)
@@ -356,7 +420,7 @@ static int emit_compact(struct nd_graph *g, const struct nd_edge *e, void *userd
         struct nd_graph_edges *out = userdata;
         struct nd_graph_edge ge = {
                 .client_pgid = e->client.pgid, .server_pgid = e->server.pgid,
-                .client_processes = e->client.process[0] ? 1 : 0,
+                .client_processes = e->client_processes,
                 .port = e->server.port, .connections = e->connections,
                 .opened = e->opened, .failed = e->failed,
                 .first_seen = e->first_seen, .last_seen = e->last_seen,

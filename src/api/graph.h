@@ -77,6 +77,11 @@ struct nd_graph {
         size_t n_labels, allocated_labels;
         struct strmap label_index; /* label -> index in labels */
         struct strmap label_of_addr; /* addr -> index in labels */
+        /* Reverse DNS, when asked (nd_graph_resolve_names): addr -> index
+         * in dns_names, for addresses that have no other name. */
+        struct strmap dns_index;
+        char **dns_names;
+        size_t n_dns;
 };
 
 /* The current view of a range: only edges seen in the active_s seconds
@@ -94,9 +99,14 @@ int nd_graph_init(struct nd_graph *g, struct nd_store *store, bool by_role);
 void nd_graph_done(struct nd_graph *g);
 
 /* The name of an address, for people: its role rule's name=, else the
- * hostname its agent reported; NULL when it has neither (or for a role
- * label). Owned by the graph. */
+ * hostname its agent reported, else its reverse-DNS name if resolved;
+ * NULL when it has none (or for a role label). Owned by the graph. */
 const char *nd_graph_name(struct nd_graph *g, const char *label);
+
+/* Looks up, by reverse DNS, the names of those labels that are addresses
+ * and have no name otherwise, within budget_ms in total; nd_graph_name()
+ * gives them from then on. Addresses asked before are not asked again. */
+int nd_graph_resolve_names(struct nd_graph *g, const char *const *labels, size_t n, unsigned budget_ms);
 
 /* The label of an address: itself, or its role when grouping by role. */
 const char *nd_graph_label(struct nd_graph *g, const char *addr, char *buf, size_t size);

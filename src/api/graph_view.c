@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 static int add_edges(struct nd_graph *g, const struct nd_graph_edges *edges, struct nd_endpoint_graph *out)
 {
@@ -137,6 +138,28 @@ static int neighbourhood(struct nd_graph *g, const struct nd_graph_view_options 
         return r < 0 ? r : 0;
 }
 
+/* Names for the nodes that have none, by reverse DNS, in one batch. */
+static int name_by_dns(struct nd_graph *g, struct nd_endpoint_graph *out, unsigned budget_ms)
+{
+        const char **labels = calloc(out->n_nodes ? out->n_nodes : 1, sizeof(*labels));
+        size_t n = 0;
+        int r;
+
+        if (!labels)
+                return -ENOMEM;
+        for (size_t i = 0; i < out->n_nodes; i++)
+                if (!out->nodes[i].name)
+                        labels[n++] = out->nodes[i].label;
+        r = nd_graph_resolve_names(g, labels, n, budget_ms);
+        free(labels);
+        for (size_t i = 0; r >= 0 && i < out->n_nodes; i++) {
+                const char *name = out->nodes[i].name ? NULL : nd_graph_name(g, out->nodes[i].label);
+                if (name && !(out->nodes[i].name = strdup(name)))
+                        r = -ENOMEM;
+        }
+        return r;
+}
+
 int nd_graph_view(struct nd_graph *g, const struct nd_graph_view_options *o, struct nd_endpoint_graph *out)
 {
         struct nd_time_range range = nd_time_range_active(o->range, o->now, o->active_s);
@@ -163,5 +186,7 @@ int nd_graph_view(struct nd_graph *g, const struct nd_graph_view_options *o, str
         }
         if (r >= 0 && out->n_links == 0)
                 r = -ENODATA;
+        if (r >= 0 && o->resolve_ms)
+                r = name_by_dns(g, out, o->resolve_ms);
         return r;
 }

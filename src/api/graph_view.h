@@ -11,6 +11,7 @@ struct nd_graph_view_options {
         int depth; /* with host or role: hops from it, either way, 1..ND_LOOK_MAX_DEPTH */
         struct nd_time_range range;
         int64_t active_s, now; /* as nd_look_options */
+        unsigned resolve_ms; /* > 0: reverse-DNS names, within this budget */
 };
 
 /* Adds the edges to out, grouped as out says (labels are roles when g

@@ -21,6 +21,7 @@ struct nd_impact_options {
         int depth; /* hops, 1..ND_IMPACT_MAX_DEPTH */
         struct nd_time_range range;
         int64_t active_s, now; /* as nd_look_options */
+        unsigned resolve_ms; /* > 0: reverse-DNS names, within this budget */
 };
 
 #define ND_IMPACT_MAX_DEPTH 64

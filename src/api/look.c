@@ -374,6 +374,42 @@ static int make_roots(struct look_state *st, struct edge_cache *c, enum nd_look_
         return r;
 }
 
+/* Every label in the tree, for one batch of reverse-DNS lookups. */
+static int collect_labels(const struct nd_look_node *nodes, size_t n, struct strmap *set)
+{
+        int r = 0;
+
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                r = strmap_put(set, nodes[i].label, 0, NULL);
+                if (r >= 0)
+                        r = collect_labels(nodes[i].children, nodes[i].n_children, set);
+        }
+        return r;
+}
+
+static int resolve_names(struct nd_graph *g, const struct nd_look_result *res, unsigned budget_ms)
+{
+        struct strmap set;
+        const char **labels = NULL;
+        size_t n = 0;
+        int r;
+
+        strmap_init(&set);
+        r = collect_labels(res->in_roots, res->n_in, &set);
+        if (r >= 0)
+                r = collect_labels(res->out_roots, res->n_out, &set);
+        if (r >= 0 && !(labels = calloc(set.n ? set.n : 1, sizeof(*labels))))
+                r = -ENOMEM;
+        for (size_t i = 0; r >= 0 && set.slots && i <= set.mask; i++)
+                if (set.slots[i].key)
+                        labels[n++] = set.slots[i].key;
+        if (r >= 0)
+                r = nd_graph_resolve_names(g, labels, n, budget_ms);
+        free(labels);
+        strmap_done(&set);
+        return r;
+}
+
 static void name_nodes(struct nd_graph *g, struct nd_look_node *nodes, size_t n)
 {
         for (size_t i = 0; i < n; i++) {
@@ -546,6 +582,8 @@ int nd_look(struct nd_graph *g, const struct nd_look_options *o, struct nd_look_
                 r = one_direction(&st, &st.out, ND_LOOK_OUT, &res.out_roots, &res.n_out);
         if (r >= 0 && res.n_in + res.n_out == 0)
                 r = -ENODATA;
+        if (r >= 0 && o->resolve_ms)
+                r = resolve_names(g, &res, o->resolve_ms);
         if (r >= 0) {
                 name_nodes(g, res.in_roots, res.n_in);
                 name_nodes(g, res.out_roots, res.n_out);

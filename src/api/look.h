@@ -42,6 +42,7 @@ struct nd_look_options {
         int64_t active_s;
         int64_t now;
         bool by_role;
+        unsigned resolve_ms; /* > 0: reverse-DNS names, within this budget */
 };
 
 /* One endpoint in the tree, and the edge to its parent.

@@ -58,6 +58,11 @@ void cli_format_time(int64_t t, char *buf, size_t size);
 /* --active's value: a duration, or none for CLI_CURRENT_SECONDS. */
 int cli_parse_active(const char *arg, int64_t *ret);
 
+/* --resolve's value: a time budget for all reverse-DNS lookups together
+ * (1 ms .. 60 s), or none for CLI_RESOLVE_BUDGET_MS. */
+#define CLI_RESOLVE_BUDGET_MS 2000
+int cli_parse_resolve(const char *arg, unsigned *ret);
+
 /* Options every verb takes: -v/--verbose, -q/--quiet, -h/--help. */
 #define COMMON_LONG_OPTIONS                                                    \
         { "help", no_argument, NULL, 'h' },                                    \

@@ -92,3 +92,17 @@ int cli_parse_active(const char *arg, int64_t *ret)
         *ret = ms / 1000;
         return 0;
 }
+
+int cli_parse_resolve(const char *arg, unsigned *ret)
+{
+        uint64_t ms;
+
+        if (!arg) {
+                *ret = CLI_RESOLVE_BUDGET_MS;
+                return 0;
+        }
+        if (parse_duration_ms(arg, &ms) < 0 || ms < 1 || ms > 60000)
+                return -EINVAL;
+        *ret = (unsigned)ms;
+        return 0;
+}

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -26,6 +27,8 @@ static void help(FILE *out)
                 "Options:\n"
                 "      --group-by=host|role  fold hosts into service:role\n"
                 "      --json                {\"appeared\": [...], \"vanished\": [...]}\n"
+                "      --resolve[=BUDGET]    reverse-DNS names for addresses with none,\n"
+                "                            within BUDGET in total (default 2s)\n"
                 "      --store=URI           default sqlite:netdep.db or $NETDEP_STORE\n"
                 "  -v, -q, -h                verbose, quiet, this help\n"
                 "\n"
@@ -33,7 +36,7 @@ static void help(FILE *out)
                 "unknown host or role, or a store failure, 2 usage.\n");
 }
 
-enum { OPT_HOST = 0x100, OPT_ROLE, OPT_BEFORE, OPT_AFTER, OPT_GROUP, OPT_JSON, OPT_STORE };
+enum { OPT_HOST = 0x100, OPT_ROLE, OPT_BEFORE, OPT_AFTER, OPT_GROUP, OPT_JSON, OPT_RESOLVE, OPT_STORE };
 
 /* "db1 10.0.0.30:5432": the name (if any) before the endpoint. */
 static void place(struct nd_graph *g, const char *label, int port, char *buf, size_t size)
@@ -83,6 +86,24 @@ static json_t *edges_json(struct nd_graph *g, const struct nd_labeled_edges *l)
         return a;
 }
 
+/* Names are a nicety: a failed lookup leaves the addresses. */
+static void resolve_names(struct nd_graph *g, const struct nd_diff_result *res, unsigned budget_ms)
+{
+        const struct nd_labeled_edges *lists[] = { &res->appeared, &res->vanished };
+        size_t n = 2 * (res->appeared.n + res->vanished.n), k = 0;
+        const char **labels = calloc(n ? n : 1, sizeof(*labels));
+
+        if (!labels)
+                return;
+        for (int l = 0; l < 2; l++)
+                for (size_t i = 0; i < lists[l]->n; i++) {
+                        labels[k++] = lists[l]->items[i].client;
+                        labels[k++] = lists[l]->items[i].server;
+                }
+        (void)nd_graph_resolve_names(g, labels, k, budget_ms);
+        free(labels);
+}
+
 int verb_diff(int argc, char **argv)
 {
         static const struct option options[] = {
@@ -93,6 +114,7 @@ int verb_diff(int argc, char **argv)
                 { "after", required_argument, NULL, OPT_AFTER },
                 { "group-by", required_argument, NULL, OPT_GROUP },
                 { "json", no_argument, NULL, OPT_JSON },
+                { "resolve", optional_argument, NULL, OPT_RESOLVE },
                 { "store", required_argument, NULL, OPT_STORE },
                 {}
         };
@@ -104,6 +126,7 @@ int verb_diff(int argc, char **argv)
         struct nd_store *s = NULL;
         struct nd_diff_result res;
         struct nd_graph g;
+        unsigned resolve_ms = 0;
         int c, i, r;
 
         opterr = 0;
@@ -137,6 +160,10 @@ int verb_diff(int argc, char **argv)
                 case OPT_JSON:
                         json = true;
                         break;
+                case OPT_RESOLVE:
+                        if (cli_parse_resolve(optarg, &resolve_ms) < 0)
+                                return usage_error("diff", "invalid --resolve budget '%s' (e.g. 500ms, 2s)", optarg);
+                        break;
                 case OPT_STORE:
                         uri = optarg;
                         break;
@@ -160,6 +187,8 @@ int verb_diff(int argc, char **argv)
         r = nd_graph_init(&g, s, o.by_role);
         if (r >= 0)
                 r = nd_diff(&g, &o, &res);
+        if (r >= 0 && resolve_ms)
+                resolve_names(&g, &res, resolve_ms);
         if (r == -ENOENT) {
                 log_error("unknown %s %s", o.host ? "host" : "role", o.host ? o.host : o.role);
                 r = EXIT_RUNTIME;

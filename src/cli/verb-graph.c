@@ -34,6 +34,8 @@ static void help(FILE *out)
                 "                           or role (a node per service:role)\n"
                 "      --format=F           dot (default), json, mermaid, or svg (needs\n"
                 "                           Graphviz's dot)\n"
+                "      --resolve[=BUDGET]   reverse-DNS names for addresses with none,\n"
+                "                           within BUDGET in total (default 2s)\n"
                 "      --store=URI          default sqlite:netdep.db or $NETDEP_STORE\n"
                 "  -v, -q, -h               verbose, quiet, this help\n"
                 "\n"
@@ -41,7 +43,7 @@ static void help(FILE *out)
                 ND_LOOK_MAX_DEPTH, CLI_CURRENT_SECONDS);
 }
 
-enum { OPT_HOST = 0x100, OPT_ROLE, OPT_DEPTH, OPT_SINCE, OPT_UNTIL, OPT_ACTIVE, OPT_GROUP, OPT_FORMAT, OPT_STORE };
+enum { OPT_HOST = 0x100, OPT_ROLE, OPT_DEPTH, OPT_SINCE, OPT_UNTIL, OPT_ACTIVE, OPT_GROUP, OPT_FORMAT, OPT_RESOLVE, OPT_STORE };
 
 int verb_graph(int argc, char **argv)
 {
@@ -55,6 +57,7 @@ int verb_graph(int argc, char **argv)
                 { "active", optional_argument, NULL, OPT_ACTIVE },
                 { "group-by", required_argument, NULL, OPT_GROUP },
                 { "format", required_argument, NULL, OPT_FORMAT },
+                { "resolve", optional_argument, NULL, OPT_RESOLVE },
                 { "store", required_argument, NULL, OPT_STORE },
                 {}
         };
@@ -109,6 +112,10 @@ int verb_graph(int argc, char **argv)
                         if ((i = parse_choice(optarg, formats)) < 0)
                                 return usage_error("graph", "invalid --format '%s' (dot, json, mermaid or svg)", optarg);
                         format = (enum graph_format)i;
+                        break;
+                case OPT_RESOLVE:
+                        if (cli_parse_resolve(optarg, &o.resolve_ms) < 0)
+                                return usage_error("graph", "invalid --resolve budget '%s' (e.g. 500ms, 2s)", optarg);
                         break;
                 case OPT_STORE:
                         uri = optarg;

@@ -32,6 +32,8 @@ static void help(FILE *out)
                 "      --active[=D]         only edges seen in the last D (default %ds)\n"
                 "      --group-by=host|role list roles, not hosts (the default for a role)\n"
                 "      --format=text|json\n"
+                "      --resolve[=BUDGET]   reverse-DNS names for addresses with none,\n"
+                "                           within BUDGET in total (default 2s)\n"
                 "      --store=URI          default sqlite:netdep.db or $NETDEP_STORE\n"
                 "  -v, -q, -h               verbose, quiet, this help\n"
                 "\n"
@@ -40,7 +42,7 @@ static void help(FILE *out)
                 ND_IMPACT_MAX_DEPTH, ND_IMPACT_MAX_DEPTH, CLI_CURRENT_SECONDS);
 }
 
-enum { OPT_REVERSE = 0x100, OPT_DEPTH, OPT_SINCE, OPT_UNTIL, OPT_ACTIVE, OPT_GROUP, OPT_FORMAT, OPT_STORE };
+enum { OPT_REVERSE = 0x100, OPT_DEPTH, OPT_SINCE, OPT_UNTIL, OPT_ACTIVE, OPT_GROUP, OPT_FORMAT, OPT_RESOLVE, OPT_STORE };
 
 static void place(const struct nd_impact_entry *e, char *buf, size_t size)
 {
@@ -123,6 +125,7 @@ int verb_impact(int argc, char **argv)
                 { "active", optional_argument, NULL, OPT_ACTIVE },
                 { "group-by", required_argument, NULL, OPT_GROUP },
                 { "format", required_argument, NULL, OPT_FORMAT },
+                { "resolve", optional_argument, NULL, OPT_RESOLVE },
                 { "store", required_argument, NULL, OPT_STORE },
                 {}
         };
@@ -168,6 +171,10 @@ int verb_impact(int argc, char **argv)
                 case OPT_FORMAT:
                         if ((json = parse_choice(optarg, formats)) < 0)
                                 return usage_error("impact", "invalid --format '%s' (text or json)", optarg);
+                        break;
+                case OPT_RESOLVE:
+                        if (cli_parse_resolve(optarg, &o.resolve_ms) < 0)
+                                return usage_error("impact", "invalid --resolve budget '%s' (e.g. 500ms, 2s)", optarg);
                         break;
                 case OPT_STORE:
                         uri = optarg;

@@ -35,6 +35,8 @@ static void help(FILE *out)
                 "                           not seen that recently with how long ago\n"
                 "      --group-by=host|role fold hosts into service:role nodes\n"
                 "      --format=F           tree (default), json, dot or mermaid\n"
+                "      --resolve[=BUDGET]   reverse-DNS names for addresses with none,\n"
+                "                           within BUDGET in total (default 2s)\n"
                 "      --store=URI          default sqlite:netdep.db or $NETDEP_STORE\n"
                 "  -v, -q, -h               verbose, quiet, this help\n"
                 "\n"
@@ -44,7 +46,7 @@ static void help(FILE *out)
 
 enum {
         OPT_HOST = 0x100, OPT_ROLE, OPT_PORT, OPT_DEPTH, OPT_DIRECTION, OPT_SINCE, OPT_UNTIL, OPT_ACTIVE,
-        OPT_GROUP, OPT_FORMAT, OPT_STORE,
+        OPT_GROUP, OPT_FORMAT, OPT_RESOLVE, OPT_STORE,
 };
 
 int verb_look(int argc, char **argv)
@@ -61,6 +63,7 @@ int verb_look(int argc, char **argv)
                 { "active", optional_argument, NULL, OPT_ACTIVE },
                 { "group-by", required_argument, NULL, OPT_GROUP },
                 { "format", required_argument, NULL, OPT_FORMAT },
+                { "resolve", optional_argument, NULL, OPT_RESOLVE },
                 { "store", required_argument, NULL, OPT_STORE },
                 {}
         };
@@ -128,6 +131,10 @@ int verb_look(int argc, char **argv)
                         if ((i = parse_choice(optarg, formats)) < 0)
                                 return usage_error("look", "invalid --format '%s' (tree, json, dot or mermaid)", optarg);
                         format = (enum look_format)i;
+                        break;
+                case OPT_RESOLVE:
+                        if (cli_parse_resolve(optarg, &o.resolve_ms) < 0)
+                                return usage_error("look", "invalid --resolve budget '%s' (e.g. 500ms, 2s)", optarg);
                         break;
                 case OPT_STORE:
                         uri = optarg;

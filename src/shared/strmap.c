@@ -89,3 +89,16 @@ bool strmap_get(const struct strmap *m, const char *key, size_t *ret)
         *ret = e->value;
         return true;
 }
+
+bool strmap_set(struct strmap *m, const char *key, size_t value)
+{
+        struct strmap_entry *e;
+
+        if (!m->slots)
+                return false;
+        e = (struct strmap_entry *)slot_for(m, key);
+        if (!e->key)
+                return false;
+        e->value = value;
+        return true;
+}

@@ -21,3 +21,5 @@ void strmap_done(struct strmap *m);
  * 0 when present (its value in *ret_existing if not NULL), -ENOMEM. */
 int strmap_put(struct strmap *m, const char *key, size_t value, size_t *ret_existing);
 bool strmap_get(const struct strmap *m, const char *key, size_t *ret);
+/* Changes the value of a key that is present; false when it is not. */
+bool strmap_set(struct strmap *m, const char *key, size_t value);

@@ -246,6 +246,31 @@ static void test_unknown_and_empty(void **state)
         nd_look_result_done(&r);
 }
 
+/* --resolve: an address with no other name gets its reverse-DNS one
+ * (127.0.0.1 is named by /etc/hosts, no DNS server needed); a name from an
+ * agent is kept. */
+static void test_resolve(void **state)
+{
+        struct fixture *f = *state;
+        const struct nd_edge_observation rows[] = {
+                scenario_obs(ND_SIDE_CLIENT, "10.77.0.21", "redis-cli", 230, "127.0.0.1", 6379, "", -1, 1),
+        };
+        struct nd_look_options o = options("app1", ND_LOOK_OUT, 1);
+        struct nd_look_result r;
+
+        scenario_ingest(f->store, SCENARIO_NOW, "app1", "10.77.0.21", rows, 1);
+        o.resolve_ms = 2000;
+        assert_int_equal(nd_look(&f->graph, &o, &r), 0);
+        const struct nd_look_node *local = NULL;
+        for (size_t i = 0; i < r.n_out; i++)
+                if (strcmp(r.out_roots[i].process, "redis-cli") == 0)
+                        local = child(&r.out_roots[i], "127.0.0.1", "");
+        assert_non_null(local);
+        assert_non_null(local->name);
+        assert_string_equal(r.out_roots[0].name, "app1");
+        nd_look_result_done(&r);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -256,6 +281,7 @@ int main(void)
                 /* These add edges: last. */
                 cmocka_unit_test(test_stale_view_does_not_shadow),
                 cmocka_unit_test(test_cycle),
+                cmocka_unit_test(test_resolve),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -198,6 +198,9 @@ static int take_snapshot(const struct nd_agent_options *o, struct sources *src, 
                 r = open_connections(src, &flows, &report);
                 if (r >= 0)
                         r = nd_event_fold_into(&src->fold, &flows);
+                /* The server side of an edge is the listener's owner. */
+                if (r >= 0)
+                        nd_event_fold_listener_owners(&src->fold, &flows);
         } else
                 r = nd_flows_collect(&src->collect, &flows, &report);
         /* Edges stored without their processes look like edges of nobody:

@@ -1,7 +1,9 @@
 #include "agent/event_fold.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 void nd_event_fold_init(struct nd_event_fold *f)
 {
@@ -12,6 +14,9 @@ void nd_event_fold_init(struct nd_event_fold *f)
 void nd_event_fold_done(struct nd_event_fold *f)
 {
         nd_flow_set_done(&f->counts);
+        free(f->listeners);
+        f->listeners = NULL;
+        f->n_listeners = f->allocated_listeners = 0;
 }
 
 static void process_of(const struct nd_tcp_event *ev, struct nd_process *p)
@@ -46,6 +51,84 @@ static int count(struct nd_event_fold *f, const struct nd_tcp_event *ev, enum nd
         return nd_flow_set_add(&f->counts, &c);
 }
 
+static ssize_t listener_index(const struct nd_event_fold *f, uint64_t netns, const struct nd_addr *addr,
+                              uint16_t port)
+{
+        for (size_t i = 0; i < f->n_listeners; i++) {
+                const struct nd_event_listener *l = &f->listeners[i];
+                if (l->netns == netns && l->port == port && nd_addr_equal(&l->addr, addr))
+                        return (ssize_t)i;
+        }
+        return -1;
+}
+
+static int listen_started(struct nd_event_fold *f, const struct nd_tcp_event *ev)
+{
+        ssize_t i = listener_index(f, ev->netns, &ev->local, ev->local_port);
+        struct nd_event_listener *l;
+
+        if (!ev->pid)
+                return 0;
+        if (i < 0) {
+                if (f->n_listeners == f->allocated_listeners) {
+                        size_t want = f->allocated_listeners ? 2 * f->allocated_listeners : 16;
+                        struct nd_event_listener *p = reallocarray(f->listeners, want, sizeof(*p));
+                        if (!p)
+                                return -ENOMEM;
+                        f->listeners = p;
+                        f->allocated_listeners = want;
+                }
+                i = (ssize_t)f->n_listeners++;
+        }
+        l = &f->listeners[i];
+        *l = (struct nd_event_listener){ .netns = ev->netns, .addr = ev->local, .port = ev->local_port };
+        process_of(ev, &l->owner);
+        return 0;
+}
+
+static void listen_stopped(struct nd_event_fold *f, const struct nd_tcp_event *ev)
+{
+        ssize_t i = listener_index(f, ev->netns, &ev->local, ev->local_port);
+
+        if (i >= 0)
+                f->listeners[i] = f->listeners[--f->n_listeners];
+}
+
+/* The listener that accepts on (addr, port) in netns: bound to that
+ * address, else a wildcard one. */
+static const struct nd_event_listener *find_listener(const struct nd_event_fold *f, uint64_t netns,
+                                                     const struct nd_addr *addr, uint16_t port)
+{
+        const struct nd_event_listener *wildcard = NULL;
+
+        for (size_t i = 0; i < f->n_listeners; i++) {
+                const struct nd_event_listener *l = &f->listeners[i];
+                if (l->netns != netns || l->port != port)
+                        continue;
+                if (nd_addr_equal(&l->addr, addr))
+                        return l;
+                if (nd_addr_is_any(&l->addr))
+                        wildcard = l;
+        }
+        return wildcard;
+}
+
+void nd_event_fold_listener_owners(const struct nd_event_fold *f, struct nd_flow_set *flows)
+{
+        for (size_t i = 0; f->n_listeners && i < flows->n; i++) {
+                struct nd_flow *fl = &flows->flows[i];
+                const struct nd_event_listener *l;
+
+                if (fl->direction != ND_DIRECTION_PASSIVE || fl->has_listener_owner)
+                        continue;
+                l = find_listener(f, fl->netns, &fl->local, fl->local_port);
+                if (l) {
+                        fl->has_listener_owner = true;
+                        fl->listener_owner = l->owner;
+                }
+        }
+}
+
 int nd_event_fold_event(const struct nd_tcp_event *ev, void *userdata)
 {
         struct nd_event_fold *f = userdata;
@@ -58,9 +141,12 @@ int nd_event_fold_event(const struct nd_tcp_event *ev, void *userdata)
         case ND_TCP_EVENT_FAILED:
                 f->failed++;
                 return count(f, ev, ND_COUNT_FAILED);
-        case ND_TCP_EVENT_CLOSE:
         case ND_TCP_EVENT_LISTEN:
+                return listen_started(f, ev);
         case ND_TCP_EVENT_LISTEN_STOP:
+                listen_stopped(f, ev);
+                return 0;
+        case ND_TCP_EVENT_CLOSE:
         case ND_TCP_EVENT_OPEN:
                 /* Nothing to count: the open connections come from the
                  * listing, and directions are settled in the kernel. */

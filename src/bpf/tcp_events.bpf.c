@@ -726,8 +726,8 @@ int nd_seed_listeners(struct bpf_iter__task_file *ctx)
 
 /* Run once by user space after nd_seed_listeners, in hybrid mode: follows
  * the connections that were open before we were loaded, each credited to
- * the first process (lowest pid) found holding it, and classified by the
- * listeners that walk found. A walk over every open file of every process;
+ * its listener's owner when passive, else to the first process (lowest
+ * pid) found holding it, and classified by the listeners that walk found. A walk over every open file of every process;
  * connections no process holds any more (closing, or not yet accepted)
  * are not followed. A socket nobody asked the cookie of is followed by
  * its fingerprint until its next state change. */
@@ -737,6 +737,7 @@ int nd_adopt_connections(struct bpf_iter__task_file *ctx)
         struct task_struct *task = ctx->task;
         const struct sock *sk = file_sock(task, ctx->file);
         struct sock_info fresh = { .adopted = 1 }, *known;
+        struct listen_info *listener;
         __u64 key;
         int state;
 
@@ -754,8 +755,15 @@ int nd_adopt_connections(struct bpf_iter__task_file *ctx)
         fresh.cookie = cookie_of(sk);
         fresh.fingerprint = sock_fingerprint(sk);
         fresh.netns = sock_netns(sk);
-        fresh.passive = listener_of(sk, sk->__sk_common.skc_num) != NULL;
-        task_owner(task, &fresh.owner);
+        listener = listener_of(sk, sk->__sk_common.skc_num);
+        fresh.passive = listener != NULL;
+        /* A passive connection is the listener owner's, as an accepted one
+         * is (on_accepted): a server that hands connections to workers
+         * (PostgreSQL's backends) serves them all. */
+        if (listener)
+                fresh.owner = listener->owner;
+        else
+                task_owner(task, &fresh.owner);
         follow(sk, &fresh);
         count(ND_TCP_COUNTER_CHANGES);
         return 0;

@@ -1,8 +1,6 @@
 #include "agent/agent.h"
 
 #include <errno.h>
-#include <ifaddrs.h>
-#include <net/if.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -12,6 +10,7 @@
 #include <unistd.h>
 
 #include "agent/event_fold.h"
+#include "agent/spool.h"
 #include "agent/writer.h"
 #include "model/edge_batch.h"
 #include "shared/cleanup.h"
@@ -50,42 +49,6 @@ static uint64_t now_ms(clockid_t clock)
         return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* This host's own non-loopback addresses, which the store maps to its
- * hostname. */
-static int host_addresses(char ***ret, size_t *ret_n)
-{
-        struct ifaddrs *ifa_list, *ifa;
-        char **addrs = NULL;
-        size_t n = 0;
-
-        if (getifaddrs(&ifa_list) < 0)
-                return -errno;
-        for (ifa = ifa_list; ifa; ifa = ifa->ifa_next) {
-                struct nd_addr a;
-                char buf[ND_ADDR_STRLEN];
-
-                if (!ifa->ifa_addr || (ifa->ifa_flags & IFF_LOOPBACK))
-                        continue;
-                if (ifa->ifa_addr->sa_family == AF_INET)
-                        nd_addr_from_ipv4(&a, &((struct sockaddr_in *)ifa->ifa_addr)->sin_addr);
-                else if (ifa->ifa_addr->sa_family == AF_INET6)
-                        nd_addr_from_ipv6(&a, &((struct sockaddr_in6 *)ifa->ifa_addr)->sin6_addr);
-                else
-                        continue;
-                char **p = reallocarray(addrs, n + 1, sizeof(*p));
-                if (!p)
-                        break;
-                addrs = p;
-                if (!(addrs[n] = strdup(nd_addr_format(&a, buf))))
-                        break;
-                n++;
-        }
-        freeifaddrs(ifa_list);
-        *ret = addrs;
-        *ret_n = n;
-        return 0;
-}
-
 /* Turns the batch into a flush the writer owns; the batch is emptied. */
 static int make_flush(const struct nd_agent_options *o, struct nd_edge_batch *b, struct nd_flush **ret)
 {
@@ -109,7 +72,11 @@ static int make_flush(const struct nd_agent_options *o, struct nd_edge_batch *b,
         }
         if (b->n > 0)
                 memcpy(f->rows, b->rows, b->n * sizeof(*f->rows));
-        (void)host_addresses(&f->host_addrs, &f->n_host_addrs);
+        /* The addresses the store maps to this host (and, with every
+         * namespace, each named one's to its name), so that `look --host`
+         * finds their edges; none when they cannot be listed. */
+        (void)nd_host_addrs_collect(o->collect.all_netns, o->collect.proc_root, o->collect.run_netns_dir,
+                                    &f->addrs);
         nd_edge_batch_clear(b);
         *ret = f;
         return 0;
@@ -374,6 +341,25 @@ static int run_once(const struct nd_agent_options *o)
         return r;
 }
 
+/* What became of the flushes the store had not taken at stop: one line
+ * each for those spooled, those lost for want of a spool, and those the
+ * spool's bound dropped. */
+static void report_spooling(const char *dir, const struct nd_writer_stats *s)
+{
+        if (s->spooled > 0)
+                log_notice("agent: the store has not taken %zu flushes; spooled to %s for the next start",
+                           s->spooled, dir);
+        if (s->spool_failed > 0 && !dir)
+                log_error("agent: %zu flushes lost: not written to the store, and no spool", s->spool_failed);
+        else if (s->spool_failed > 0)
+                log_error_errno(s->spool_error, "agent: %zu flushes lost: could not spool them to %s: %m",
+                                s->spool_failed, dir);
+        if (s->spool_dropped > 0)
+                log_warning("agent: spool %s full (at most %d files, %llu MiB): dropped the %zu oldest flushes",
+                            dir, ND_SPOOL_MAX_FILES, (unsigned long long)(ND_SPOOL_MAX_BYTES >> 20),
+                            s->spool_dropped);
+}
+
 static int open_signalfd(sigset_t *ret_old)
 {
         sigset_t mask;
@@ -397,7 +383,7 @@ int nd_agent_run(const struct nd_agent_options *o)
         sigset_t old_mask;
         _cleanup_close_ int sfd = -EBADF;
         uint64_t next_scan, next_flush, next_drain = 0;
-        size_t max_queued, unwritten;
+        size_t max_queued, lost;
         uint64_t flushes = 0;
         int r = 0;
 
@@ -416,7 +402,7 @@ int nd_agent_run(const struct nd_agent_options *o)
         max_queued = (size_t)(o->queue_ms / (o->flush_interval_ms ? o->flush_interval_ms : 1));
         if (max_queued < 1)
                 max_queued = 1;
-        r = nd_writer_start(o->store_uri, max_queued, o->retention_s, &w);
+        r = nd_writer_start(o->store_uri, max_queued, o->retention_s, o->spool_dir, &w);
         if (r < 0) {
                 close_sources(&src);
                 sigprocmask(SIG_SETMASK, &old_mask, NULL);
@@ -495,11 +481,10 @@ int nd_agent_run(const struct nd_agent_options *o)
                         flushes++;
                 }
         }
-        unwritten = nd_writer_stop(w, FINAL_FLUSH_TIMEOUT_MS, &stats);
-        if (unwritten > 0)
-                log_warning("agent: %zu flushes could not be written before exit", unwritten);
-        log_info("agent: %llu flushes made, %llu written, %llu dropped", (unsigned long long)flushes,
-                 (unsigned long long)stats.written, (unsigned long long)stats.dropped);
+        lost = nd_writer_stop(w, FINAL_FLUSH_TIMEOUT_MS, &stats);
+        report_spooling(o->spool_dir, &stats);
+        log_info("agent: %llu flushes made, %llu written, %llu dropped, %zu spooled", (unsigned long long)flushes,
+                 (unsigned long long)stats.written, (unsigned long long)stats.dropped, stats.spooled);
         if (src.events) {
                 struct nd_tcp_events_stats s = {};
 
@@ -514,5 +499,7 @@ int nd_agent_run(const struct nd_agent_options *o)
         /* SIGTERM and SIGINT stay blocked: the agent is on its way out, and
          * a second signal (systemd and timeout(1) signal the process and
          * then its group) must not kill it after its final flush. */
+        if (lost > 0)
+                return stats.spool_error < 0 ? stats.spool_error : -ENOBUFS;
         return 0;
 }

@@ -21,9 +21,15 @@ const char *nd_agent_mode_to_string(enum nd_agent_mode m);
 /* "auto", "polling", "streaming" or "hybrid"; -EINVAL for others. */
 int nd_agent_mode_from_string(const char *s, enum nd_agent_mode *ret);
 
+#define ND_AGENT_DEFAULT_SPOOL_DIR "/var/lib/netdep/spool"
+
 struct nd_agent_options {
         const char *store_uri;
         const char *hostname; /* NULL: gethostname() */
+        /* Where flushes the store has not taken at stop are kept, and
+         * delivered from first at the next start; NULL: lost at stop.
+         * --once neither reads nor writes it. */
+        const char *spool_dir;
         uint64_t interval_ms;
         uint64_t flush_interval_ms;
         uint64_t retention_s;
@@ -37,5 +43,7 @@ struct nd_agent_options {
 };
 
 /* Runs until SIGTERM/SIGINT (or one round with once). Returns 0, or -errno
- * when it could not start, or (once) when the store was not written. */
+ * when it could not start, or (once) when the store was not written, or
+ * when flushes were lost at stop: not written to the store and not spooled
+ * (the spool's error), or dropped for the spool's bound (-ENOBUFS). */
 int nd_agent_run(const struct nd_agent_options *o);

@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "agent/spool.h"
 #include "shared/log.h"
 
 #define BACKOFF_MIN_MS 1000
@@ -18,6 +20,7 @@ struct nd_writer {
         pthread_cond_t wake; /* work arrived, or stop asked */
         pthread_cond_t idle; /* the queue became empty */
         char *uri;
+        char *spool_dir; /* NULL: no spool */
         uint64_t retention_s;
         /* A ring of queued flushes. */
         struct nd_flush **ring;
@@ -33,9 +36,7 @@ struct nd_flush *nd_flush_free(struct nd_flush *f)
         if (!f)
                 return NULL;
         free(f->hostname);
-        for (size_t i = 0; i < f->n_host_addrs; i++)
-                free(f->host_addrs[i]);
-        free(f->host_addrs);
+        nd_host_addrs_done(&f->addrs);
         free(f->rows);
         free(f);
         return NULL;
@@ -56,13 +57,30 @@ int nd_flush_write(struct nd_store *s, const struct nd_flush *f)
 {
         struct nd_ingest in = {
                 .hostname = f->hostname,
-                .host_addrs = (const char *const *)f->host_addrs,
-                .n_host_addrs = f->n_host_addrs,
+                .host_addrs = (const char *const *)f->addrs.addrs,
+                .n_host_addrs = f->addrs.n_addrs,
                 .ts = f->ts,
                 .first_ts = f->first_ts,
                 .rows = f->rows,
                 .n_rows = f->n_rows,
         };
+
+        /* The store keeps one hostname per ingest: a named namespace's
+         * addresses go in one of their own, with no rows. Before the edges,
+         * so that a failure here retries the whole flush without having
+         * added its connections opened twice. */
+        for (size_t i = 0; i < f->addrs.n_named; i++) {
+                struct nd_ingest named = {
+                        .hostname = f->addrs.named[i].name,
+                        .host_addrs = (const char *const *)f->addrs.named[i].addrs,
+                        .n_host_addrs = f->addrs.named[i].n_addrs,
+                        .ts = f->ts,
+                        .first_ts = f->first_ts,
+                };
+                int r = nd_store_ingest(s, &named);
+                if (r < 0)
+                        return r;
+        }
         return nd_store_ingest(s, &in);
 }
 
@@ -84,28 +102,100 @@ static int connect_store(struct nd_writer *w, struct nd_store **ret, char *why, 
         return 0;
 }
 
+/* The files in the spool when the writer started: delivered before the
+ * queue, oldest first. */
+struct spool_replay {
+        char **names;
+        size_t n, next;
+};
+
+/* Claims and reads the next spooled flush, passing over those another
+ * agent has, and setting aside those it cannot read. Returns true with
+ * *ret and the claim in *ret_fd; false when none is left. Called without
+ * the lock: only the writer's thread touches the replay and its counter. */
+static bool take_spooled(struct nd_writer *w, struct spool_replay *sp, struct nd_flush **ret, int *ret_fd)
+{
+        while (sp->next < sp->n) {
+                const char *file = sp->names[sp->next];
+                char why[200] = "";
+                int r = nd_spool_take(w->spool_dir, file, ret_fd, ret, why, sizeof(why));
+
+                if (r >= 0)
+                        return true;
+                sp->next++;
+                if (r == -ENOENT || r == -EBUSY)
+                        continue; /* another agent delivered it, or is delivering it */
+                if (r == -EBADMSG || r == -EPROTONOSUPPORT) {
+                        int rr = nd_spool_set_aside(w->spool_dir, file);
+                        if (rr < 0)
+                                log_warning_errno(rr, "agent: spool file %s/%s unreadable (%s), and could not be "
+                                                  "set aside: %m", w->spool_dir, file, why);
+                        else
+                                log_warning("agent: spool file %s/%s unreadable (%s); set aside as %s.bad",
+                                            w->spool_dir, file, why, file);
+                        w->stats.spool_set_aside++;
+                        continue;
+                }
+                log_warning_errno(r, "agent: could not read spool file %s/%s, left for the next start: %m",
+                                  w->spool_dir, file);
+        }
+        return false;
+}
+
+static void spool_replayed(const struct nd_writer *w)
+{
+        log_notice("agent: spool %s: %llu spooled flushes delivered", w->spool_dir,
+                   (unsigned long long)w->stats.spool_delivered);
+}
+
 static void *writer_main(void *arg)
 {
         struct nd_writer *w = arg;
         struct nd_store *store = NULL;
+        struct spool_replay sp = {};
         unsigned backoff_ms = BACKOFF_MIN_MS;
         int64_t last_prune = 0;
         bool down = false; /* we said the store is down */
         char *shown = nd_store_redact_uri(w->uri);
         const char *name = shown ? shown : "(store)";
 
+        if (w->spool_dir) {
+                int r = nd_spool_list(w->spool_dir, &sp.names, &sp.n);
+                if (r < 0)
+                        log_warning_errno(r, "agent: could not read spool %s: %m", w->spool_dir);
+                else if (sp.n > 0)
+                        log_notice("agent: %zu spooled flushes in %s, delivering them first", sp.n, w->spool_dir);
+        }
+
         pthread_mutex_lock(&w->lock);
         for (;;) {
-                while (w->count == 0 && !w->stopping)
+                while (w->count == 0 && sp.next == sp.n && !w->stopping)
                         pthread_cond_wait(&w->wake, &w->lock);
-                if (w->count == 0 && w->stopping)
+                /* At stop the spool's files stay for the next start; the
+                 * queue is written while the store answers, and what is left
+                 * of it is spooled after them. */
+                if (w->stopping && (w->count == 0 || sp.next < sp.n))
                         break;
 
-                struct nd_flush *f = w->ring[w->head];
+                struct nd_flush *f = NULL;
+                int claim = -EBADF; /* f came from the spool: its file's claim */
                 char why[512] = "";
                 int r = 0;
 
-                w->busy = true;
+                if (sp.next < sp.n) {
+                        bool got;
+
+                        pthread_mutex_unlock(&w->lock);
+                        got = take_spooled(w, &sp, &f, &claim);
+                        pthread_mutex_lock(&w->lock);
+                        if (!got) {
+                                spool_replayed(w);
+                                continue;
+                        }
+                } else {
+                        f = w->ring[w->head];
+                        w->busy = true;
+                }
                 pthread_mutex_unlock(&w->lock);
 
                 if (!store)
@@ -127,17 +217,33 @@ static void *writer_main(void *arg)
                         last_prune = f->ts;
                 }
 
+                if (r >= 0 && claim >= 0) {
+                        int rr = nd_spool_remove(w->spool_dir, sp.names[sp.next], claim);
+                        if (rr < 0)
+                                log_warning_errno(rr, "agent: could not remove spool file %s/%s once stored "
+                                                  "(the next start delivers it again): %m",
+                                                  w->spool_dir, sp.names[sp.next]);
+                }
+
                 pthread_mutex_lock(&w->lock);
                 w->busy = false;
                 if (r >= 0) {
-                        w->ring[w->head] = NULL;
-                        w->head = (w->head + 1) % w->capacity;
-                        w->count--;
-                        w->stats.written++;
+                        if (claim >= 0) {
+                                sp.next++;
+                                w->stats.spool_delivered++;
+                                if (sp.next == sp.n)
+                                        spool_replayed(w);
+                        } else {
+                                w->ring[w->head] = NULL;
+                                w->head = (w->head + 1) % w->capacity;
+                                w->count--;
+                                w->stats.written++;
+                        }
                         w->stats.store_up = true;
                         w->down = false;
                         if (down) {
-                                log_notice("store %s is back; writing %zu queued flushes", name, w->count + 1);
+                                log_notice("store %s is back; writing %zu queued flushes", name,
+                                           w->count + (sp.n - sp.next) + 1);
                                 down = false;
                         }
                         backoff_ms = BACKOFF_MIN_MS;
@@ -145,6 +251,12 @@ static void *writer_main(void *arg)
                         if (w->count == 0)
                                 pthread_cond_broadcast(&w->idle);
                         continue;
+                }
+                if (claim >= 0) {
+                        /* Read again on the next try: meanwhile another
+                         * agent may deliver it. */
+                        close(claim);
+                        nd_flush_free(f);
                 }
 
                 w->stats.failures++;
@@ -170,11 +282,13 @@ static void *writer_main(void *arg)
         pthread_cond_broadcast(&w->idle);
         pthread_mutex_unlock(&w->lock);
         nd_store_close(store);
+        nd_spool_names_free(sp.names, sp.n);
         free(shown);
         return NULL;
 }
 
-int nd_writer_start(const char *store_uri, size_t max_queued, uint64_t retention_s, struct nd_writer **ret)
+int nd_writer_start(const char *store_uri, size_t max_queued, uint64_t retention_s, const char *spool_dir,
+                    struct nd_writer **ret)
 {
         struct nd_writer *w = calloc(1, sizeof(*w));
         pthread_condattr_t attr;
@@ -184,10 +298,12 @@ int nd_writer_start(const char *store_uri, size_t max_queued, uint64_t retention
         w->capacity = max_queued ? max_queued : 1;
         w->ring = calloc(w->capacity, sizeof(*w->ring));
         w->uri = strdup(store_uri);
+        w->spool_dir = spool_dir ? strdup(spool_dir) : NULL;
         w->retention_s = retention_s;
-        if (!w->ring || !w->uri) {
+        if (!w->ring || !w->uri || (spool_dir && !w->spool_dir)) {
                 free(w->ring);
                 free(w->uri);
+                free(w->spool_dir);
                 free(w);
                 return -ENOMEM;
         }
@@ -203,6 +319,7 @@ int nd_writer_start(const char *store_uri, size_t max_queued, uint64_t retention
                 pthread_mutex_destroy(&w->lock);
                 free(w->ring);
                 free(w->uri);
+                free(w->spool_dir);
                 free(w);
                 return -EAGAIN;
         }
@@ -240,7 +357,7 @@ void nd_writer_submit(struct nd_writer *w, struct nd_flush *f)
 size_t nd_writer_stop(struct nd_writer *w, unsigned timeout_ms, struct nd_writer_stats *ret_stats)
 {
         struct timespec until;
-        size_t left;
+        size_t left, lost;
 
         deadline_in(&until, timeout_ms);
         pthread_mutex_lock(&w->lock);
@@ -254,6 +371,26 @@ size_t nd_writer_stop(struct nd_writer *w, unsigned timeout_ms, struct nd_writer
         pthread_join(w->thread, NULL);
 
         left = w->count;
+        lost = left;
+        w->stats.spool_failed = left;
+        if (left > 0 && w->spool_dir) {
+                /* In queue order, oldest first: the ring's slots from its head. */
+                struct nd_flush **rest = calloc(left, sizeof(*rest));
+                const struct nd_spool_limits limits = { ND_SPOOL_MAX_FILES, ND_SPOOL_MAX_BYTES };
+                struct nd_spool_report rep = { .failed = left, .error = -ENOMEM };
+
+                if (rest) {
+                        for (size_t i = 0; i < left; i++)
+                                rest[i] = w->ring[(w->head + i) % w->capacity];
+                        (void)nd_spool_save(w->spool_dir, rest, left, &limits, &rep);
+                        free(rest);
+                }
+                w->stats.spooled = rep.spooled;
+                w->stats.spool_failed = rep.failed;
+                w->stats.spool_dropped = rep.dropped;
+                w->stats.spool_error = rep.error;
+                lost = rep.failed + rep.dropped;
+        }
         if (ret_stats) {
                 *ret_stats = w->stats;
                 ret_stats->queued = left;
@@ -265,6 +402,7 @@ size_t nd_writer_stop(struct nd_writer *w, unsigned timeout_ms, struct nd_writer
         pthread_mutex_destroy(&w->lock);
         free(w->ring);
         free(w->uri);
+        free(w->spool_dir);
         free(w);
-        return left;
+        return lost;
 }

@@ -3,45 +3,63 @@
  *
  * Store down or slow: flushes wait in the queue; past max_queued the oldest
  * are dropped and counted; retries back off (1 s doubling to 30 s); one log
- * line per change of state, not per retry. */
+ * line per change of state, not per retry. What the queue still holds at
+ * stop goes to the spool, and the next writer delivers it first. */
 #pragma once
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "collect/host_addrs.h"
 #include "store/store.h"
 
 /* One flush, owning its memory. */
 struct nd_flush {
         char *hostname;
-        char **host_addrs;
-        size_t n_host_addrs;
+        /* The addresses the store maps to hostname, and (agent --all-netns)
+         * those of each named network namespace, to its name. */
+        struct nd_host_addrs addrs;
         int64_t ts, first_ts;
         struct nd_edge_observation *rows;
         size_t n_rows;
 };
 
 struct nd_flush *nd_flush_free(struct nd_flush *f);
-/* Writes one flush to an open store, in one transaction. */
+/* Writes one flush to an open store: the named namespaces' addresses
+ * first, each in a transaction of its own (written again they change
+ * nothing), then the edges and the host's addresses in one transaction, so
+ * that a failure never leaves half the edges written. */
 int nd_flush_write(struct nd_store *s, const struct nd_flush *f);
 
 struct nd_writer_stats {
         uint64_t written, dropped, failures;
         size_t queued;
         bool store_up;
+        /* The spool: flushes found there at start and written to the store,
+         * and files set aside as unreadable. */
+        uint64_t spool_delivered, spool_set_aside;
+        /* At stop, the flushes left in the queue: spooled, not spooled (lost),
+         * and the spooled files (older ones first) dropped for the spool's
+         * bound (lost); spool_error: why the first one could not be. */
+        size_t spooled, spool_failed, spool_dropped;
+        int spool_error;
 };
 
 struct nd_writer;
 
 /* retention_s: observations older than this are pruned about hourly
- * (0: never). */
-int nd_writer_start(const char *store_uri, size_t max_queued, uint64_t retention_s, struct nd_writer **ret);
+ * (0: never). spool_dir (NULL: none): where flushes the store did not take
+ * are kept at stop, and delivered from, oldest first, before anything
+ * else, from the start on (agent/spool.h). */
+int nd_writer_start(const char *store_uri, size_t max_queued, uint64_t retention_s, const char *spool_dir,
+                    struct nd_writer **ret);
 
 /* Queues a flush, taking ownership of it even on failure. */
 void nd_writer_submit(struct nd_writer *w, struct nd_flush *f);
 
-/* Writes what it can within timeout_ms, then stops the thread and frees
- * everything. Returns how many flushes were left unwritten; the final
- * figures go to ret_stats if not NULL. */
+/* Writes what it can within timeout_ms, then stops the thread, spools
+ * what is left in the queue and frees everything. Returns how many flushes
+ * were lost (neither written nor spooled, or dropped for the spool's
+ * bound); the final figures go to ret_stats if not NULL. */
 size_t nd_writer_stop(struct nd_writer *w, unsigned timeout_ms, struct nd_writer_stats *ret_stats);

@@ -20,7 +20,8 @@ static void help(FILE *out)
                 "Every interval, a snapshot of this host's host flows; every flush\n"
                 "interval, the merged snapshots are written to the store in one\n"
                 "transaction. If the store is down, flushes queue (bounded) and are\n"
-                "retried with backoff. SIGTERM/SIGINT: a final flush, then exit.\n"
+                "retried with backoff. SIGTERM/SIGINT: a final flush, then exit; what\n"
+                "the store has not taken by then is spooled to disk.\n"
                 "\n"
                 "Options (config file key / environment variable):\n"
                 "      --store=URI            store / NETDEP_STORE (default sqlite:netdep.db)\n"
@@ -30,6 +31,10 @@ static void help(FILE *out)
                 "      --queue=D              queue / NETDEP_QUEUE: flush time kept while the\n"
                 "                             store is down (default 10m)\n"
                 "      --hostname=NAME        hostname / NETDEP_HOSTNAME (default: this host's)\n"
+                "      --spool-dir=DIR        spool-dir / NETDEP_SPOOL_DIR: where flushes the store\n"
+                "                             has not taken at stop are kept, and delivered\n"
+                "                             from first at the next start (default\n"
+                "                             " ND_AGENT_DEFAULT_SPOOL_DIR ")\n"
                 "      --mode=MODE            mode / NETDEP_MODE: polling (scans only), streaming\n"
                 "                             (eBPF events only), hybrid (both), or auto: hybrid\n"
                 "                             where eBPF loads, else polling (default auto).\n"
@@ -49,8 +54,9 @@ static void help(FILE *out)
                 "      --once                 one scan, one flush, exit (polling)\n"
                 "  -v, -q, -h                 verbose, quiet, this help\n"
                 "\n"
-                "Exit status: 0 success, 1 failure (--once: the store was not written),\n"
-                "2 usage or configuration error.\n");
+                "Exit status: 0 success, 1 failure (--once: the store was not written;\n"
+                "otherwise: flushes were lost at stop, neither stored nor spooled, or\n"
+                "dropped for the spool's bound), 2 usage or configuration error.\n");
 }
 
 enum { OPT_CONFIG = 0x100, OPT_ONCE, OPT_SETTING };
@@ -81,6 +87,7 @@ int verb_agent(int argc, char **argv)
                 { "retention", required_argument, NULL, OPT_SETTING },
                 { "queue", required_argument, NULL, OPT_SETTING },
                 { "hostname", required_argument, NULL, OPT_SETTING },
+                { "spool-dir", required_argument, NULL, OPT_SETTING },
                 { "mode", required_argument, NULL, OPT_SETTING },
                 { "ring-bytes", required_argument, NULL, OPT_SETTING },
                 { "max-sockets", required_argument, NULL, OPT_SETTING },
@@ -97,6 +104,7 @@ int verb_agent(int argc, char **argv)
                 { "retention", "NETDEP_RETENTION", SETTING_DURATION, "30d" },
                 { "queue", "NETDEP_QUEUE", SETTING_DURATION, "10m" },
                 { "hostname", "NETDEP_HOSTNAME", SETTING_STRING, NULL },
+                { "spool-dir", "NETDEP_SPOOL_DIR", SETTING_STRING, ND_AGENT_DEFAULT_SPOOL_DIR },
                 { "mode", "NETDEP_MODE", SETTING_STRING, "auto" },
                 { "ring-bytes", "NETDEP_RING_BYTES", SETTING_STRING, "1048576" },
                 { "max-sockets", "NETDEP_MAX_SOCKETS", SETTING_STRING, "65536" },
@@ -173,6 +181,11 @@ int verb_agent(int argc, char **argv)
                 return EXIT_USAGE;
         }
         o.mode_source = settings_find(settings, "mode")->source;
+        if (!settings_string(settings, "spool-dir")[0]) {
+                usage_error("agent", "empty spool-dir from %s", settings_find(settings, "spool-dir")->source);
+                settings_done(settings);
+                return EXIT_USAGE;
+        }
         if (number_setting(settings, "ring-bytes", 1, 1 << 30, &o.events.ring_bytes) < 0 ||
             number_setting(settings, "max-sockets", 1, 1 << 24, &max_sockets) < 0 ||
             number_setting(settings, "nice", 0, 19, &nice) < 0) {
@@ -187,6 +200,7 @@ int verb_agent(int argc, char **argv)
                 log_warning_errno(-errno, "agent: could not set niceness %zu, running at the current one: %m", nice);
         o.store_uri = settings_string(settings, "store");
         o.hostname = settings_string(settings, "hostname");
+        o.spool_dir = settings_string(settings, "spool-dir");
         o.retention_s = retention_ms / 1000;
         o.collect.processes = !no_processes;
         o.collect.tcp_info = true;

@@ -117,6 +117,31 @@ check_equal "--all-netns: client part" "$expected_cli" \
 "$NETDEP" flows --all-netns | grep -q "^$cli " || fail "--all-netns table names the netns"
 "$NETDEP" flows --all-netns | grep -q "^$cli_ino " && fail "--all-netns table shows a named netns's inode"
 
+# agent --all-netns: every namespace's addresses are the host's, a named
+# namespace's under its `ip netns` name, so that `look --host NAME` finds
+# its edges. An unnamed namespace with an address: the host's.
+unshare -n sh -c 'ip link add d0 type veth peer name d1 && ip addr add 10.201.9.9/32 dev d0 && ip link set d0 up &&
+        touch "$1" && exec sleep 60' sh "$E2E_TMP/unnamed" &
+unnamed=$!
+wait_for 5 test -e "$E2E_TMP/unnamed" || fail "unnamed namespace"
+agent_db=$E2E_TMP/agent-netns.db
+"$NETDEP" db migrate --store "sqlite:$agent_db" >/dev/null
+"$NETDEP" agent --all-netns --once --hostname e2e-host --store "sqlite:$agent_db" --mode polling \
+        2>"$E2E_TMP/agent.log" || { cat "$E2E_TMP/agent.log" >&2; fail "agent --all-netns --once"; }
+kill "$unnamed"
+hosts=$(sqlite3 "$agent_db" "SELECT addr || ' ' || hostname FROM hosts ORDER BY addr")
+for want in "10.201.0.1 $srv" "fd77::1 $srv" "10.201.0.2 $cli" "fd77::2 $cli" "10.201.9.9 e2e-host"; do
+        grep -qx "$want" <<<"$hosts" || { echo "$hosts" >&2; fail "hosts: no '$want'"; }
+done
+t=$("$NETDEP" look --host "$srv" --direction in --store "sqlite:$agent_db") || fail "look --host $srv"
+grep -Eq "^$srv 10\.201\.0\.1:8443 \(srv-web, pgid [0-9]+\)$" <<<"$t" || { echo "$t" >&2; fail "look --host $srv: 8443"; }
+grep -Eq "<-- $cli 10\.201\.0\.2:many \(cli-job, pgid [0-9]+\)  connections 5$" <<<"$t" ||
+        { echo "$t" >&2; fail "look --host $srv: the edge from cli-job"; }
+t=$("$NETDEP" look --host "$cli" --direction out --store "sqlite:$agent_db") || fail "look --host $cli"
+grep -Eq "> $srv 10\.201\.0\.1:8443 \(srv-web, pgid [0-9]+\)  connections 5$" <<<"$t" ||
+        { echo "$t" >&2; fail "look --host $cli: the edge to srv-web"; }
+echo "ok: agent --all-netns: look --host finds a namespace by its name"
+
 # Filters: every peer here is private.
 flows_in "$srv" --filter public | jq -e 'length == 0' >/dev/null || fail "--filter public"
 flows_in "$srv" --filter private | jq -e 'length == 5' >/dev/null || fail "--filter private"

@@ -64,7 +64,7 @@ in_ns lb setsid nc 10.77.0.21 8080 </dev/null >/dev/null 2>&1 &
 AGENTS=()
 for h in lb app db; do
         name=$h; [ "$h" = app ] && name=app1; [ "$h" = lb ] && name=lb1; [ "$h" = db ] && name=db1
-        in_ns "$h" "$NETDEP" agent --store "$STORE" --hostname "$name" \
+        ip netns exec "${NS[$h]}" "$NETDEP" agent --store "$STORE" --hostname "$name" \
                 --interval 100ms --flush-interval 1s 2>"$E2E_TMP/agent-$h.log" &
         AGENTS+=($!)
 done

@@ -372,21 +372,30 @@ static int visible_edges(struct nd_graph *g, enum nd_edge_match match, const cha
                          const struct nd_time_range *range,
                          int (*emit)(struct nd_graph *g, const struct nd_edge *e, void *userdata), void *userdata)
 {
-        struct nd_edge_query q = { .match = match, .addrs = addrs, .n_addrs = n, .range = *range };
         struct nd_edge_list raw = {};
-        int r;
+        int r = 0;
 
-        if (n == 0)
-                return 0;
-        r = nd_store_edges(g->store, &q, &raw);
-        if (r >= 0)
-                qsort_safe(raw.items, raw.n, sizeof(*raw.items), compare_for_shadow);
-        for (size_t i = 0; i < raw.n && r >= 0; i++) {
-                const struct nd_edge *e = &raw.items[i];
+        /* A chunk of addresses at a time: memory stays bounded by one
+         * chunk's edges whatever the question (the whole store, too). All
+         * views of an edge share its matched address, so the shadow rule
+         * needs nothing from another chunk. */
+        for (size_t start = 0; start < n && r >= 0; start += ND_GRAPH_CHUNK) {
+                struct nd_edge_query q = {
+                        .match = match, .addrs = addrs + start,
+                        .n_addrs = n - start < ND_GRAPH_CHUNK ? n - start : ND_GRAPH_CHUNK, .range = *range,
+                };
 
-                if (!e->client.process[0] && shadowed(raw.items, i))
-                        continue;
-                r = emit(g, e, userdata);
+                raw.n = 0;
+                r = nd_store_edges(g->store, &q, &raw);
+                if (r >= 0)
+                        qsort_safe(raw.items, raw.n, sizeof(*raw.items), compare_for_shadow);
+                for (size_t i = 0; i < raw.n && r >= 0; i++) {
+                        const struct nd_edge *e = &raw.items[i];
+
+                        if (!e->client.process[0] && shadowed(raw.items, i))
+                                continue;
+                        r = emit(g, e, userdata);
+                }
         }
         nd_edge_list_done(&raw);
         return r;
@@ -415,30 +424,131 @@ int nd_graph_edges(struct nd_graph *g, enum nd_edge_match match, const char *con
         return visible_edges(g, match, addrs, n, range, emit_labeled, out);
 }
 
-static int emit_compact(struct nd_graph *g, const struct nd_edge *e, void *userdata)
+static int compact_of(struct nd_graph *g, const struct nd_edge *e, struct nd_graph_edge *ge)
 {
-        struct nd_graph_edges *out = userdata;
-        struct nd_graph_edge ge = {
+        int r;
+
+        *ge = (struct nd_graph_edge){
                 .client_pgid = e->client.pgid, .server_pgid = e->server.pgid,
                 .client_processes = e->client_processes,
                 .port = e->server.port, .connections = e->connections,
                 .opened = e->opened, .failed = e->failed,
                 .first_seen = e->first_seen, .last_seen = e->last_seen,
         };
-        int r;
-
-        r = label_of(g, e->client.addr, &ge.client);
+        r = label_of(g, e->client.addr, &ge->client);
         if (r >= 0)
-                r = label_of(g, e->server.addr, &ge.server);
+                r = label_of(g, e->server.addr, &ge->server);
         if (r < 0)
                 return r;
-        memcpy(ge.client_process, e->client.process, sizeof(ge.client_process));
-        memcpy(ge.server_process, e->server.process, sizeof(ge.server_process));
-        return nd_graph_edges_push(out, &ge);
+        memcpy(ge->client_process, e->client.process, sizeof(ge->client_process));
+        memcpy(ge->server_process, e->server.process, sizeof(ge->server_process));
+        return 0;
+}
+
+static int emit_compact(struct nd_graph *g, const struct nd_edge *e, void *userdata)
+{
+        struct nd_graph_edge ge;
+        int r = compact_of(g, e, &ge);
+
+        return r < 0 ? r : nd_graph_edges_push(userdata, &ge);
 }
 
 int nd_graph_edges_compact(struct nd_graph *g, enum nd_edge_match match, const char *const *addrs, size_t n,
                            const struct nd_time_range *range, struct nd_graph_edges *out)
 {
         return visible_edges(g, match, addrs, n, range, emit_compact, out);
+}
+
+struct each_edge {
+        int (*fn)(struct nd_graph *g, const struct nd_graph_edge *e, void *userdata);
+        void *userdata;
+};
+
+static int emit_each(struct nd_graph *g, const struct nd_edge *e, void *userdata)
+{
+        struct each_edge *each = userdata;
+        struct nd_graph_edge ge;
+        int r = compact_of(g, e, &ge);
+
+        return r < 0 ? r : each->fn(g, &ge, each->userdata);
+}
+
+/* A scan of the whole store: edges arrive grouped by server address, so
+ * the shadow rule runs per group (every view of an edge shares its server
+ * address) and memory stays that of the largest group. */
+struct scan {
+        struct nd_graph *g;
+        enum nd_edge_match match;
+        const struct strmap *only; /* addresses matched, or NULL: all */
+        struct nd_edge_list group;
+        struct each_edge each;
+};
+
+static int flush_group(struct scan *sc)
+{
+        int r = 0;
+
+        qsort_safe(sc->group.items, sc->group.n, sizeof(*sc->group.items), compare_for_shadow);
+        for (size_t i = 0; i < sc->group.n && r >= 0; i++)
+                if (sc->group.items[i].client.process[0] || !shadowed(sc->group.items, i))
+                        r = emit_each(sc->g, &sc->group.items[i], &sc->each);
+        sc->group.n = 0;
+        return r;
+}
+
+static int scan_edge(const struct nd_edge *e, void *userdata)
+{
+        struct scan *sc = userdata;
+        size_t ignored;
+        int r;
+
+        if (sc->only && !strmap_get(sc->only, sc->match == ND_MATCH_SERVER_ADDR ? e->server.addr : e->client.addr,
+                                    &ignored))
+                return 0;
+        if (sc->group.n && strcmp(sc->group.items[0].server.addr, e->server.addr) != 0) {
+                r = flush_group(sc);
+                if (r < 0)
+                        return r;
+        }
+        return nd_edge_list_push(&sc->group, e);
+}
+
+static int scan_store(struct nd_graph *g, enum nd_edge_match match, const struct strmap *only,
+                      const struct nd_time_range *range, struct each_edge each)
+{
+        struct scan sc = { .g = g, .match = match, .only = only, .each = each };
+        int r = nd_store_scan_edges(g->store, range, scan_edge, &sc);
+
+        if (r >= 0)
+                r = flush_group(&sc);
+        nd_edge_list_done(&sc.group);
+        return r;
+}
+
+int nd_graph_each_edge(struct nd_graph *g, enum nd_edge_match match, const char *const *addrs, size_t n,
+                       const struct nd_time_range *range,
+                       int (*fn)(struct nd_graph *g, const struct nd_graph_edge *e, void *userdata), void *userdata)
+{
+        struct each_edge each = { fn, userdata };
+        struct strmap only;
+        int r = 0;
+
+        if (n < ND_GRAPH_SCAN_MIN)
+                return visible_edges(g, match, addrs, n, range, emit_each, &each);
+        /* So many addresses that their edges are most of the store: one
+         * pass over it costs less than an index lookup per edge. */
+        strmap_init(&only);
+        for (size_t i = 0; i < n && r >= 0; i++)
+                r = strmap_put(&only, addrs[i], 0, NULL);
+        if (r >= 0)
+                r = scan_store(g, match, &only, range, each);
+        strmap_done(&only);
+        return r;
+}
+
+int nd_graph_each_store_edge(struct nd_graph *g, const struct nd_time_range *range,
+                             int (*fn)(struct nd_graph *g, const struct nd_graph_edge *e, void *userdata),
+                             void *userdata)
+{
+        return scan_store(g, ND_MATCH_SERVER_ADDR, NULL, range, (struct each_edge){ fn, userdata });
 }

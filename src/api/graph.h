@@ -20,6 +20,8 @@
 #include "store/store.h"
 
 #define ND_LABEL_MAX 160
+#define ND_GRAPH_CHUNK 512 /* addresses per store query: bounds the edges held at once */
+#define ND_GRAPH_SCAN_MIN 4096 /* past this many addresses, one pass over the store instead */
 #define ND_SHADOW_SLACK (2 * ND_BUCKET_SECONDS)
 
 struct nd_labeled_edge {
@@ -133,3 +135,16 @@ int nd_graph_edges(struct nd_graph *g, enum nd_edge_match match, const char *con
 /* The same, compact. */
 int nd_graph_edges_compact(struct nd_graph *g, enum nd_edge_match match, const char *const *addrs, size_t n,
                            const struct nd_time_range *range, struct nd_graph_edges *out);
+
+/* The same, one edge at a time to fn, never holding more than one chunk
+ * of addresses' edges (ND_GRAPH_CHUNK): for questions over the whole
+ * store. The edge is valid during the call. */
+int nd_graph_each_edge(struct nd_graph *g, enum nd_edge_match match, const char *const *addrs, size_t n,
+                       const struct nd_time_range *range,
+                       int (*fn)(struct nd_graph *g, const struct nd_graph_edge *e, void *userdata), void *userdata);
+
+/* Every edge of the store in the range, shadow rule applied, to fn one at
+ * a time, in bounded memory. */
+int nd_graph_each_store_edge(struct nd_graph *g, const struct nd_time_range *range,
+                             int (*fn)(struct nd_graph *g, const struct nd_graph_edge *e, void *userdata),
+                             void *userdata);

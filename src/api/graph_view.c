@@ -5,25 +5,28 @@
 #include <stdlib.h>
 #include <string.h>
 
+static int add_edge(struct nd_graph *g, const struct nd_graph_edge *e, void *userdata)
+{
+        struct nd_endpoint_ref client = {
+                e->client, nd_graph_name(g, e->client), 0, e->client_process, e->client_pgid, e->client_processes,
+        };
+        struct nd_endpoint_ref server = {
+                e->server, nd_graph_name(g, e->server), e->port, e->server_process, e->server_pgid, 0,
+        };
+        struct nd_edge_counts counts = {
+                .connections = e->connections, .opened = e->opened, .failed = e->failed,
+                .first_seen = e->first_seen, .last_seen = e->last_seen,
+        };
+
+        return nd_endpoint_graph_add(userdata, &client, &server, &counts);
+}
+
 static int add_edges(struct nd_graph *g, const struct nd_graph_edges *edges, struct nd_endpoint_graph *out)
 {
         int r = 0;
 
-        for (size_t i = 0; i < edges->n && r >= 0; i++) {
-                const struct nd_graph_edge *e = &edges->items[i];
-                struct nd_endpoint_ref client = {
-                        e->client, nd_graph_name(g, e->client), 0, e->client_process, e->client_pgid,
-                        e->client_processes,
-                };
-                struct nd_endpoint_ref server = {
-                        e->server, nd_graph_name(g, e->server), e->port, e->server_process, e->server_pgid, 0,
-                };
-                struct nd_edge_counts counts = {
-                        .connections = e->connections, .opened = e->opened, .failed = e->failed,
-                        .first_seen = e->first_seen, .last_seen = e->last_seen,
-                };
-                r = nd_endpoint_graph_add(out, &client, &server, &counts);
-        }
+        for (size_t i = 0; i < edges->n && r >= 0; i++)
+                r = add_edge(g, &edges->items[i], out);
         return r;
 }
 
@@ -37,18 +40,6 @@ static const char **keys_of(const struct strmap *set, size_t *n)
                 if (set->slots[i].key)
                         keys[(*n)++] = set->slots[i].key;
         return keys;
-}
-
-/* Every stored address. */
-static int all_addrs(struct nd_graph *g, struct strmap *ret)
-{
-        struct nd_host_list addrs = {};
-        int r = nd_store_endpoint_addrs(g->store, &addrs);
-
-        for (size_t i = 0; r >= 0 && i < addrs.n; i++)
-                r = strmap_put(ret, addrs.items[i].addr, 0, NULL);
-        nd_host_list_done(&addrs);
-        return r < 0 ? r : 0;
 }
 
 static bool in_set(const struct strmap *set, const char *key)
@@ -167,23 +158,8 @@ int nd_graph_view(struct nd_graph *g, const struct nd_graph_view_options *o, str
 
         if (o->host || o->role)
                 r = neighbourhood(g, o, &range, out);
-        else {
-                struct nd_graph_edges edges = {};
-                struct strmap addrs;
-
-                strmap_init(&addrs);
-                r = all_addrs(g, &addrs);
-                if (r >= 0) {
-                        size_t n;
-                        const char **keys = keys_of(&addrs, &n);
-                        r = keys ? nd_graph_edges_compact(g, ND_MATCH_SERVER_ADDR, keys, n, &range, &edges) : -ENOMEM;
-                        free(keys);
-                }
-                if (r >= 0)
-                        r = add_edges(g, &edges, out);
-                nd_graph_edges_done(&edges);
-                strmap_done(&addrs);
-        }
+        else
+                r = nd_graph_each_store_edge(g, &range, add_edge, out);
         if (r >= 0 && out->n_links == 0)
                 r = -ENODATA;
         if (r >= 0 && o->resolve_ms)

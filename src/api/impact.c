@@ -39,19 +39,49 @@ static uint64_t add_saturating(uint64_t a, uint64_t b)
         return a > UINT64_MAX - b ? UINT64_MAX : a + b;
 }
 
+struct hop_state {
+        struct impact_state *st;
+        size_t from, to;
+        int depth;
+        struct strmap pairs; /* "near|far" counted at this hop */
+};
+
+static int hop_edge(struct nd_graph *g, const struct nd_graph_edge *e, void *userdata)
+{
+        struct hop_state *h = userdata;
+        struct impact_state *st = h->st;
+        const char *near = st->o->reverse ? e->client : e->server;
+        const char *far = st->o->reverse ? e->server : e->client;
+        char key[2 * ND_LABEL_MAX + 2];
+        size_t k, p;
+        int r;
+
+        if (!strmap_get(&st->found, near, &p) || p < h->from || p >= h->to)
+                return 0; /* an address of the label, seen under another */
+        snprintf(key, sizeof(key), "%s|%s", near, far);
+        r = strmap_put(&h->pairs, key, 0, NULL);
+        if (r <= 0)
+                return r; /* this pair is counted already */
+        if (!strmap_get(&st->found, far, &k))
+                return add_entry(st, far, h->depth, st->entries[p].paths);
+        if (st->entries[k].depth == h->depth)
+                st->entries[k].paths = add_saturating(st->entries[k].paths, st->entries[p].paths);
+        return 0;
+}
+
 /* One hop from the entries [from, to) (all at depth - 1): the edges whose
- * far side is theirs, each pair of labels once. */
+ * far side is theirs, each pair of labels once, streamed from the store. */
 static int hop(struct impact_state *st, size_t from, size_t to, int depth)
 {
         enum nd_edge_match match = st->o->reverse ? ND_MATCH_CLIENT_ADDR : ND_MATCH_SERVER_ADDR;
-        struct nd_graph_edges edges = {};
-        struct strmap addrs, pairs;
+        struct hop_state h = { .st = st, .from = from, .to = to, .depth = depth };
+        struct strmap addrs;
         const char **keys = NULL;
         size_t n = 0;
         int r = 0;
 
         strmap_init(&addrs);
-        strmap_init(&pairs);
+        strmap_init(&h.pairs);
         for (size_t i = from; i < to && r >= 0; i++)
                 r = nd_graph_members(st->g, st->entries[i].label, &addrs);
         if (r >= 0 && !(keys = calloc(addrs.n ? addrs.n : 1, sizeof(*keys))))
@@ -60,29 +90,10 @@ static int hop(struct impact_state *st, size_t from, size_t to, int depth)
                 if (addrs.slots[i].key)
                         keys[n++] = addrs.slots[i].key;
         if (r >= 0)
-                r = nd_graph_edges_compact(st->g, match, keys, n, &st->range, &edges);
-        for (size_t i = 0; r >= 0 && i < edges.n; i++) {
-                const struct nd_graph_edge *e = &edges.items[i];
-                const char *near = st->o->reverse ? e->client : e->server;
-                const char *far = st->o->reverse ? e->server : e->client;
-                char key[2 * ND_LABEL_MAX + 2];
-                size_t k, p;
-
-                if (!strmap_get(&st->found, near, &p) || p < from || p >= to)
-                        continue; /* an address of the label, seen under another */
-                snprintf(key, sizeof(key), "%s|%s", near, far);
-                r = strmap_put(&pairs, key, 0, NULL);
-                if (r <= 0)
-                        continue; /* this pair is counted already */
-                if (!strmap_get(&st->found, far, &k))
-                        r = add_entry(st, far, depth, st->entries[p].paths);
-                else if (st->entries[k].depth == depth)
-                        st->entries[k].paths = add_saturating(st->entries[k].paths, st->entries[p].paths);
-        }
+                r = nd_graph_each_edge(st->g, match, keys, n, &st->range, hop_edge, &h);
         free(keys);
-        nd_graph_edges_done(&edges);
         strmap_done(&addrs);
-        strmap_done(&pairs);
+        strmap_done(&h.pairs);
         return r < 0 ? r : 0;
 }
 

@@ -166,6 +166,7 @@ void pg_forget_known(struct pg_store *s);
 
 /* postgres-query.c */
 int pg_edges(struct nd_store *base, const struct nd_edge_query *q, struct nd_edge_list *out);
+int pg_scan_edges(struct nd_store *base, const struct nd_time_range *range, nd_edge_fn fn, void *userdata);
 int pg_hosts(struct nd_store *base, struct nd_host_list *out);
 int pg_endpoint_addrs(struct nd_store *base, struct nd_host_list *out);
 int pg_roles_replace(struct nd_store *base, const struct nd_role_rules *rules);

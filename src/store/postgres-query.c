@@ -429,3 +429,44 @@ int pg_roles_load(struct nd_store *base, struct nd_role_rules *out)
         }
         return r;
 }
+
+static int compare_server_addr(const void *a, const void *b)
+{
+        const struct nd_edge *x = a, *y = b;
+
+        return strcmp(x->server.addr, y->server.addr);
+}
+
+/* A chunk of server addresses at a time through pg_edges(), each chunk's
+ * edges grouped by server address: bounded memory, the indexes' speed. */
+int pg_scan_edges(struct nd_store *base, const struct nd_time_range *range, nd_edge_fn fn, void *userdata)
+{
+        enum { CHUNK = 512 };
+        struct nd_host_list hosts = {};
+        struct nd_edge_list edges = {};
+        const char **addrs = NULL;
+        int r;
+
+        r = pg_endpoint_addrs(base, &hosts);
+        if (r >= 0 && !(addrs = calloc(hosts.n ? hosts.n : 1, sizeof(*addrs))))
+                r = -ENOMEM;
+        for (size_t i = 0; r >= 0 && i < hosts.n; i++)
+                addrs[i] = hosts.items[i].addr;
+        for (size_t start = 0; r >= 0 && start < hosts.n; start += CHUNK) {
+                struct nd_edge_query q = {
+                        .match = ND_MATCH_SERVER_ADDR, .addrs = addrs + start,
+                        .n_addrs = hosts.n - start < CHUNK ? hosts.n - start : CHUNK, .range = *range,
+                };
+
+                edges.n = 0;
+                r = pg_edges(base, &q, &edges);
+                if (r >= 0 && edges.n > 1)
+                        qsort(edges.items, edges.n, sizeof(*edges.items), compare_server_addr);
+                for (size_t i = 0; r >= 0 && i < edges.n; i++)
+                        r = fn(&edges.items[i], userdata);
+        }
+        free(addrs);
+        nd_edge_list_done(&edges);
+        nd_host_list_done(&hosts);
+        return r < 0 ? r : 0;
+}

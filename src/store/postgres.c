@@ -319,6 +319,7 @@ const struct nd_store_ops nd_store_postgres_ops = {
         .ingest = pg_ingest,
         .prune = pg_prune,
         .edges = pg_edges,
+        .scan_edges = pg_scan_edges,
         .hosts = pg_hosts,
         .endpoint_addrs = pg_endpoint_addrs,
         .roles_replace = pg_roles_replace,

@@ -500,6 +500,132 @@ static int sqlite_edges(struct nd_store *base, const struct nd_edge_query *q, st
         return r;
 }
 
+/* Endpoints by id, for a scan that reads edges on their own. */
+struct endpoint_table {
+        struct nd_endpoint *items;
+        int64_t *ids; /* sorted, as SELECT ... ORDER BY id gives them */
+        size_t n, allocated;
+};
+
+static void endpoint_table_done(struct endpoint_table *t)
+{
+        free(t->items);
+        free(t->ids);
+}
+
+static const struct nd_endpoint *endpoint_by_id(const struct endpoint_table *t, int64_t id)
+{
+        size_t lo = 0, hi = t->n;
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (t->ids[mid] < id)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return lo < t->n && t->ids[lo] == id ? &t->items[lo] : NULL;
+}
+
+static int load_endpoints(struct sqlite_store *s, struct endpoint_table *t)
+{
+        sqlite3_stmt *st;
+        int rc, r = 0;
+
+        rc = sqlite3_prepare_v2(s->db, "SELECT id, addr, port, name, pgid FROM endpoints ORDER BY id", -1, &st, NULL);
+        if (rc != SQLITE_OK)
+                return fail(s, rc, "read endpoints");
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                if (t->n == t->allocated) {
+                        size_t want = t->allocated ? 2 * t->allocated : 1024;
+                        struct nd_endpoint *items = reallocarray(t->items, want, sizeof(*items));
+                        int64_t *ids = items ? reallocarray(t->ids, want, sizeof(*ids)) : NULL;
+                        if (items)
+                                t->items = items;
+                        if (!ids) {
+                                r = -ENOMEM;
+                                break;
+                        }
+                        t->ids = ids;
+                        t->allocated = want;
+                }
+                t->ids[t->n] = sqlite3_column_int64(st, 0);
+                read_endpoint(st, 1, &t->items[t->n++]);
+        }
+        if (r >= 0 && rc != SQLITE_DONE)
+                r = fail(s, rc, "read endpoints");
+        sqlite3_finalize(st);
+        return r;
+}
+
+/* The edges table read in server order (its index), each edge's endpoints
+ * from a table read first: one pass, no join per edge. */
+static int sqlite_scan_edges(struct nd_store *base, const struct nd_time_range *range, nd_edge_fn fn,
+                             void *userdata)
+{
+        struct sqlite_store *s = to_sqlite(base);
+        bool ranged = !nd_time_range_is_open(range);
+        struct endpoint_table endpoints = {};
+        char sql[1400];
+        sqlite3_stmt *st;
+        int rc, r;
+
+        r = load_endpoints(s, &endpoints);
+        if (r < 0) {
+                endpoint_table_done(&endpoints);
+                return r;
+        }
+        snprintf(sql, sizeof(sql),
+                 "SELECT e.id, e.client_id, e.server_id, e.first_seen, e.last_seen, %s, e.sides, %s, "
+                 "e.client_pgid, e.client_processes FROM edges e %s %s ORDER BY e.server_id",
+                 ranged ? "max(o.connections)" : "e.last_connections",
+                 ranged ? "max(sum(o.opened_by_client), sum(o.opened_by_server)), sum(o.failed)"
+                        : "max(e.opened_by_client, e.opened_by_server), e.failed",
+                 ranged ? "JOIN observations o ON o.edge_id = e.id AND o.bucket > ?1 AND o.bucket <= ?2 "
+                          "WHERE e.first_seen <= ?2 AND e.last_seen >= ?3"
+                        : "",
+                 ranged ? "GROUP BY e.id" : "");
+        rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+        if (rc != SQLITE_OK) {
+                endpoint_table_done(&endpoints);
+                return fail(s, rc, "scan edges");
+        }
+        if (ranged) {
+                sqlite3_bind_int64(st, 1, range->since < INT64_MIN + ND_BUCKET_SECONDS
+                                                  ? INT64_MIN
+                                                  : range->since - ND_BUCKET_SECONDS);
+                sqlite3_bind_int64(st, 2, range->until);
+                sqlite3_bind_int64(st, 3, range->since);
+        }
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                const struct nd_endpoint *client = endpoint_by_id(&endpoints, sqlite3_column_int64(st, 1));
+                const struct nd_endpoint *server = endpoint_by_id(&endpoints, sqlite3_column_int64(st, 2));
+                struct nd_edge e;
+
+                if (!client || !server)
+                        continue; /* an endpoint added since: the edge is newer than the scan */
+                e = (struct nd_edge){
+                        .id = sqlite3_column_int64(st, 0), .client = *client, .server = *server,
+                        .first_seen = sqlite3_column_int64(st, 3), .last_seen = sqlite3_column_int64(st, 4),
+                        .connections = (uint32_t)sqlite3_column_int64(st, 5),
+                        .sides = (uint8_t)sqlite3_column_int(st, 6),
+                        .opened = (uint64_t)sqlite3_column_int64(st, 7),
+                        .failed = (uint64_t)sqlite3_column_int64(st, 8),
+                        .client_processes = (uint32_t)sqlite3_column_int64(st, 10),
+                };
+                if (sqlite3_column_int(st, 9) >= 0)
+                        e.client.pgid = sqlite3_column_int(st, 9);
+                r = fn(&e, userdata);
+                if (r < 0)
+                        break;
+        }
+        if (r >= 0 && rc != SQLITE_DONE)
+                r = fail(s, rc, "scan edges");
+        sqlite3_finalize(st);
+        endpoint_table_done(&endpoints);
+        return r < 0 ? r : 0;
+}
+
 static int sqlite_hosts(struct nd_store *base, struct nd_host_list *out)
 {
         struct sqlite_store *s = to_sqlite(base);
@@ -613,6 +739,7 @@ const struct nd_store_ops nd_store_sqlite_ops = {
         .ingest = sqlite_ingest,
         .prune = sqlite_prune,
         .edges = sqlite_edges,
+        .scan_edges = sqlite_scan_edges,
         .hosts = sqlite_hosts,
         .endpoint_addrs = sqlite_endpoint_addrs,
         .roles_replace = sqlite_roles_replace,

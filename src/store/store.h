@@ -55,6 +55,10 @@ struct nd_edge_query {
         struct nd_time_range range;
 };
 
+/* One edge to a caller, during a scan; e is valid during the call. A
+ * negative return stops the scan and is returned. */
+typedef int (*nd_edge_fn)(const struct nd_edge *e, void *userdata);
+
 struct nd_host {
         char addr[ND_ADDR_TEXT_MAX];
         char hostname[256];
@@ -92,6 +96,11 @@ struct nd_store_ops {
          * edges were dropped. */
         int (*prune)(struct nd_store *s, int64_t before);
         int (*edges)(struct nd_store *s, const struct nd_edge_query *q, struct nd_edge_list *out);
+        /* Every edge observed in the range (open: every edge), to fn one at
+         * a time, never all held at once: a question over the whole store
+         * stays in bounded memory. The edges of one server address come
+         * one after another. */
+        int (*scan_edges)(struct nd_store *s, const struct nd_time_range *range, nd_edge_fn fn, void *userdata);
         int (*hosts)(struct nd_store *s, struct nd_host_list *out);
         /* Every distinct endpoint address (hostname ""), for role membership
          * of hosts that run no agent. */
@@ -155,6 +164,11 @@ static inline int nd_store_prune(struct nd_store *s, int64_t before)
 static inline int nd_store_edges(struct nd_store *s, const struct nd_edge_query *q, struct nd_edge_list *out)
 {
         return s->ops->edges(s, q, out);
+}
+static inline int nd_store_scan_edges(struct nd_store *s, const struct nd_time_range *range, nd_edge_fn fn,
+                                      void *userdata)
+{
+        return s->ops->scan_edges(s, range, fn, userdata);
 }
 static inline int nd_store_hosts(struct nd_store *s, struct nd_host_list *out)
 {

@@ -169,9 +169,9 @@ echo "ok: 100 failed connects stored"
 
 # The same through `look`: tree lines and JSON.
 t=$("$NETDEP" look --host 10.203.0.2 --direction out --store "$STORE")
-grep -Eq -- '--> 10\.203\.0\.1:7000 \(sc-server, pgid [0-9]+\)  connections [0-9]+  opened 2000$' <<<"$t" ||
+grep -Eq -- '--> srv1 10\.203\.0\.1:7000 \(sc-server, pgid [0-9]+\)  connections [0-9]+  opened 2000$' <<<"$t" ||
         { echo "$t" >&2; fail "look: no 'opened 2000' line for 7000"; }
-grep -Eq -- '--> 10\.203\.0\.1:7001 \(\?\)  connections 0  failed 100$' <<<"$t" ||
+grep -Eq -- '--> srv1 10\.203\.0\.1:7001 \(\?\)  connections 0  failed 100$' <<<"$t" ||
         { echo "$t" >&2; fail "look: no 'failed 100' line for 7001"; }
 j=$("$NETDEP" look --host 10.203.0.1 --direction in --format json --store "$STORE")
 [ "$(jq '[.in[] | select(.port == 7000) | .children[] | .opened] | add' <<<"$j")" = 2000 ] ||

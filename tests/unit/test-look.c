@@ -149,7 +149,7 @@ static const struct nd_endpoint_node *node(const struct nd_endpoint_graph *g, en
                     (kind == ND_NODE_SERVER || strcmp(n->process, process) == 0))
                         return n;
         }
-        fail_msg("no node %s:%u (%s)", label, port, process);
+        fail_msg("no node %s:%u (%s)", label, port, process ? process : "-");
         return NULL;
 }
 

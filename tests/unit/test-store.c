@@ -464,6 +464,70 @@ static void test_many_addresses_one_query(void **state)
         nd_store_close(s);
 }
 
+struct scanned {
+        struct nd_edge_list edges;
+        size_t groups; /* runs of one server address */
+};
+
+static int on_scanned(const struct nd_edge *e, void *userdata)
+{
+        struct scanned *sc = userdata;
+
+        if (sc->edges.n == 0 || strcmp(sc->edges.items[sc->edges.n - 1].server.addr, e->server.addr) != 0)
+                sc->groups++;
+        return nd_edge_list_push(&sc->edges, e);
+}
+
+/* A scan of the whole store gives every edge once, the edges of one server
+ * address together, each as a query by address gives it; a range keeps
+ * only what was seen in it. */
+static void test_scan_edges(void **state)
+{
+        struct nd_store *s = open_store(0);
+        int64_t t = 1800300000;
+        const struct nd_edge_observation a[] = {
+                obs(ND_SIDE_CLIENT, "10.4.0.1", "curl", "10.4.0.9", 80, "", 1),
+                obs(ND_SIDE_CLIENT, "10.4.0.1", "curl", "10.4.0.8", 443, "", 2),
+                obs(ND_SIDE_CLIENT, "10.4.0.2", "wget", "10.4.0.9", 80, "", 3),
+        };
+        const struct nd_edge_observation b[] = {
+                obs(ND_SIDE_SERVER, "10.4.0.1", "", "10.4.0.9", 80, "nginx", 1),
+                obs(ND_SIDE_CLIENT, "10.4.0.9", "app", "10.4.0.8", 443, "", 4),
+        };
+        struct scanned sc = {}, ranged = {};
+        size_t mine = 0, groups_of_mine = 0;
+        const char *last = "";
+
+        ingest(s, t, "c", "10.4.0.1", a, 3);
+        ingest(s, t + 600, "srv", "10.4.0.9", b, 2);
+        assert_int_equal(nd_store_scan_edges(s, &(struct nd_time_range){ INT64_MIN, INT64_MAX }, on_scanned, &sc), 0);
+        for (size_t i = 0; i < sc.edges.n; i++) {
+                const struct nd_edge *e = &sc.edges.items[i];
+                if (strncmp(e->server.addr, "10.4.0.", 7) != 0)
+                        continue; /* another test's */
+                mine++;
+                if (strcmp(e->server.addr, last) != 0)
+                        groups_of_mine++;
+                last = e->server.addr;
+                for (size_t k = 0; k < i; k++)
+                        assert_false(sc.edges.items[k].id == e->id);
+        }
+        assert_int_equal(mine, 5);
+        assert_int_equal(groups_of_mine, 2); /* 10.4.0.8 and 10.4.0.9, each in one run */
+        const struct nd_edge *e = find(&sc.edges, "10.4.0.2", "wget", "10.4.0.9", 80);
+        assert_non_null(e);
+        assert_int_equal(e->connections, 3);
+        assert_string_equal(find(&sc.edges, "10.4.0.1", "", "10.4.0.9", 80)->server.process, "nginx");
+
+        /* Only the later flush's edges are in its minute. */
+        assert_int_equal(nd_store_scan_edges(s, &(struct nd_time_range){ t + 590, t + 610 }, on_scanned, &ranged), 0);
+        assert_non_null(find(&ranged.edges, "10.4.0.9", "app", "10.4.0.8", 443));
+        assert_null(find(&ranged.edges, "10.4.0.2", "wget", "10.4.0.9", 80));
+        nd_edge_list_done(&sc.edges);
+        nd_edge_list_done(&ranged.edges);
+        nd_store_close(s);
+}
+
 static void test_hosts_and_roles(void **state)
 {
         struct nd_store *s = open_store(0);
@@ -575,6 +639,7 @@ int main(void)
                 cmocka_unit_test(test_time_range_is_exact),
                 cmocka_unit_test(test_client_processes),
                 cmocka_unit_test(test_many_addresses_one_query),
+                cmocka_unit_test(test_scan_edges),
                 cmocka_unit_test(test_hosts_and_roles),
                 cmocka_unit_test(test_prune_under_another_handle),
         };

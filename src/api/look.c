@@ -114,6 +114,43 @@ static void merge_node(struct nd_look_node *n, const struct nd_look_node *other)
         n->several_pgids = true;
 }
 
+static char *append_text(char *p, const char *text)
+{
+        size_t len = strlen(text);
+
+        memcpy(p, text, len);
+        p[len] = '|';
+        return p + len + 1;
+}
+
+static char *append_port(char *p, uint16_t port)
+{
+        char digits[5];
+        int n = 0;
+
+        do
+                digits[n++] = (char)('0' + port % 10);
+        while ((port /= 10) && n < 5);
+        while (n)
+                *p++ = digits[--n];
+        *p++ = '|';
+        return p;
+}
+
+/* "label|port|to_port|process|peer_process": printf is too slow here, a
+ * level may add 100k children. key holds ND_LABEL_MAX + 2 *
+ * ND_PROCESS_NAME_MAX + 16. */
+static void child_key(const struct nd_look_node *child, char *key)
+{
+        char *p = append_text(key, child->label);
+
+        p = append_port(p, child->port);
+        p = append_port(p, child->to_port);
+        p = append_text(p, child->process);
+        p = append_text(p, child->peer_process);
+        p[-1] = 0;
+}
+
 /* Adds or merges a child: one endpoint, met over the same peer process,
  * is one child. index maps those keys to the parent's children (a node
  * may have 10k). */
@@ -124,8 +161,7 @@ static int add_child(struct look_state *st, struct nd_look_node *parent, size_t 
         size_t i;
         int r;
 
-        snprintf(key, sizeof(key), "%s|%u|%u|%s|%s", child->label, child->port, child->to_port, child->process,
-                 child->peer_process);
+        child_key(child, key);
         if (strmap_get(index, key, &i)) {
                 merge_node(&parent->children[i], child);
                 return 0;

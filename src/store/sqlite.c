@@ -389,14 +389,24 @@ static int sqlite_prune(struct nd_store *base, int64_t before)
         return r < 0 ? r : dropped;
 }
 
+/* A text column into a fixed buffer, cut to fit (a hot path: no printf). */
+static void column_text(sqlite3_stmt *st, int col, char *buf, size_t size)
+{
+        const unsigned char *text = sqlite3_column_text(st, col);
+        size_t len = text ? (size_t)sqlite3_column_bytes(st, col) : 0;
+
+        if (len >= size)
+                len = size - 1;
+        if (len)
+                memcpy(buf, text, len);
+        buf[len] = 0;
+}
+
 static void read_endpoint(sqlite3_stmt *st, int col, struct nd_endpoint *e)
 {
-        const unsigned char *addr = sqlite3_column_text(st, col);
-        const unsigned char *name = sqlite3_column_text(st, col + 2);
-
-        snprintf(e->addr, sizeof(e->addr), "%s", addr ? (const char *)addr : "");
+        column_text(st, col, e->addr, sizeof(e->addr));
         e->port = (uint16_t)sqlite3_column_int(st, col + 1);
-        snprintf(e->process, sizeof(e->process), "%s", name ? (const char *)name : "");
+        column_text(st, col + 2, e->process, sizeof(e->process));
         e->pgid = sqlite3_column_int(st, col + 3);
 }
 
@@ -445,7 +455,7 @@ static int sqlite_edges(struct nd_store *base, const struct nd_edge_query *q, st
                  "FROM edges e JOIN endpoints c ON c.id = e.client_id JOIN endpoints s ON s.id = e.server_id "
                  "%s "
                  "WHERE %s IN (SELECT value FROM json_each(?1)) "
-                 "%s ORDER BY e.id",
+                 "%s",
                  ranged ? "max(o.connections)" : "e.last_connections",
                  /* Both sides count the same connections opened: the larger. */
                  ranged ? "max(sum(o.opened_by_client), sum(o.opened_by_server)), sum(o.failed)"

@@ -75,50 +75,6 @@ static const char *kind_name(enum nd_node_kind k)
         return k == ND_NODE_SERVER ? "server" : k == ND_NODE_CLIENT ? "client" : "host";
 }
 
-static int print_json(FILE *out, const struct nd_endpoint_graph *g, int64_t as_of)
-{
-        json_t *nodes = json_array(), *links = json_array(), *o;
-        int r;
-
-        for (size_t i = 0; nodes && i < g->n_nodes; i++) {
-                const struct nd_endpoint_node *n = &g->nodes[i];
-                json_t *j = json_pack("{s:I, s:s, s:s, s:o}", "id", (json_int_t)i, "kind", kind_name(n->kind),
-                                      "label", n->label, "name", n->name ? json_string(n->name) : json_null());
-
-                if (j && n->kind != ND_NODE_HOST) {
-                        json_object_set_new(j, "port", n->port ? json_integer(n->port) : json_null());
-                        json_object_set_new(j, "process", n->process[0] ? json_string(n->process) : json_null());
-                        json_object_set_new(j, "pgid", n->pgid >= 0 ? json_integer(n->pgid) : json_null());
-                        if (n->kind == ND_NODE_CLIENT)
-                                json_object_set_new(j, "processes", json_integer(n->processes));
-                }
-                json_array_append_new(nodes, j);
-        }
-        for (size_t i = 0; links && i < g->n_links; i++) {
-                const struct nd_endpoint_link *l = &g->links[i];
-                json_t *ports = json_array();
-
-                for (uint8_t k = 0; ports && k < l->n_ports; k++)
-                        json_array_append_new(ports, json_integer(l->ports[k]));
-                json_array_append_new(links, json_pack("{s:I, s:I, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:b}",
-                        "client", (json_int_t)l->client, "server", (json_int_t)l->server,
-                        "ports", ports ? ports : json_array(),
-                        "connections", (json_int_t)l->counts.connections,
-                        "opened", (json_int_t)l->counts.opened, "failed", (json_int_t)l->counts.failed,
-                        "first_seen", (json_int_t)l->counts.first_seen, "last_seen", (json_int_t)l->counts.last_seen,
-                        "age_s", (json_int_t)(as_of - l->counts.last_seen), "current", is_current(l, as_of)));
-        }
-        o = json_pack("{s:s, s:I, s:o, s:o}", "grouping", g->grouping == ND_GROUP_BY_HOST ? "host" : "process",
-                      "as_of", (json_int_t)as_of, "nodes", nodes ? nodes : json_array(),
-                      "edges", links ? links : json_array());
-        if (!o)
-                return -ENOMEM;
-        r = json_dumpf(o, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        fputc('\n', out);
-        json_decref(o);
-        return r < 0 ? -EIO : 0;
-}
-
 /* A DOT or Mermaid string: quotes and backslashes escaped. */
 static void quoted(FILE *out, const char *s, bool mermaid)
 {
@@ -144,95 +100,51 @@ static void node_label(const struct nd_endpoint_node *n, char *buf, size_t size)
 }
 
 /* By process, a host's endpoints are drawn in one box (a cluster), so the
- * picture shows what runs where; nodes are sorted by label, so a host's
- * nodes are consecutive. */
+ * picture shows what runs where. */
 static bool clustered(const struct nd_endpoint_graph *g)
 {
         return g->grouping == ND_GROUP_BY_PROCESS;
 }
 
-static bool starts_host(const struct nd_endpoint_graph *g, size_t i)
+/* By hand, not through jansson: the whole store has a million of these. */
+static void json_link(FILE *out, const struct nd_endpoint_link *l, int64_t as_of, bool first)
 {
-        return i == 0 || strcmp(g->nodes[i].label, g->nodes[i - 1].label) != 0;
+        fprintf(out, "%s{\"client\":%u,\"server\":%u,\"ports\":[", first ? "\n    " : ",\n    ", l->client,
+                l->server);
+        for (uint8_t k = 0; k < l->n_ports; k++)
+                fprintf(out, "%s%u", k ? "," : "", l->ports[k]);
+        fprintf(out,
+                "],\"connections\":%u,\"opened\":%llu,\"failed\":%llu,\"first_seen\":%lld,\"last_seen\":%lld,"
+                "\"age_s\":%lld,\"current\":%s}",
+                l->counts.connections, (unsigned long long)l->counts.opened, (unsigned long long)l->counts.failed,
+                (long long)l->counts.first_seen, (long long)l->counts.last_seen,
+                (long long)(as_of - l->counts.last_seen), is_current(l, as_of) ? "true" : "false");
 }
 
-static bool ends_host(const struct nd_endpoint_graph *g, size_t i)
+static void json_node(FILE *out, const struct nd_endpoint_node *n, size_t id, bool first)
 {
-        return i + 1 == g->n_nodes || strcmp(g->nodes[i].label, g->nodes[i + 1].label) != 0;
+        json_t *j = json_pack("{s:I, s:s, s:s, s:o}", "id", (json_int_t)id, "kind", kind_name(n->kind), "label",
+                              n->label, "name", n->name ? json_string(n->name) : json_null());
+
+        if (j && n->kind != ND_NODE_HOST) {
+                json_object_set_new(j, "port", n->port ? json_integer(n->port) : json_null());
+                json_object_set_new(j, "process", n->process[0] ? json_string(n->process) : json_null());
+                json_object_set_new(j, "pgid", n->pgid >= 0 ? json_integer(n->pgid) : json_null());
+                if (n->kind == ND_NODE_CLIENT)
+                        json_object_set_new(j, "processes", json_integer(n->processes));
+        }
+        fputs(first ? "\n    " : ",\n    ", out);
+        if (j)
+                json_dumpf(j, out, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        json_decref(j);
 }
 
-static void print_dot(FILE *out, const struct nd_endpoint_graph *g, int64_t as_of)
-{
-        fputs("digraph netdep {\n  rankdir=LR;\n  node [shape=box, fontname=\"sans-serif\"];\n"
-              "  edge [fontname=\"sans-serif\", fontsize=10];\n", out);
-        for (size_t i = 0; i < g->n_nodes; i++) {
-                const struct nd_endpoint_node *n = &g->nodes[i];
-                const char *indent = clustered(g) ? "    " : "  ";
-                char label[600];
-
-                if (clustered(g) && starts_host(g, i)) {
-                        fprintf(out, "  subgraph cluster_%zu {\n    label=\"", i);
-                        quoted(out, n->name ? n->name : n->label, false);
-                        fputs("\";\n    style=dotted;\n", out);
-                }
-                node_label(n, label, sizeof(label));
-                fprintf(out, "%sn%zu [label=\"", indent, i);
-                quoted(out, label, false);
-                fputs(n->kind == ND_NODE_CLIENT ? "\", style=rounded];\n" : "\"];\n", out);
-                if (clustered(g) && ends_host(g, i))
-                        fputs("  }\n", out);
-        }
-        for (size_t i = 0; i < g->n_links; i++) {
-                const struct nd_endpoint_link *l = &g->links[i];
-                char text[160];
-
-                link_text(g, l, as_of, text, sizeof(text));
-                fprintf(out, "  n%u -> n%u [label=\"", l->client, l->server);
-                quoted(out, text, false);
-                fprintf(out, "\"%s%s];\n", l->counts.failed ? ", color=red" : "",
-                        is_current(l, as_of) ? "" : ", style=dashed, color=gray50");
-        }
-        fputs("}\n", out);
-}
-
-static void print_mermaid(FILE *out, const struct nd_endpoint_graph *g, int64_t as_of)
-{
-        fputs("flowchart LR\n", out);
-        for (size_t i = 0; i < g->n_nodes; i++) {
-                const struct nd_endpoint_node *n = &g->nodes[i];
-                char label[600];
-
-                if (clustered(g) && starts_host(g, i)) {
-                        fprintf(out, "  subgraph h%zu[\"", i);
-                        quoted(out, n->name ? n->name : n->label, true);
-                        fputs("\"]\n", out);
-                }
-                node_label(n, label, sizeof(label));
-                fprintf(out, "%sn%zu%s\"", clustered(g) ? "    " : "  ", i, n->kind == ND_NODE_CLIENT ? "(" : "[");
-                quoted(out, label, true);
-                fprintf(out, "\"%s\n", n->kind == ND_NODE_CLIENT ? ")" : "]");
-                if (clustered(g) && ends_host(g, i))
-                        fputs("  end\n", out);
-        }
-        for (size_t i = 0; i < g->n_links; i++) {
-                const struct nd_endpoint_link *l = &g->links[i];
-                char text[160];
-
-                link_text(g, l, as_of, text, sizeof(text));
-                fprintf(out, "  n%u %s|\"", l->client, is_current(l, as_of) ? "-->" : "-.->");
-                quoted(out, text, true);
-                fprintf(out, "\"| n%u\n", l->server);
-        }
-}
-
-/* DOT through Graphviz's dot, its SVG to out. */
-static int print_svg(FILE *out, const struct nd_endpoint_graph *g, int64_t as_of)
+/* DOT through Graphviz's dot, its SVG to out: the stream writes to a pipe. */
+static int start_dot(struct graph_stream *st, FILE *out)
 {
         char *const argv[] = { "dot", "-Tsvg", NULL };
         posix_spawn_file_actions_t actions;
-        int fds[2], status, r;
-        FILE *to_dot;
-        pid_t pid;
+        int fds[2], r;
 
         fflush(out);
         if (pipe2(fds, O_CLOEXEC) < 0)
@@ -240,50 +152,186 @@ static int print_svg(FILE *out, const struct nd_endpoint_graph *g, int64_t as_of
         posix_spawn_file_actions_init(&actions);
         posix_spawn_file_actions_adddup2(&actions, fds[0], STDIN_FILENO);
         posix_spawn_file_actions_adddup2(&actions, fileno(out), STDOUT_FILENO);
-        r = posix_spawnp(&pid, "dot", &actions, NULL, argv, environ);
+        r = posix_spawnp(&st->dot, "dot", &actions, NULL, argv, environ);
         posix_spawn_file_actions_destroy(&actions);
         close(fds[0]);
         if (r != 0) {
                 close(fds[1]);
                 return -r;
         }
-        to_dot = fdopen(fds[1], "w");
-        if (!to_dot) {
-                close(fds[1]);
+        st->out = fdopen(fds[1], "w");
+        if (!st->out) {
                 r = -errno;
-        } else {
-                print_dot(to_dot, g, as_of);
-                r = fclose(to_dot) == 0 ? 0 : -EIO;
+                close(fds[1]);
+                return r;
         }
-        if (waitpid(pid, &status, 0) < 0)
+        return 0;
+}
+
+int graph_stream_begin(struct graph_stream *st, FILE *out, enum graph_format format, int64_t as_of)
+{
+        *st = (struct graph_stream){ .out = out, .format = format, .as_of = as_of, .dot = -1 };
+        return 0;
+}
+
+/* The header, on the first edge (or at the end): a question that fails
+ * before any edge prints nothing. */
+static int start(struct graph_stream *st)
+{
+        int r;
+
+        if (st->started)
+                return 0;
+        st->started = true;
+        if (st->format == GRAPH_FORMAT_SVG) {
+                r = start_dot(st, st->out);
+                if (r == -ENOENT)
+                        log_error("--format svg needs Graphviz's dot program (Debian package graphviz)");
+                if (r < 0)
+                        return r;
+        }
+        switch (st->format) {
+        case GRAPH_FORMAT_JSON:
+                fprintf(st->out, "{\n  \"as_of\": %lld,\n  \"edges\": [", (long long)st->as_of);
+                break;
+        case GRAPH_FORMAT_DOT:
+        case GRAPH_FORMAT_SVG:
+                fputs("digraph netdep {\n  rankdir=LR;\n  node [shape=box, fontname=\"sans-serif\"];\n"
+                      "  edge [fontname=\"sans-serif\", fontsize=10];\n", st->out);
+                break;
+        case GRAPH_FORMAT_MERMAID:
+                fputs("flowchart LR\n", st->out);
+                break;
+        }
+        return 0;
+}
+
+int graph_stream_link(const struct nd_endpoint_graph *g, const struct nd_endpoint_link *l, void *userdata)
+{
+        struct graph_stream *st = userdata;
+        char text[160];
+        int r = start(st);
+
+        if (r < 0)
+                return r;
+        switch (st->format) {
+        case GRAPH_FORMAT_JSON:
+                json_link(st->out, l, st->as_of, st->links == 0);
+                break;
+        case GRAPH_FORMAT_DOT:
+        case GRAPH_FORMAT_SVG:
+                link_text(g, l, st->as_of, text, sizeof(text));
+                fprintf(st->out, "  n%u -> n%u [label=\"", l->client, l->server);
+                quoted(st->out, text, false);
+                fprintf(st->out, "\"%s%s];\n", l->counts.failed ? ", color=red" : "",
+                        is_current(l, st->as_of) ? "" : ", style=dashed, color=gray50");
+                break;
+        case GRAPH_FORMAT_MERMAID:
+                link_text(g, l, st->as_of, text, sizeof(text));
+                fprintf(st->out, "  n%u %s|\"", l->client, is_current(l, st->as_of) ? "-->" : "-.->");
+                quoted(st->out, text, true);
+                fprintf(st->out, "\"| n%u\n", l->server);
+                break;
+        }
+        st->links++;
+        return ferror(st->out) ? -EIO : 0;
+}
+
+/* Nodes by label, so that a host's endpoints are printed together: the
+ * order of printing, not their ids (links name those already). */
+static int compare_by_label(const void *a, const void *b, void *userdata)
+{
+        const struct nd_endpoint_graph *g = userdata;
+        const struct nd_endpoint_node *x = &g->nodes[*(const uint32_t *)a], *y = &g->nodes[*(const uint32_t *)b];
+        int r = strcmp(x->label, y->label);
+
+        if (r)
+                return r;
+        return *(const uint32_t *)a < *(const uint32_t *)b ? -1 : 1;
+}
+
+static void print_node(struct graph_stream *st, const struct nd_endpoint_graph *g, uint32_t i, bool first,
+                       bool starts_host, bool ends_host)
+{
+        const struct nd_endpoint_node *n = &g->nodes[i];
+        bool mermaid = st->format == GRAPH_FORMAT_MERMAID, box = clustered(g);
+        const char *indent = box ? "    " : "  ";
+        char label[600];
+
+        if (st->format == GRAPH_FORMAT_JSON) {
+                json_node(st->out, n, i, first);
+                return;
+        }
+        if (box && starts_host) {
+                fprintf(st->out, mermaid ? "  subgraph h%u[\"" : "  subgraph cluster_%u {\n    label=\"", i);
+                quoted(st->out, n->name ? n->name : n->label, mermaid);
+                fputs(mermaid ? "\"]\n" : "\";\n    style=dotted;\n", st->out);
+        }
+        node_label(n, label, sizeof(label));
+        if (mermaid) {
+                fprintf(st->out, "%sn%u%s\"", indent, i, n->kind == ND_NODE_CLIENT ? "(" : "[");
+                quoted(st->out, label, true);
+                fprintf(st->out, "\"%s\n", n->kind == ND_NODE_CLIENT ? ")" : "]");
+        } else {
+                fprintf(st->out, "%sn%u [label=\"", indent, i);
+                quoted(st->out, label, false);
+                fputs(n->kind == ND_NODE_CLIENT ? "\", style=rounded];\n" : "\"];\n", st->out);
+        }
+        if (box && ends_host)
+                fputs(mermaid ? "  end\n" : "  }\n", st->out);
+}
+
+int graph_stream_end(struct graph_stream *st, const struct nd_endpoint_graph *g)
+{
+        uint32_t *order;
+        int status, r = start(st);
+
+        if (r < 0)
+                return r;
+        order = malloc((g->n_nodes ? g->n_nodes : 1) * sizeof(*order));
+        if (!order)
+                return -ENOMEM;
+        for (size_t i = 0; i < g->n_nodes; i++)
+                order[i] = (uint32_t)i;
+        /* JSON: in id order, so that nodes[i] has id i. */
+        if (st->format != GRAPH_FORMAT_JSON)
+                qsort_r(order, g->n_nodes, sizeof(*order), compare_by_label, (void *)g);
+        if (st->format == GRAPH_FORMAT_JSON)
+                fprintf(st->out, "\n  ],\n  \"grouping\": \"%s\",\n  \"nodes\": [",
+                        g->grouping == ND_GROUP_BY_HOST ? "host" : "process");
+        for (size_t k = 0; k < g->n_nodes; k++) {
+                bool starts = k == 0 || strcmp(g->nodes[order[k]].label, g->nodes[order[k - 1]].label) != 0;
+                bool ends = k + 1 == g->n_nodes || strcmp(g->nodes[order[k]].label, g->nodes[order[k + 1]].label) != 0;
+                print_node(st, g, order[k], k == 0, starts, ends);
+        }
+        free(order);
+        fputs(st->format == GRAPH_FORMAT_JSON ? "\n  ]\n}\n" : st->format == GRAPH_FORMAT_MERMAID ? "" : "}\n",
+              st->out);
+        if (ferror(st->out))
+                r = -EIO;
+        if (st->dot < 0)
+                return r;
+        if (fclose(st->out) != 0 && r == 0)
+                r = -EIO;
+        if (waitpid(st->dot, &status, 0) < 0)
                 return -errno;
-        if (r == 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+        if (r == 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+                log_error("dot failed to lay out the graph");
                 r = -EPROTO;
+        }
         return r;
 }
 
 int graph_print(FILE *out, struct nd_endpoint_graph *g, enum graph_format format, int64_t as_of)
 {
+        struct graph_stream st;
         int r = nd_endpoint_graph_sort(g);
 
-        if (r < 0)
-                return r;
-        switch (format) {
-        case GRAPH_FORMAT_JSON:
-                return print_json(out, g, as_of);
-        case GRAPH_FORMAT_DOT:
-                print_dot(out, g, as_of);
-                break;
-        case GRAPH_FORMAT_MERMAID:
-                print_mermaid(out, g, as_of);
-                break;
-        case GRAPH_FORMAT_SVG:
-                r = print_svg(out, g, as_of);
-                if (r == -ENOENT)
-                        log_error("--format svg needs Graphviz's dot program (Debian package graphviz)");
-                else if (r < 0)
-                        log_error("dot failed to lay out the graph");
-                return r;
-        }
-        return ferror(out) ? -EIO : 0;
+        if (r >= 0)
+                r = graph_stream_begin(&st, out, format, as_of);
+        for (size_t i = 0; r >= 0 && i < g->n_links; i++)
+                r = graph_stream_link(g, &g->links[i], &st);
+        if (r >= 0)
+                r = graph_stream_end(&st, g);
+        return r;
 }

@@ -70,6 +70,9 @@ int verb_graph(int argc, char **argv)
         const char *uri = NULL;
         struct nd_store *s = NULL;
         struct nd_endpoint_graph picture;
+        struct graph_stream stream;
+        bool streaming;
+        int64_t as_of;
         struct nd_graph g;
         long long v;
         int c, i, r;
@@ -134,10 +137,18 @@ int verb_graph(int argc, char **argv)
         if (o.range.since > o.range.until)
                 return usage_error("graph", "--since is after --until");
 
+        as_of = o.range.until < now ? o.range.until : now;
         r = cli_open_store(uri, CLI_STORE_CHECKED, &s);
         if (r != 0)
                 return r;
         nd_endpoint_graph_init(&picture, group == 0 ? ND_GROUP_BY_PROCESS : ND_GROUP_BY_HOST);
+        /* The whole store by process: every store edge is its own pair, so
+         * the picture is written as the edges come, not held. */
+        streaming = group == 0 && !o.host && !o.role;
+        if (streaming) {
+                graph_stream_begin(&stream, stdout, format, as_of);
+                nd_endpoint_graph_stream(&picture, graph_stream_link, &stream);
+        }
         r = nd_graph_init(&g, s, group == 2);
         if (r >= 0)
                 r = nd_graph_view(&g, &o, &picture);
@@ -157,8 +168,8 @@ int verb_graph(int argc, char **argv)
         } else if (r < 0)
                 r = cli_store_error(s, r, "query edges");
         else {
-                int64_t as_of = o.range.until < now ? o.range.until : now;
-                r = graph_print(stdout, &picture, format, as_of) < 0 || fflush(stdout) != 0 ? EXIT_RUNTIME : EXIT_OK;
+                r = streaming ? graph_stream_end(&stream, &picture) : graph_print(stdout, &picture, format, as_of);
+                r = r < 0 || fflush(stdout) != 0 ? EXIT_RUNTIME : EXIT_OK;
         }
         nd_endpoint_graph_done(&picture);
         nd_graph_done(&g);

@@ -20,7 +20,6 @@ void nd_endpoint_graph_done(struct nd_endpoint_graph *g)
         free(g->nodes);
         free(g->links);
         free(g->link_slots);
-        free(g->link_at);
         strmap_done(&g->node_index);
         *g = (struct nd_endpoint_graph){};
 }
@@ -126,38 +125,30 @@ static uint64_t mix(uint64_t x)
         return x;
 }
 
-/* The slot of pair (or the empty one where it goes). */
-static size_t link_slot(const struct nd_endpoint_graph *g, uint64_t pair)
+/* The slot of (client, server), or the empty one where it goes. */
+static size_t link_slot(const struct nd_endpoint_graph *g, uint32_t client, uint32_t server)
 {
-        size_t i = mix(pair) & g->link_mask;
+        size_t i = mix((uint64_t)client << 32 | server) & g->link_mask;
 
-        while (g->link_slots[i] && g->link_slots[i] != pair + 1)
-                i = (i + 1) & g->link_mask;
-        return i;
+        for (;; i = (i + 1) & g->link_mask) {
+                uint32_t at = g->link_slots[i];
+                if (!at || (g->links[at - 1].client == client && g->links[at - 1].server == server))
+                        return i;
+        }
 }
 
 static int grow_link_index(struct nd_endpoint_graph *g)
 {
         size_t size = g->link_slots ? 2 * (g->link_mask + 1) : 256;
-        uint64_t *slots = calloc(size, sizeof(*slots));
-        uint32_t *at = calloc(size, sizeof(*at));
+        uint32_t *slots = calloc(size, sizeof(*slots));
 
-        if (!slots || !at) {
-                free(slots);
-                free(at);
+        if (!slots)
                 return -ENOMEM;
-        }
         free(g->link_slots);
-        free(g->link_at);
         g->link_slots = slots;
-        g->link_at = at;
         g->link_mask = size - 1;
-        for (size_t k = 0; k < g->n_links; k++) {
-                uint64_t pair = (uint64_t)g->links[k].client << 32 | g->links[k].server;
-                size_t i = link_slot(g, pair);
-                slots[i] = pair + 1;
-                at[i] = (uint32_t)k;
-        }
+        for (size_t k = 0; k < g->n_links; k++)
+                slots[link_slot(g, g->links[k].client, g->links[k].server)] = (uint32_t)k + 1;
         return 0;
 }
 
@@ -172,27 +163,38 @@ static void add_port(struct nd_endpoint_link *l, uint16_t port)
                 l->more_ports = true;
 }
 
+void nd_endpoint_graph_stream(struct nd_endpoint_graph *g, nd_endpoint_link_fn sink, void *userdata)
+{
+        g->sink = sink;
+        g->sink_userdata = userdata;
+}
+
 int nd_endpoint_graph_add(struct nd_endpoint_graph *g, const struct nd_endpoint_ref *client,
                           const struct nd_endpoint_ref *server, const struct nd_edge_counts *counts)
 {
         struct nd_endpoint_link *l;
         uint32_t from, to;
-        uint64_t pair;
         size_t i;
         int r;
 
         r = node_of(g, client, false, &from);
         if (r >= 0)
                 r = node_of(g, server, true, &to);
+        if (r >= 0 && g->sink) {
+                struct nd_endpoint_link link = { .client = from, .server = to, .counts = *counts };
+
+                add_port(&link, server->port);
+                g->n_links++; /* counted, not kept */
+                return g->sink(g, &link, g->sink_userdata);
+        }
         /* Keep the index at most half full. */
         if (r >= 0 && (!g->link_slots || 2 * (g->n_links + 1) > g->link_mask + 1))
                 r = grow_link_index(g);
         if (r < 0)
                 return r;
-        pair = (uint64_t)from << 32 | to;
-        i = link_slot(g, pair);
+        i = link_slot(g, from, to);
         if (g->link_slots[i]) {
-                l = &g->links[g->link_at[i]];
+                l = &g->links[g->link_slots[i] - 1];
                 l->counts.connections += counts->connections;
                 l->counts.opened += counts->opened;
                 l->counts.failed += counts->failed;
@@ -214,8 +216,7 @@ int nd_endpoint_graph_add(struct nd_endpoint_graph *g, const struct nd_endpoint_
         l = &g->links[g->n_links];
         *l = (struct nd_endpoint_link){ .client = from, .server = to, .counts = *counts };
         add_port(l, server->port);
-        g->link_slots[i] = pair + 1;
-        g->link_at[i] = (uint32_t)g->n_links++;
+        g->link_slots[i] = (uint32_t)++g->n_links;
         return 0;
 }
 

@@ -70,23 +70,36 @@ struct nd_endpoint_link {
         struct nd_edge_counts counts;
 };
 
+struct nd_endpoint_graph;
+typedef int (*nd_endpoint_link_fn)(const struct nd_endpoint_graph *g, const struct nd_endpoint_link *l,
+                                   void *userdata);
+
 struct nd_endpoint_graph {
         enum nd_graph_grouping grouping;
+        /* Streaming: each edge goes to sink as it is added and is not kept
+         * (nodes are). */
+        nd_endpoint_link_fn sink;
+        void *sink_userdata;
         struct nd_endpoint_node *nodes;
         size_t n_nodes, allocated_nodes;
         struct nd_endpoint_link *links;
         size_t n_links, allocated_links;
         struct strmap node_index; /* node key -> index */
-        uint64_t *link_slots; /* open addressing: (client << 32 | server) + 1, 0 empty */
-        uint32_t *link_at; /* ... the link's index */
+        uint32_t *link_slots; /* open addressing by (client, server): link index + 1, 0 empty */
         size_t link_mask;
 };
 
 void nd_endpoint_graph_init(struct nd_endpoint_graph *g, enum nd_graph_grouping grouping);
 void nd_endpoint_graph_done(struct nd_endpoint_graph *g);
 
-/* Adds the edge client -> server, folding it into the same pair. Returns 0
- * or -ENOMEM. */
+/* From now on, hands each added edge to sink instead of keeping it: for a
+ * picture of the whole store by process, where no pair comes twice (a
+ * store edge is one client and one server endpoint), in memory that grows
+ * with the endpoints, not the edges. Pairs are not folded then. */
+void nd_endpoint_graph_stream(struct nd_endpoint_graph *g, nd_endpoint_link_fn sink, void *userdata);
+
+/* Adds the edge client -> server, folding it into the same pair. Returns 0,
+ * -ENOMEM, or what the sink returned. */
 int nd_endpoint_graph_add(struct nd_endpoint_graph *g, const struct nd_endpoint_ref *client,
                           const struct nd_endpoint_ref *server, const struct nd_edge_counts *counts);
 

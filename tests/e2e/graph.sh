@@ -121,7 +121,8 @@ grep -q 'label="app1 10.77.0.21\\nnc ×2"' <<<"$d" || { echo "$d" >&2; fail "gra
 grep -q 'label="app1 10.77.0.21:8080\\npython3, pgid [0-9]*"' <<<"$d" || { echo "$d" >&2; fail "graph dot: python3 serves :8080"; }
 [ "$(grep -c ' -> ' <<<"$d")" = 4 ] || { echo "$d" >&2; fail "graph dot: 4 edges"; }
 if command -v dot >/dev/null; then
-        nd graph --format svg | grep -q '<svg' || fail "graph svg"
+        svg=$(nd graph --format svg) || fail "graph svg: exit status"
+        grep -q '<svg' <<<"$svg" || fail "graph svg"
 fi
 nd graph --format mermaid | head -n 1 | grep -qx 'flowchart LR' || fail "graph mermaid"
 echo "ok: graph dot, svg and mermaid"

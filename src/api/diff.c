@@ -75,7 +75,7 @@ static int subtract(const struct nd_labeled_edges *a, const struct nd_labeled_ed
 
 int nd_diff(struct nd_graph *g, const struct nd_diff_options *o, struct nd_diff_result *ret)
 {
-        struct nd_labeled_edges before = {}, after = {};
+        struct nd_labeled_edges before = {}, after = {}, only_after = {}, only_before = {};
         struct nd_diff_result res = {};
         struct strmap start;
         int r;
@@ -91,9 +91,19 @@ int nd_diff(struct nd_graph *g, const struct nd_diff_options *o, struct nd_diff_
         if (r >= 0 && before.n == 0 && after.n == 0)
                 r = -ENODATA;
         if (r >= 0)
-                r = subtract(&after, &before, &res.appeared, &res.unchanged);
+                r = subtract(&after, &before, &only_after, &res.unchanged);
         if (r >= 0)
-                r = subtract(&before, &after, &res.vanished, &res.unchanged);
+                r = subtract(&before, &after, &only_before, &res.unchanged);
+        for (size_t i = 0; r >= 0 && i < only_after.n; i++) {
+                const struct nd_labeled_edge *e = &only_after.items[i];
+                r = nd_labeled_edges_push(e->first_seen > o->before.until ? &res.appeared : &res.missed_before, e);
+        }
+        for (size_t i = 0; r >= 0 && i < only_before.n; i++) {
+                const struct nd_labeled_edge *e = &only_before.items[i];
+                r = nd_labeled_edges_push(e->last_seen < o->after.since ? &res.vanished : &res.missed_after, e);
+        }
+        nd_labeled_edges_done(&only_after);
+        nd_labeled_edges_done(&only_before);
         nd_labeled_edges_done(&before);
         nd_labeled_edges_done(&after);
         strmap_done(&start);
@@ -109,4 +119,6 @@ void nd_diff_result_done(struct nd_diff_result *r)
 {
         nd_labeled_edges_done(&r->appeared);
         nd_labeled_edges_done(&r->vanished);
+        nd_labeled_edges_done(&r->missed_before);
+        nd_labeled_edges_done(&r->missed_after);
 }

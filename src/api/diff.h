@@ -11,9 +11,17 @@ struct nd_diff_options {
         bool by_role;
 };
 
+/* An edge that is in one range and not the other is only new (or gone)
+ * when it was never seen before the first range ended (or after the
+ * second started). Otherwise the range that lacks it fell into a gap of
+ * its sightings — a program that connects now and then, or connections
+ * too short for every scan to see — and it is listed apart, not called
+ * new or gone. */
 struct nd_diff_result {
-        struct nd_labeled_edges appeared; /* in after, not in before; counts from after */
-        struct nd_labeled_edges vanished; /* in before, not in after; counts from before */
+        struct nd_labeled_edges appeared; /* in after, first seen after before ended; counts from after */
+        struct nd_labeled_edges vanished; /* in before, last seen before after started; counts from before */
+        struct nd_labeled_edges missed_before; /* in after, not before, yet seen before it: a gap */
+        struct nd_labeled_edges missed_after; /* in before, not after, yet seen after it: a gap */
         size_t unchanged;
 };
 

@@ -408,7 +408,7 @@ static int emit_labeled(struct nd_graph *g, const struct nd_edge *e, void *userd
                 .client_pgid = e->client.pgid, .server_pgid = e->server.pgid,
                 .port = e->server.port, .connections = e->connections,
                 .opened = e->opened, .failed = e->failed,
-                .first_seen = e->first_seen, .last_seen = e->last_seen,
+                .first_seen = e->first_seen, .last_seen = e->last_seen, .buckets = e->buckets,
         };
 
         nd_graph_label(g, e->client.addr, le.client, sizeof(le.client));

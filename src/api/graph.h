@@ -32,6 +32,7 @@ struct nd_labeled_edge {
         uint32_t connections;
         uint64_t opened, failed;
         int64_t first_seen, last_seen;
+        uint32_t buckets; /* with a range: the minutes of it that saw the edge */
 };
 
 struct nd_labeled_edges {

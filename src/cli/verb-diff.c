@@ -21,8 +21,10 @@ static void help(FILE *out)
                 "                   --before T1..T2 --after T3..T4 [OPTIONS]\n"
                 "\n"
                 "The edges of a host or role (both directions) that appeared ('+') or\n"
-                "vanished ('-') between two time ranges. T is a duration back from now\n"
-                "(90s, 30m, 2h, 7d) or RFC 3339, e.g. --before 8d..7d --after 1d..0s.\n"
+                "vanished ('-') between two time ranges, and those in one range only that\n"
+                "were seen beyond the other ('~': a gap in their sightings, not a change).\n"
+                "T is a duration back from now (90s, 30m, 2h, 7d) or RFC 3339, e.g.\n"
+                "--before 8d..7d --after 1d..0s.\n"
                 "\n"
                 "Options:\n"
                 "      --group-by=host|role  fold hosts into service:role\n"
@@ -48,7 +50,15 @@ static void place(struct nd_graph *g, const char *label, int port, char *buf, si
         snprintf(buf, size, "%s%s%s", name ? name : "", name ? " " : "", ep);
 }
 
-static void print_edges(struct nd_graph *g, const char *sign, const struct nd_labeled_edges *l)
+/* The minutes (observation buckets) a range overlaps. */
+static int64_t minutes_of(const struct nd_time_range *r)
+{
+        return r->until / ND_BUCKET_SECONDS - r->since / ND_BUCKET_SECONDS + 1;
+}
+
+/* "+ app1 10.0.0.21:many (curl) --> db1 10.0.0.30:5432 (postgres)  connections 2  seen in 4 of 10 min" */
+static void print_edges(struct nd_graph *g, const char *sign, const struct nd_labeled_edges *l,
+                        const struct nd_time_range *range, const char *note)
 {
         for (size_t i = 0; i < l->n; i++) {
                 const struct nd_labeled_edge *e = &l->items[i];
@@ -56,9 +66,10 @@ static void print_edges(struct nd_graph *g, const char *sign, const struct nd_la
 
                 place(g, e->client, 0, c, sizeof(c));
                 place(g, e->server, e->port, s, sizeof(s));
-                printf("%s %s (%s) --> %s (%s)  connections %u\n", sign, c,
+                printf("%s %s (%s) --> %s (%s)  connections %u  seen in %u of %lld min%s\n", sign, c,
                        e->client_process[0] ? e->client_process : "?", s,
-                       e->server_process[0] ? e->server_process : "?", e->connections);
+                       e->server_process[0] ? e->server_process : "?", e->connections, e->buckets,
+                       (long long)minutes_of(range), note);
         }
 }
 
@@ -75,13 +86,14 @@ static json_t *edges_json(struct nd_graph *g, const struct nd_labeled_edges *l)
 
         for (size_t i = 0; a && i < l->n; i++) {
                 const struct nd_labeled_edge *e = &l->items[i];
-                json_array_append_new(a, json_pack("{s:{s:s,s:o,s:o}, s:{s:s,s:o,s:i,s:o}, s:I, s:I, s:I}",
+                json_array_append_new(a, json_pack("{s:{s:s,s:o,s:o}, s:{s:s,s:o,s:i,s:o}, s:I, s:I, s:I, s:I}",
                         "client", "label", e->client, "name", name_json(g, e->client), "process",
                         e->client_process[0] ? json_string(e->client_process) : json_null(),
                         "server", "label", e->server, "name", name_json(g, e->server), "port", (int)e->port,
                         "process", e->server_process[0] ? json_string(e->server_process) : json_null(),
                         "connections", (json_int_t)e->connections,
-                        "first_seen", (json_int_t)e->first_seen, "last_seen", (json_int_t)e->last_seen));
+                        "first_seen", (json_int_t)e->first_seen, "last_seen", (json_int_t)e->last_seen,
+                        "minutes_seen", (json_int_t)e->buckets));
         }
         return a;
 }
@@ -199,16 +211,23 @@ int verb_diff(int argc, char **argv)
                 r = cli_store_error(s, r, "query edges");
         else {
                 if (json) {
-                        json_t *j = json_pack("{s:o, s:o, s:I}", "appeared", edges_json(&g, &res.appeared),
-                                              "vanished", edges_json(&g, &res.vanished), "unchanged", (json_int_t)res.unchanged);
+                        json_t *j = json_pack("{s:o, s:o, s:o, s:o, s:I}", "appeared", edges_json(&g, &res.appeared),
+                                              "vanished", edges_json(&g, &res.vanished),
+                                              "missed_before", edges_json(&g, &res.missed_before),
+                                              "missed_after", edges_json(&g, &res.missed_after),
+                                              "unchanged", (json_int_t)res.unchanged);
                         json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
                         putchar('\n');
                         json_decref(j);
                 } else {
-                        print_edges(&g, "+", &res.appeared);
-                        print_edges(&g, "-", &res.vanished);
-                        printf("%zu appeared, %zu vanished, %zu unchanged\n", res.appeared.n, res.vanished.n,
-                               res.unchanged);
+                        print_edges(&g, "+", &res.appeared, &o.after, "");
+                        print_edges(&g, "-", &res.vanished, &o.before, "");
+                        print_edges(&g, "~", &res.missed_before, &o.after,
+                                    " after; none before, yet seen earlier: a gap, not new");
+                        print_edges(&g, "~", &res.missed_after, &o.before,
+                                    " before; none after, yet seen later: a gap, not gone");
+                        printf("%zu appeared, %zu vanished, %zu intermittent, %zu unchanged\n", res.appeared.n,
+                               res.vanished.n, res.missed_before.n + res.missed_after.n, res.unchanged);
                 }
                 r = fflush(stdout) != 0 ? EXIT_RUNTIME : EXIT_OK;
                 nd_diff_result_done(&res);

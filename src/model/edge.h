@@ -54,6 +54,9 @@ struct nd_edge {
          * edge's life or in the asked range; 0 where only polling ran. */
         uint64_t opened, failed;
         uint8_t sides; /* bitmask of enum nd_edge_side that ever reported it */
+        /* With a time range: the observation buckets (minutes) in it that
+         * saw the edge; 0 without one. */
+        uint32_t buckets;
         /* The client processes it stands for, as the client's agent last
          * reported (nd_edge_observation.processes); 0 when it never did.
          * client.pgid is the one that agent last reported for this edge,

@@ -46,30 +46,31 @@ enum edge_column {
         EDGE_FAILED,
         EDGE_CLIENT_PGID,
         EDGE_CLIENT_PROCESSES,
+        EDGE_BUCKETS,
         _EDGE_COLUMN_MAX,
 };
 
 #define EDGES_SQL(match, columns, join, group)                                                          \
         "SELECT array_agg(id), array_agg(client_id), array_agg(server_id), array_agg(first_seen), "     \
         "array_agg(last_seen), array_agg(connections), array_agg(sides), array_agg(opened), "          \
-        "array_agg(failed), array_agg(client_pgid), array_agg(client_processes) FROM ("                 \
-        "SELECT e.id, e.client_id, e.server_id, e.first_seen, e.last_seen, " columns ", "               \
+        "array_agg(failed), array_agg(client_pgid), array_agg(client_processes), array_agg(buckets) "   \
+        "FROM (SELECT e.id, e.client_id, e.server_id, e.first_seen, e.last_seen, " columns ", "          \
         "e.client_pgid, e.client_processes "                                                            \
         "FROM (SELECT DISTINCT unnest($1::text[]) AS addr) q "                                           \
         "CROSS JOIN LATERAL (SELECT e.* FROM endpoints m JOIN edges e ON e." match " = m.id "          \
         "WHERE m.addr = q.addr OFFSET 0) e " join " " group ") "                                        \
         "x(id, client_id, server_id, first_seen, last_seen, connections, sides, opened, failed, "       \
-        "client_pgid, client_processes)"
+        "buckets, client_pgid, client_processes)"
 #define OPEN_COLUMNS                                                                                    \
         /* Both sides count the same connections opened: the larger. */                                 \
-        "e.last_connections, e.sides, greatest(e.opened_by_client, e.opened_by_server), e.failed"
+        "e.last_connections, e.sides, greatest(e.opened_by_client, e.opened_by_server), e.failed, 0"
 /* A bucket [b, b + width) overlaps [since, until]: $2 is since - width,
  * $4 since. The edge's own first and last sightings say whether it was
  * there in the range: a bucket that overlaps it may hold only sightings
  * from before or after. */
 #define RANGED_COLUMNS                                                                                  \
         "max(o.connections), e.sides, greatest(sum(o.opened_by_client), sum(o.opened_by_server))::bigint, " \
-        "sum(o.failed)::bigint"
+        "sum(o.failed)::bigint, count(o.bucket)"
 #define RANGED_JOIN                                                                                     \
         "JOIN observations o ON o.edge_id = e.id AND o.bucket > $2::bigint AND o.bucket <= $3::bigint "   \
         "AND e.first_seen <= $3::bigint AND e.last_seen >= $4::bigint"
@@ -333,6 +334,7 @@ int pg_edges(struct nd_store *base, const struct nd_edge_query *q, struct nd_edg
                         .opened = (uint64_t)column[EDGE_OPENED][i],
                         .failed = (uint64_t)column[EDGE_FAILED][i],
                         .client_processes = (uint32_t)column[EDGE_CLIENT_PROCESSES][i],
+                        .buckets = (uint32_t)column[EDGE_BUCKETS][i],
                 };
                 /* The edge's own: another edge of the endpoint may have
                  * been reported by another process since. */

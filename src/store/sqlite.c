@@ -451,7 +451,7 @@ static int sqlite_edges(struct nd_store *base, const struct nd_edge_query *q, st
 
         snprintf(sql, sizeof(sql),
                  "SELECT e.id, c.addr, c.port, c.name, c.pgid, s.addr, s.port, s.name, s.pgid, "
-                 "e.first_seen, e.last_seen, %s, e.sides, %s, e.client_pgid, e.client_processes "
+                 "e.first_seen, e.last_seen, %s, e.sides, %s, e.client_pgid, e.client_processes, %s "
                  "FROM edges e JOIN endpoints c ON c.id = e.client_id JOIN endpoints s ON s.id = e.server_id "
                  "%s "
                  "WHERE %s IN (SELECT value FROM json_each(?1)) "
@@ -460,6 +460,7 @@ static int sqlite_edges(struct nd_store *base, const struct nd_edge_query *q, st
                  /* Both sides count the same connections opened: the larger. */
                  ranged ? "max(sum(o.opened_by_client), sum(o.opened_by_server)), sum(o.failed)"
                         : "max(e.opened_by_client, e.opened_by_server), e.failed",
+                 ranged ? "count(o.bucket)" : "0",
                  /* Buckets overlap the range; the edge's own first and
                   * last sightings say whether it was there in it. */
                  ranged ? "JOIN observations o ON o.edge_id = e.id AND o.bucket > ?2 AND o.bucket <= ?3 "
@@ -499,6 +500,7 @@ static int sqlite_edges(struct nd_store *base, const struct nd_edge_query *q, st
                 if (sqlite3_column_int(st, 15) >= 0)
                         e.client.pgid = sqlite3_column_int(st, 15);
                 e.client_processes = (uint32_t)sqlite3_column_int64(st, 16);
+                e.buckets = (uint32_t)sqlite3_column_int64(st, 17);
                 r = nd_edge_list_push(out, &e);
                 if (r < 0)
                         break;
@@ -587,10 +589,11 @@ static int sqlite_scan_edges(struct nd_store *base, const struct nd_time_range *
         }
         snprintf(sql, sizeof(sql),
                  "SELECT e.id, e.client_id, e.server_id, e.first_seen, e.last_seen, %s, e.sides, %s, "
-                 "e.client_pgid, e.client_processes FROM edges e %s %s ORDER BY e.server_id",
+                 "e.client_pgid, e.client_processes, %s FROM edges e %s %s ORDER BY e.server_id",
                  ranged ? "max(o.connections)" : "e.last_connections",
                  ranged ? "max(sum(o.opened_by_client), sum(o.opened_by_server)), sum(o.failed)"
                         : "max(e.opened_by_client, e.opened_by_server), e.failed",
+                 ranged ? "count(o.bucket)" : "0",
                  ranged ? "JOIN observations o ON o.edge_id = e.id AND o.bucket > ?1 AND o.bucket <= ?2 "
                           "WHERE e.first_seen <= ?2 AND e.last_seen >= ?3"
                         : "",
@@ -622,6 +625,7 @@ static int sqlite_scan_edges(struct nd_store *base, const struct nd_time_range *
                         .opened = (uint64_t)sqlite3_column_int64(st, 7),
                         .failed = (uint64_t)sqlite3_column_int64(st, 8),
                         .client_processes = (uint32_t)sqlite3_column_int64(st, 10),
+                        .buckets = (uint32_t)sqlite3_column_int64(st, 11),
                 };
                 if (sqlite3_column_int(st, 9) >= 0)
                         e.client.pgid = sqlite3_column_int(st, 9);

@@ -196,8 +196,8 @@ look --host 10.202.0.30 --direction in | grep -q legacy || fail "the whole histo
 echo "ok: time range leaves out an edge that existed only earlier"
 
 t=$(nd diff --host 10.202.0.30 --before "$before" --after "$since..0s")
-expect_line '^- app11 10\.202\.0\.21:many \(legacy\) --> primary 10\.202\.0\.30:3306 \(mysql\)  connections 2$' "$t" "diff"
-expect_line '^0 appeared, 1 vanished, [0-9]+ unchanged$' "$t" "diff"
+expect_line '^- app11 10\.202\.0\.21:many \(legacy\) --> primary 10\.202\.0\.30:3306 \(mysql\)  connections 2  seen in [0-9]+ of 10 min$' "$t" "diff"
+expect_line '^0 appeared, 1 vanished, 0 intermittent, [0-9]+ unchanged$' "$t" "diff"
 echo "ok: diff shows the vanished edge"
 
 # Errors.

@@ -528,6 +528,31 @@ static void test_scan_edges(void **state)
         nd_store_close(s);
 }
 
+/* A ranged query says in how many minutes (buckets) of the range the
+ * edge was seen. */
+static void test_buckets_in_range(void **state)
+{
+        struct nd_store *s = open_store(0);
+        int64_t t = 1800400040; /* 20 s into a bucket */
+        const struct nd_edge_observation row[] = { obs(ND_SIDE_CLIENT, "10.5.0.1", "poll", "10.5.0.2", 80, "", 1) };
+        struct nd_edge_list l;
+
+        ingest(s, t, "p", "10.5.0.1", row, 1);
+        ingest(s, t + 60, "p", "10.5.0.1", row, 1);
+        ingest(s, t + 180, "p", "10.5.0.1", row, 1); /* a minute missed */
+        query(s, ND_MATCH_CLIENT_ADDR, "10.5.0.1", t - 20, t + 200, &l);
+        assert_int_equal(l.n, 1);
+        assert_int_equal(l.items[0].buckets, 3);
+        nd_edge_list_done(&l);
+        query(s, ND_MATCH_CLIENT_ADDR, "10.5.0.1", t + 100, t + 200, &l);
+        assert_int_equal(l.items[0].buckets, 1);
+        nd_edge_list_done(&l);
+        query(s, ND_MATCH_CLIENT_ADDR, "10.5.0.1", INT64_MIN, INT64_MAX, &l);
+        assert_int_equal(l.items[0].buckets, 0);
+        nd_edge_list_done(&l);
+        nd_store_close(s);
+}
+
 static void test_hosts_and_roles(void **state)
 {
         struct nd_store *s = open_store(0);
@@ -640,6 +665,7 @@ int main(void)
                 cmocka_unit_test(test_client_processes),
                 cmocka_unit_test(test_many_addresses_one_query),
                 cmocka_unit_test(test_scan_edges),
+                cmocka_unit_test(test_buckets_in_range),
                 cmocka_unit_test(test_hosts_and_roles),
                 cmocka_unit_test(test_prune_under_another_handle),
         };

@@ -1,9 +1,11 @@
-/* look-bench: how long `netdep look --depth 3` takes on a store of 10,000
- * hosts and about 1.36 million edges, next to a naive look that asks the
- * store once per node, timed in the same run on the same store.
+/* look-bench: how long `netdep look --depth 3`, `netdep graph` of the whole
+ * store and `netdep impact` take on a store of 10,000 hosts and about 1.36
+ * million edges, and how much memory, each next to a naive peer that asks
+ * the store once per node, timed in the same run on the same store.
  *
  *   look-bench [--store URI] [--reuse] [--keep] [--services N] [--depth D]
- *              [--queries N] [--infra-queries N] [--cli-runs N] [--seed S]
+ *              [--queries N] [--infra-queries N] [--cli-runs N]
+ *              [--impact-queries N] [--graph-runs N] [--seed S]
  *              [--netdep PATH] [--timeout SECONDS]
  *
  * The store is --store, else $ND_TEST_STORE, else a fresh SQLite file in a
@@ -27,34 +29,58 @@
  * On PostgreSQL the bench then runs ANALYZE, as autovacuum soon would: with
  * no statistics the planner seq-scans edges and JIT-compiles every query.
  *
- * Then, the store opened once, it times in-process, depth D (3) and both
- * directions, per query nd_graph_init + nd_look + nd_look_result_done +
- * nd_graph_done:
+ * Then, the store opened once, the CLI end to end (fork to wait4, stdout
+ * to /dev/null, peak RSS from ru_maxrss): `netdep look --host ADDR --depth
+ * D --store URI` on the first --cli-runs (10) sampled hosts, then
+ * --graph-runs (3) rounds of `netdep graph --format dot --store URI` (by
+ * process, the default), the same `--group-by host`, and `netdep impact
+ * 10.0.0.1 --store URI` (every host depends on it). A child's ru_maxrss
+ * starts from the bench's RSS at the fork: the CLI goes first, while the
+ * bench is small, and the bench prints its RSS beside theirs.
  *
- *   netdep   nd_look(): one store query per level and direction (a level
- *            of more than 256 nodes: one per batch of them, 256, 512, ...)
- *   naive    the same tree walked breadth-first with one nd_store_edges()
+ * Then in-process, each beside a naive peer that asks the store once per
+ * node, interleaved (which goes first alternates):
+ *
+ *   look     depth D (3), both directions, per query nd_graph_init +
+ *            nd_look + nd_look_result_done + nd_graph_done. nd_look():
+ *            one store query per level and direction (a level of more
+ *            than 256 nodes: one per batch of them, 256, 512, ...). Naive:
+ *            the same tree walked breadth-first with one nd_store_edges()
  *            call per label expanded (one address each), the shadow rule
  *            of graph.h, each label expanded once per direction, and the
- *            same ND_LOOK_MAX_NODES cap (it stops querying once the tree is
- *            full)
+ *            same ND_LOOK_MAX_NODES cap (it stops querying once the tree
+ *            is full). Over --queries (50) lb/app/db hosts drawn with
+ *            --seed (1) outside the infra hosts, and --infra-queries (3)
+ *            infra hosts, the worst case: 10,000 clients (0 skips them).
+ *   impact   nd_impact(), depth ND_IMPACT_MAX_DEPTH, of the first
+ *            --impact-queries (10) sampled hosts and of the infra hosts.
+ *            Naive: breadth first over hosts, one nd_store_edges() call
+ *            per host (the edges into it), each host once.
+ *   graph    --graph-runs times, nd_graph_view() of the whole store by
+ *            process. Naive: one nd_store_edges() call per stored address
+ *            (the edges into it), the shadow rule, folded into the same
+ *            nd_endpoint_graph.
  *
- * interleaved over --queries (50) lb/app/db hosts drawn with --seed (1)
- * outside the infra hosts, and --infra-queries (3) infra hosts, the worst
- * case: 10,000 clients (each of those nd_look() calls took over two
- * minutes when this was written; --infra-queries 0 skips them). Then `netdep look --host ADDR --depth D --store URI`
- * end to end (fork to wait4, stdout to /dev/null) on the first --cli-runs
- * (10) sampled hosts. Prints median, p90 and max, the nodes in each tree,
- * the ratio netdep / naive, and PASS when the median in-process look of
- * the sampled hosts takes at most 50 ms.
+ * Each pair must agree (nodes of a tree, dependents, nodes and links of
+ * the picture); a note says where not. --graph-runs 0 skips the graph and
+ * impact CLI and the in-process graph.
+ *
+ * Prints median, p90 and max, the size of each answer, the ratios netdep
+ * / naive, and a line per target, PASS or FAIL:
+ *
+ *   - the median in-process nd_look of the sampled hosts <= 50 ms;
+ *   - nd_look / naive, medians of the sampled hosts, <= 0.33;
+ *   - the median `netdep graph` of the whole store (by process and by
+ *     host) and `netdep impact` of an infra host <= 2 s each;
+ *   - the CLI's peak RSS <= 64 MiB, for look, graph and impact.
  *
  * Run from the top of the tree:
  *
  *   ninja -C build && build/bench/look-bench                     # SQLite
  *   ninja -C build && tests/with-postgres.sh build/bench/look-bench
  *
- * Exit status: 0 measured and the target met, 1 the bench failed, 2 usage
- * error, 3 measured but the target was missed. */
+ * Exit status: 0 measured and every target met, 1 the bench failed, 2
+ * usage error, 3 measured but a target was missed. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -78,7 +104,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api/graph_view.h"
+#include "api/impact.h"
 #include "api/look.h"
+#include "model/endpoint_graph.h"
 #include "shared/cleanup.h"
 #include "shared/parse.h"
 #include "shared/strmap.h"
@@ -106,11 +135,15 @@
 
 #define MAX_QUERIES 1000
 #define TARGET_MEDIAN_S 0.050
+#define TARGET_LOOK_RATIO 0.33 /* nd_look / naive, medians */
+#define TARGET_WHOLE_S 2.0 /* netdep graph of the whole store, netdep impact of an infra host */
+#define TARGET_CLI_RSS_KIB (64 * 1024)
 
 struct bench_options {
         const char *uri; /* NULL: a temporary SQLite file */
         bool reuse, keep;
         unsigned services, depth, queries, infra_queries, cli_runs;
+        unsigned impact_queries, graph_runs;
         uint64_t seed;
         const char *netdep;
         unsigned timeout_s; /* per CLI run */
@@ -414,8 +447,10 @@ static bool shadowed(const struct nd_edge_list *l, size_t i)
                prev->server.port == e->server.port;
 }
 
+/* What one answer holds: nodes of a tree or a picture, dependents of an
+ * impact; links of a picture. */
 struct walk_result {
-        size_t nodes, queries;
+        size_t nodes, links, queries;
         bool truncated;
 };
 
@@ -574,7 +609,174 @@ static int netdep_look(struct nd_store *s, const char *addr, unsigned depth, str
         return 0;
 }
 
-/* ---- running the CLI ---- */
+/* ---- the naive impact ---- */
+
+/* What depends on addr: breadth first over hosts, one nd_store_edges()
+ * call per host for the clients of its servers, each host once, at most
+ * depth hops out. */
+static int naive_impact(struct nd_store *s, const char *addr, unsigned depth, struct walk_result *ret)
+{
+        struct label_list level = {}, next = {};
+        struct walk_result res = {};
+        struct strmap found;
+        int r;
+
+        strmap_init(&found);
+        r = strmap_put(&found, addr, 0, NULL);
+        if (r >= 0)
+                r = label_list_push(&level, addr);
+        for (unsigned d = 0; r >= 0 && d < depth && level.n > 0; d++) {
+                for (size_t i = 0; r >= 0 && i < level.n; i++) {
+                        const char *addrs[] = { level.items[i] };
+                        struct nd_edge_query q = {
+                                .match = ND_MATCH_SERVER_ADDR, .addrs = addrs, .n_addrs = 1,
+                                .range = { INT64_MIN, INT64_MAX },
+                        };
+                        struct nd_edge_list edges = {};
+
+                        r = nd_store_edges(s, &q, &edges);
+                        res.queries++;
+                        for (size_t k = 0; r >= 0 && k < edges.n; k++) {
+                                r = strmap_put(&found, edges.items[k].client.addr, 0, NULL);
+                                if (r > 0) {
+                                        res.nodes++;
+                                        r = label_list_push(&next, edges.items[k].client.addr);
+                                }
+                        }
+                        nd_edge_list_done(&edges);
+                }
+                label_list_done(&level);
+                level = next;
+                next = (struct label_list){};
+        }
+        label_list_done(&level);
+        label_list_done(&next);
+        strmap_done(&found);
+        if (r < 0)
+                return bench_error(r, "naive impact of %s failed: %s", addr, nd_store_last_error(s));
+        *ret = res;
+        return 0;
+}
+
+static int netdep_impact(struct nd_store *s, const char *addr, unsigned depth, struct walk_result *ret)
+{
+        struct nd_impact_options o = {
+                .host = addr, .depth = (int)depth,
+                .range = { INT64_MIN, INT64_MAX }, .now = (int64_t)time(NULL),
+        };
+        struct nd_impact_result res = {};
+        struct nd_graph g;
+        int r;
+
+        r = nd_graph_init(&g, s, false);
+        if (r >= 0)
+                r = nd_impact(&g, &o, &res);
+        if (r >= 0) {
+                *ret = (struct walk_result){ .nodes = res.n, .truncated = res.cut };
+                nd_impact_result_done(&res);
+        }
+        nd_graph_done(&g);
+        if (r < 0)
+                return bench_error(r, "nd_impact of %s failed: %s", addr, nd_store_last_error(s));
+        return 0;
+}
+
+/* ---- the naive graph ---- */
+
+/* addr's hostname, as its agent reported it, or NULL. */
+static const char *hostname_in(const struct nd_host_list *hosts, const struct strmap *index, const char *addr)
+{
+        size_t i;
+
+        return strmap_get(index, addr, &i) && hosts->items[i].hostname[0] ? hosts->items[i].hostname : NULL;
+}
+
+/* The whole store as one picture by process: one nd_store_edges() call
+ * per stored address for the edges into it, the shadow rule, each edge
+ * folded into the picture with its hostnames, as graph_view.c does. */
+static int naive_graph(struct nd_store *s, struct walk_result *ret)
+{
+        struct nd_host_list addrs = {}, hosts = {};
+        struct nd_endpoint_graph picture;
+        struct walk_result res = {};
+        struct strmap hostname_index;
+        int r;
+
+        nd_endpoint_graph_init(&picture, ND_GROUP_BY_PROCESS);
+        strmap_init(&hostname_index);
+        r = nd_store_endpoint_addrs(s, &addrs);
+        if (r >= 0)
+                r = nd_store_hosts(s, &hosts);
+        for (size_t i = 0; r >= 0 && i < hosts.n; i++)
+                r = strmap_put(&hostname_index, hosts.items[i].addr, i, NULL);
+        for (size_t i = 0; r >= 0 && i < addrs.n; i++) {
+                const char *one[] = { addrs.items[i].addr };
+                struct nd_edge_query q = {
+                        .match = ND_MATCH_SERVER_ADDR, .addrs = one, .n_addrs = 1,
+                        .range = { INT64_MIN, INT64_MAX },
+                };
+                struct nd_edge_list edges = {};
+
+                if (bench_interrupted)
+                        r = -EINTR;
+                if (r >= 0)
+                        r = nd_store_edges(s, &q, &edges);
+                res.queries++;
+                if (r >= 0)
+                        qsort(edges.items, edges.n, sizeof(*edges.items), compare_for_shadow);
+                for (size_t k = 0; r >= 0 && k < edges.n; k++) {
+                        const struct nd_edge *e = &edges.items[k];
+
+                        if (shadowed(&edges, k))
+                                continue;
+                        struct nd_endpoint_ref client = {
+                                e->client.addr, hostname_in(&hosts, &hostname_index, e->client.addr), 0,
+                                e->client.process, e->client.pgid, e->client_processes,
+                        };
+                        struct nd_endpoint_ref server = {
+                                e->server.addr, hostname_in(&hosts, &hostname_index, e->server.addr),
+                                e->server.port, e->server.process, e->server.pgid, 0,
+                        };
+                        struct nd_edge_counts counts = {
+                                .connections = e->connections, .opened = e->opened, .failed = e->failed,
+                                .first_seen = e->first_seen, .last_seen = e->last_seen,
+                        };
+
+                        r = nd_endpoint_graph_add(&picture, &client, &server, &counts);
+                }
+                nd_edge_list_done(&edges);
+        }
+        if (r >= 0)
+                *ret = (struct walk_result){ .nodes = picture.n_nodes, .links = picture.n_links,
+                                             .queries = res.queries };
+        nd_endpoint_graph_done(&picture);
+        strmap_done(&hostname_index);
+        nd_host_list_done(&addrs);
+        nd_host_list_done(&hosts);
+        if (r < 0 && r != -EINTR)
+                return bench_error(r, "naive graph failed: %s", nd_store_last_error(s));
+        return r < 0 ? r : 0;
+}
+
+static int netdep_graph(struct nd_store *s, struct walk_result *ret)
+{
+        struct nd_graph_view_options o = { .range = { INT64_MIN, INT64_MAX }, .now = (int64_t)time(NULL) };
+        struct nd_endpoint_graph picture;
+        struct nd_graph g;
+        int r;
+
+        nd_endpoint_graph_init(&picture, ND_GROUP_BY_PROCESS);
+        r = nd_graph_init(&g, s, false);
+        if (r >= 0)
+                r = nd_graph_view(&g, &o, &picture);
+        if (r >= 0)
+                *ret = (struct walk_result){ .nodes = picture.n_nodes, .links = picture.n_links };
+        nd_endpoint_graph_done(&picture);
+        nd_graph_done(&g);
+        if (r < 0)
+                return bench_error(r, "nd_graph_view failed: %s", nd_store_last_error(s));
+        return 0;
+}
 
 /* ---- statistics ---- */
 
@@ -698,20 +900,54 @@ static size_t draw_hosts(const struct bench_options *o, bool infra, unsigned cou
 
 /* ---- the run ---- */
 
-struct results {
-        struct samples netdep, naive, netdep_infra, naive_infra, cli;
-        size_t queries_naive, queries_naive_infra; /* store queries, summed */
-        unsigned node_mismatches;
-        long cli_maxrss_kib;
+/* A question asked of one host two ways: nd_look() or nd_impact(), and
+ * its naive peer. */
+struct question {
+        const char *name, *unit; /* "look", "nodes" */
+        int (*netdep)(struct nd_store *s, const char *addr, unsigned depth, struct walk_result *ret);
+        int (*naive)(struct nd_store *s, const char *addr, unsigned depth, struct walk_result *ret);
 };
 
-static int time_hosts(struct nd_store *s, const struct bench_options *o, const struct host_ref *hosts, size_t n,
-                      bool infra, struct results *res)
+static const struct question look_question = { "look", "nodes", netdep_look, naive_look };
+static const struct question impact_question = { "impact", "dependents", netdep_impact, naive_impact };
+
+/* The answers of both, timed side by side. */
+struct pair {
+        struct samples netdep, naive;
+        size_t queries_naive; /* store queries, summed */
+        unsigned mismatches;
+};
+
+/* The runs of one command line. */
+struct cli_runs {
+        struct samples runs;
+        long maxrss_kib;
+};
+
+struct results {
+        struct pair look, look_infra, impact, impact_infra, graph;
+        struct cli_runs look_cli, graph_cli, graph_host_cli, impact_cli;
+        long bench_rss_kib; /* at the CLI runs: a floor under their ru_maxrss */
+};
+
+static void note_mismatch(struct pair *p, const char *what, const char *unit, const struct walk_result *a,
+                          const struct walk_result *b)
+{
+        if (a->nodes == b->nodes && a->links == b->links)
+                return;
+        if (p->mismatches++ < 5)
+                printf("  note: %s: netdep has %zu %s%s and %zu links, the naive peer %zu%s and %zu\n", what,
+                       a->nodes, unit, a->truncated ? " (cut)" : "", a->links, b->nodes,
+                       b->truncated ? " (cut)" : "", b->links);
+}
+
+static int time_hosts(struct nd_store *s, const struct question *q, unsigned depth, const struct host_ref *hosts,
+                      size_t n, bool infra, struct pair *p)
 {
         bool progress = isatty(STDERR_FILENO);
 
         for (size_t i = 0; i < n; i++) {
-                char addr[ND_ADDR_TEXT_MAX];
+                char addr[ND_ADDR_TEXT_MAX], what[64];
                 struct walk_result a = {}, b = {};
                 double t0, t1, t2;
                 int r;
@@ -719,33 +955,78 @@ static int time_hosts(struct nd_store *s, const struct bench_options *o, const s
                 if (bench_interrupted)
                         return -EINTR;
                 if (progress)
-                        fprintf(stderr, "  %s query %zu/%zu\r", infra ? "infra" : "sampled", i + 1, n);
+                        fprintf(stderr, "  %s %s %zu/%zu\r", q->name, infra ? "infra" : "sampled", i + 1, n);
                 host_addr(hosts[i].svc, hosts[i].h, addr);
                 /* Alternate which goes first, so that drift hits both alike. */
                 t0 = monotonic_s();
-                r = i % 2 ? naive_look(s, addr, o->depth, &b) : netdep_look(s, addr, o->depth, &a);
+                r = i % 2 ? q->naive(s, addr, depth, &b) : q->netdep(s, addr, depth, &a);
                 t1 = monotonic_s();
                 if (r >= 0)
-                        r = i % 2 ? netdep_look(s, addr, o->depth, &a) : naive_look(s, addr, o->depth, &b);
+                        r = i % 2 ? q->netdep(s, addr, depth, &a) : q->naive(s, addr, depth, &b);
                 t2 = monotonic_s();
                 if (r < 0)
                         return r;
-                samples_add(infra ? &res->netdep_infra : &res->netdep, i % 2 ? t2 - t1 : t1 - t0, &a);
-                samples_add(infra ? &res->naive_infra : &res->naive, i % 2 ? t1 - t0 : t2 - t1, &b);
-                *(infra ? &res->queries_naive_infra : &res->queries_naive) += b.queries;
-                if (a.nodes != b.nodes) {
-                        if (res->node_mismatches++ < 5)
-                                printf("  note: %s: nd_look has %zu nodes%s, the naive walk %zu%s\n", addr, a.nodes,
-                                       a.truncated ? " (cut)" : "", b.nodes, b.truncated ? " (cut)" : "");
-                }
+                samples_add(&p->netdep, i % 2 ? t2 - t1 : t1 - t0, &a);
+                samples_add(&p->naive, i % 2 ? t1 - t0 : t2 - t1, &b);
+                p->queries_naive += b.queries;
+                snprintf(what, sizeof(what), "%s %s", q->name, addr);
+                note_mismatch(p, what, q->unit, &a, &b);
                 if (infra)
-                        printf("  infra %-12s netdep %8.1f ms, naive %8.1f ms (%zu store queries), %zu nodes%s\n",
-                               addr, 1e3 * res->netdep_infra.seconds[res->netdep_infra.n - 1],
-                               1e3 * res->naive_infra.seconds[res->naive_infra.n - 1], b.queries, a.nodes,
-                               a.truncated ? " (cut at the node cap)" : "");
+                        printf("  infra %-12s netdep %8.1f ms, naive %8.1f ms (%zu store queries), %zu %s%s\n",
+                               addr, 1e3 * p->netdep.seconds[p->netdep.n - 1], 1e3 * p->naive.seconds[p->naive.n - 1],
+                               b.queries, a.nodes, q->unit, a.truncated ? " (cut)" : "");
         }
         if (progress)
                 fprintf(stderr, "%32s\r", "");
+        return 0;
+}
+
+/* The whole store as one picture, nd_graph_view() and the naive peer in
+ * turn, runs times. */
+static int time_graph(struct nd_store *s, unsigned runs, struct pair *p)
+{
+        for (unsigned i = 0; i < runs; i++) {
+                struct walk_result a = {}, b = {};
+                double t0, t1, t2;
+                int r;
+
+                if (bench_interrupted)
+                        return -EINTR;
+                t0 = monotonic_s();
+                r = i % 2 ? naive_graph(s, &b) : netdep_graph(s, &a);
+                t1 = monotonic_s();
+                if (r >= 0)
+                        r = i % 2 ? netdep_graph(s, &a) : naive_graph(s, &b);
+                t2 = monotonic_s();
+                if (r < 0)
+                        return r;
+                samples_add(&p->netdep, i % 2 ? t2 - t1 : t1 - t0, &a);
+                samples_add(&p->naive, i % 2 ? t1 - t0 : t2 - t1, &b);
+                p->queries_naive += b.queries;
+                note_mismatch(p, "graph", "nodes", &a, &b);
+                printf("  run %u: nd_graph_view %8.1f ms, naive %8.1f ms (%zu store queries), %zu nodes, %zu links\n",
+                       i + 1, 1e3 * p->netdep.seconds[p->netdep.n - 1], 1e3 * p->naive.seconds[p->naive.n - 1],
+                       b.queries, a.nodes, a.links);
+                fflush(stdout);
+        }
+        return 0;
+}
+
+/* ---- running the CLI ---- */
+
+static int run_cli(const struct bench_options *o, const char *const *argv, int devnull, struct cli_runs *out)
+{
+        struct command_result c;
+        int r;
+
+        if (bench_interrupted)
+                return -EINTR;
+        r = run_command(argv, devnull, o->timeout_s, &bench_interrupted, &c);
+        if (r < 0)
+                return r;
+        samples_add(&out->runs, c.seconds, NULL);
+        if (c.maxrss_kib > out->maxrss_kib)
+                out->maxrss_kib = c.maxrss_kib;
         return 0;
 }
 
@@ -753,26 +1034,43 @@ static int time_cli(const struct bench_options *o, const char *uri, const struct
                     struct results *res)
 {
         _cleanup_close_ int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
-        char depth[16];
+        char depth[16], infra[ND_ADDR_TEXT_MAX];
+        const char *graph[] = { o->netdep, "graph", "--format", "dot", "--store", uri, NULL };
+        const char *graph_host[] = {
+                o->netdep, "graph", "--format", "dot", "--group-by", "host", "--store", uri, NULL,
+        };
+        const char *impact[] = { o->netdep, "impact", infra, "--store", uri, NULL };
+        struct proc_sample self;
+        int r;
 
         if (devnull < 0)
                 return -errno;
+        if (sample_proc(getpid(), &self) >= 0)
+                res->bench_rss_kib = self.rss_kib;
         snprintf(depth, sizeof(depth), "%u", o->depth);
         for (size_t i = 0; i < n; i++) {
                 char addr[ND_ADDR_TEXT_MAX];
                 const char *argv[] = { o->netdep, "look", "--host", addr, "--depth", depth, "--store", uri, NULL };
-                struct command_result c;
-                int r;
 
-                if (bench_interrupted)
-                        return -EINTR;
                 host_addr(hosts[i].svc, hosts[i].h, addr);
-                r = run_command(argv, devnull, o->timeout_s, &bench_interrupted, &c);
+                r = run_cli(o, argv, devnull, &res->look_cli);
                 if (r < 0)
                         return r;
-                samples_add(&res->cli, c.seconds, NULL);
-                if (c.maxrss_kib > res->cli_maxrss_kib)
-                        res->cli_maxrss_kib = c.maxrss_kib;
+        }
+        /* Interleaved: one round is one run of each. */
+        host_addr(0, 0, infra); /* 10.0.0.1 */
+        for (unsigned i = 0; i < o->graph_runs; i++) {
+                r = run_cli(o, graph, devnull, &res->graph_cli);
+                if (r >= 0)
+                        r = run_cli(o, graph_host, devnull, &res->graph_host_cli);
+                if (r >= 0)
+                        r = run_cli(o, impact, devnull, &res->impact_cli);
+                if (r < 0)
+                        return r;
+                printf("  round %u: graph %.2f s, graph --group-by host %.2f s, impact %s %.2f s\n", i + 1,
+                       res->graph_cli.runs.seconds[i], res->graph_host_cli.runs.seconds[i], infra,
+                       res->impact_cli.runs.seconds[i]);
+                fflush(stdout);
         }
         return 0;
 }
@@ -800,6 +1098,116 @@ static int prepare_store(const struct bench_options *o, const char *uri, struct 
         return 0;
 }
 
+static void print_header(const char *unit)
+{
+        printf("\n  %-34s %4s %9s %9s %9s %10s %10s\n", "milliseconds", "runs", "median", "p90", "max", unit,
+               "max");
+}
+
+/* One target's line; skipped (no runs) counts as met. */
+static bool verdict(const char *what, bool measured, double value, const char *unit, bool pass)
+{
+        if (!measured) {
+                printf("  %-58s %10s  skipped\n", what, "-");
+                return true;
+        }
+        printf("  %-58s %7.2f %-3s %s\n", what, value, unit, pass ? "PASS" : "FAIL");
+        return pass;
+}
+
+static bool rss_verdict(const char *what, const struct cli_runs *c)
+{
+        return verdict(what, c->runs.n > 0, mib(c->maxrss_kib), "MiB", c->maxrss_kib <= TARGET_CLI_RSS_KIB);
+}
+
+static bool whole_verdict(const char *what, const struct cli_runs *c)
+{
+        double m = quantile(&c->runs, 0.5);
+
+        return verdict(what, c->runs.n > 0, m, "s", m <= TARGET_WHOLE_S);
+}
+
+/* Prints the tables, the ratios and a line per target; true when every
+ * target measured was met. */
+static bool report(const struct bench_options *o, const struct results *res)
+{
+        const struct { const char *label; const struct pair *p; } pairs[] = {
+                { "look, sampled lb/app/db hosts", &res->look },
+                { "look, infra hosts", &res->look_infra },
+                { "impact, sampled hosts", &res->impact },
+                { "impact, infra hosts", &res->impact_infra },
+                { "graph, the whole store", &res->graph },
+        };
+        char label[64];
+        double look_median = quantile(&res->look.netdep, 0.5);
+        double look_ratio = ratio(look_median, quantile(&res->look.naive, 0.5));
+        bool pass = true;
+
+        print_header("nodes med");
+        print_samples("nd_look, sampled lb/app/db hosts", &res->look.netdep, true);
+        print_samples("naive, sampled hosts", &res->look.naive, true);
+        print_samples("nd_look, infra hosts", &res->look_infra.netdep, true);
+        print_samples("naive, infra hosts", &res->look_infra.naive, true);
+        print_samples("netdep look CLI, sampled hosts", &res->look_cli.runs, false);
+        print_header("deps med");
+        print_samples("nd_impact, sampled hosts", &res->impact.netdep, true);
+        print_samples("naive, sampled hosts", &res->impact.naive, true);
+        print_samples("nd_impact, infra hosts", &res->impact_infra.netdep, true);
+        print_samples("naive, infra hosts", &res->impact_infra.naive, true);
+        print_samples("netdep impact 10.0.0.1 CLI", &res->impact_cli.runs, false);
+        print_header("nodes med");
+        print_samples("nd_graph_view, by process", &res->graph.netdep, true);
+        print_samples("naive graph, by process", &res->graph.naive, true);
+        print_samples("netdep graph CLI, by process", &res->graph_cli.runs, false);
+        print_samples("netdep graph CLI, by host", &res->graph_host_cli.runs, false);
+
+        printf("\n  naive store queries per look: %.1f (sampled), %.1f (infra); nd_look: %u, more for levels "
+               "past 256 nodes\n",
+               res->look.netdep.n ? (double)res->look.queries_naive / res->look.netdep.n : 0,
+               res->look_infra.netdep.n ? (double)res->look_infra.queries_naive / res->look_infra.netdep.n : 0,
+               2 * o->depth);
+        printf("  naive store queries per impact: %.1f (sampled), %.1f (infra); per graph: %.0f\n",
+               res->impact.netdep.n ? (double)res->impact.queries_naive / res->impact.netdep.n : 0,
+               res->impact_infra.netdep.n ? (double)res->impact_infra.queries_naive / res->impact_infra.netdep.n
+                                          : 0,
+               res->graph.netdep.n ? (double)res->graph.queries_naive / res->graph.netdep.n : 0);
+        for (size_t i = 0; i < ELEMENTSOF(pairs); i++)
+                if (pairs[i].p->mismatches)
+                        printf("  %s: netdep and the naive peer differed in %u answers\n", pairs[i].label,
+                               pairs[i].p->mismatches);
+        printf("  CLI peak RSS (ru_maxrss), MiB: look %.1f, graph %.1f, graph --group-by host %.1f, impact %.1f "
+               "(the bench's own RSS at the forks: %.1f)\n",
+               mib(res->look_cli.maxrss_kib), mib(res->graph_cli.maxrss_kib), mib(res->graph_host_cli.maxrss_kib),
+               mib(res->impact_cli.maxrss_kib), mib(res->bench_rss_kib));
+
+        printf("\n");
+        for (size_t i = 0; i < ELEMENTSOF(pairs); i++) {
+                if (pairs[i].p->netdep.n == 0)
+                        continue;
+                snprintf(label, sizeof(label), "netdep / naive (medians, %s)", pairs[i].label);
+                printf("  %-58s %7.2f\n", label,
+                       ratio(quantile(&pairs[i].p->netdep, 0.5), quantile(&pairs[i].p->naive, 0.5)));
+        }
+        printf("  %-58s %7.2f\n", "look CLI / nd_look (medians, sampled)",
+               ratio(quantile(&res->look_cli.runs, 0.5), look_median));
+
+        pass = res->look.netdep.n > 0 && look_median <= TARGET_MEDIAN_S;
+        printf("\n  target: median nd_look, depth %u, sampled hosts <= %.0f ms: %.2f ms  %s   "
+               "(CLI end to end: %.2f ms)\n",
+               o->depth, 1e3 * TARGET_MEDIAN_S, 1e3 * look_median, pass ? "PASS" : "FAIL",
+               1e3 * quantile(&res->look_cli.runs, 0.5));
+        snprintf(label, sizeof(label), "target: nd_look / naive, medians, sampled <= %.2f", TARGET_LOOK_RATIO);
+        pass &= verdict(label, res->look.naive.n > 0, look_ratio, "", look_ratio <= TARGET_LOOK_RATIO);
+        pass &= whole_verdict("target: netdep graph, whole store, median <= 2 s", &res->graph_cli);
+        pass &= whole_verdict("target: netdep graph --group-by host, median <= 2 s", &res->graph_host_cli);
+        pass &= whole_verdict("target: netdep impact 10.0.0.1, median <= 2 s", &res->impact_cli);
+        pass &= rss_verdict("target: netdep look CLI peak RSS <= 64 MiB", &res->look_cli);
+        pass &= rss_verdict("target: netdep graph CLI peak RSS <= 64 MiB", &res->graph_cli);
+        pass &= rss_verdict("target: netdep graph --group-by host peak RSS <= 64 MiB", &res->graph_host_cli);
+        pass &= rss_verdict("target: netdep impact CLI peak RSS <= 64 MiB", &res->impact_cli);
+        return pass;
+}
+
 static int run(const struct bench_options *o, const char *uri)
 {
         _cleanup_free_ struct host_ref *hosts = calloc(o->queries + 1, sizeof(*hosts));
@@ -812,8 +1220,6 @@ static int run(const struct bench_options *o, const char *uri)
         uint64_t rng = o->seed;
         size_t n_hosts, n_infra;
         struct walk_result warm;
-        double median;
-        bool pass;
         int r;
 
         if (!hosts || !res)
@@ -871,6 +1277,16 @@ static int run(const struct bench_options *o, const char *uri)
         n_hosts = draw_hosts(o, false, o->queries, &rng, hosts);
         n_infra = draw_hosts(o, true, o->infra_queries, &rng, infra_hosts);
 
+        /* First, while the bench is small: a forked child's ru_maxrss
+         * starts from the bench's RSS at the fork. */
+        printf("\n== the CLI end to end (fork to wait4, stdout to /dev/null): look, then %u rounds of graph, "
+               "graph --group-by host, impact\n",
+               o->graph_runs);
+        fflush(stdout);
+        r = time_cli(o, uri, hosts, o->cli_runs < n_hosts ? o->cli_runs : n_hosts, res);
+        if (r < 0)
+                goto finish;
+
         printf("\n== nd_look vs naive, depth %u, direction both, in-process, open range\n", o->depth);
         fflush(stdout);
         /* One untimed look warms the caches for both. */
@@ -881,47 +1297,31 @@ static int run(const struct bench_options *o, const char *uri)
                 if (r < 0)
                         goto finish;
         }
-        r = time_hosts(s, o, hosts, n_hosts, false, res);
+        r = time_hosts(s, &look_question, o->depth, hosts, n_hosts, false, &res->look);
         if (r >= 0)
-                r = time_hosts(s, o, infra_hosts, n_infra, true, res);
+                r = time_hosts(s, &look_question, o->depth, infra_hosts, n_infra, true, &res->look_infra);
         if (r < 0)
                 goto finish;
 
-        printf("\n== netdep look CLI, end to end (fork to wait4, stdout to /dev/null)\n");
+        printf("\n== nd_impact vs naive, depth %d, in-process, open range\n", ND_IMPACT_MAX_DEPTH);
         fflush(stdout);
-        r = time_cli(o, uri, hosts, o->cli_runs < n_hosts ? o->cli_runs : n_hosts, res);
+        r = time_hosts(s, &impact_question, ND_IMPACT_MAX_DEPTH, hosts,
+                       o->impact_queries < n_hosts ? o->impact_queries : n_hosts, false, &res->impact);
+        if (r >= 0)
+                r = time_hosts(s, &impact_question, ND_IMPACT_MAX_DEPTH, infra_hosts, n_infra, true,
+                               &res->impact_infra);
         if (r < 0)
                 goto finish;
 
-        printf("\n  %-34s %4s %9s %9s %9s %9s %9s\n", "milliseconds", "runs", "median", "p90", "max",
-               "nodes med", "nodes max");
-        print_samples("nd_look, sampled lb/app/db hosts", &res->netdep, true);
-        print_samples("naive, sampled hosts", &res->naive, true);
-        print_samples("nd_look, infra hosts", &res->netdep_infra, true);
-        print_samples("naive, infra hosts", &res->naive_infra, true);
-        print_samples("netdep look CLI, sampled hosts", &res->cli, false);
-        printf("\n  naive store queries per look: %.1f (sampled), %.1f (infra); nd_look: %u, more for levels "
-               "past 256 nodes\n",
-               res->netdep.n ? (double)res->queries_naive / res->netdep.n : 0,
-               res->netdep_infra.n ? (double)res->queries_naive_infra / res->netdep_infra.n : 0, 2 * o->depth);
-        if (res->node_mismatches)
-                printf("  node counts differed between nd_look and the naive walk in %u looks\n",
-                       res->node_mismatches);
-        printf("  netdep look CLI peak RSS: %.1f MiB\n", (double)res->cli_maxrss_kib / 1024);
-        printf("\n  %-44s %8.2f\n", "nd_look / naive (medians, sampled)",
-               ratio(quantile(&res->netdep, 0.5), quantile(&res->naive, 0.5)));
-        printf("  %-44s %8.2f\n", "nd_look / naive (medians, infra)",
-               ratio(quantile(&res->netdep_infra, 0.5), quantile(&res->naive_infra, 0.5)));
-        printf("  %-44s %8.2f\n", "CLI / nd_look (medians, sampled)",
-               ratio(quantile(&res->cli, 0.5), quantile(&res->netdep, 0.5)));
+        if (o->graph_runs > 0) {
+                printf("\n== nd_graph_view vs naive, the whole store by process, in-process, open range\n");
+                fflush(stdout);
+                r = time_graph(s, o->graph_runs, &res->graph);
+                if (r < 0)
+                        goto finish;
+        }
 
-        median = quantile(&res->netdep, 0.5);
-        pass = res->netdep.n > 0 && median <= TARGET_MEDIAN_S;
-        printf("\n  target: median nd_look, depth %u, sampled hosts <= %.0f ms: %.2f ms  %s   "
-               "(CLI end to end: %.2f ms)\n",
-               o->depth, 1e3 * TARGET_MEDIAN_S, 1e3 * median, pass ? "PASS" : "FAIL",
-               1e3 * quantile(&res->cli, 0.5));
-        r = pass ? 0 : 1;
+        r = report(o, res) ? 0 : 1;
 finish:
         if (r == -EINTR)
                 bench_error(r, "Interrupted by signal %d", (int)bench_interrupted);
@@ -937,7 +1337,8 @@ static void help(FILE *out)
                 "Usage: look-bench [OPTIONS]\n"
                 "\n"
                 "Builds a store of 10,000 hosts and ~1.36M edges, then times nd_look\n"
-                "(depth 3) against a one-query-per-node walk, and the netdep look CLI.\n"
+                "(depth 3), nd_impact and nd_graph_view of the whole store, each against\n"
+                "a one-query-per-node peer, and the look, graph and impact CLI.\n"
                 "\n"
                 "Options:\n"
                 "      --store URI         default $ND_TEST_STORE, else a temporary SQLite file\n"
@@ -947,7 +1348,10 @@ static void help(FILE *out)
                 "      --depth D           1..%d (default 3)\n"
                 "      --queries N         sampled lb/app/db hosts (default 50)\n"
                 "      --infra-queries N   infra hosts, the worst case (0..10, default 3)\n"
-                "      --cli-runs N        CLI runs on the first sampled hosts (default 10)\n"
+                "      --cli-runs N        look CLI runs on the first sampled hosts (default 10)\n"
+                "      --impact-queries N  nd_impact of the first sampled hosts (default 10)\n"
+                "      --graph-runs N      runs of the whole graph, in-process, and rounds of\n"
+                "                          the graph and impact CLI (default 3; 0 skips them)\n"
                 "      --seed S            of the host sample (default 1)\n"
                 "      --netdep PATH       the netdep to run (default %s)\n"
                 "      --timeout S         longest one CLI run may take (default 120)\n"
@@ -967,6 +1371,8 @@ static int parse_args(int argc, char **argv, struct bench_options *o)
                 OPT_QUERIES,
                 OPT_INFRA_QUERIES,
                 OPT_CLI_RUNS,
+                OPT_IMPACT_QUERIES,
+                OPT_GRAPH_RUNS,
                 OPT_SEED,
                 OPT_NETDEP,
                 OPT_TIMEOUT,
@@ -980,6 +1386,8 @@ static int parse_args(int argc, char **argv, struct bench_options *o)
                 { "queries", required_argument, NULL, OPT_QUERIES },
                 { "infra-queries", required_argument, NULL, OPT_INFRA_QUERIES },
                 { "cli-runs", required_argument, NULL, OPT_CLI_RUNS },
+                { "impact-queries", required_argument, NULL, OPT_IMPACT_QUERIES },
+                { "graph-runs", required_argument, NULL, OPT_GRAPH_RUNS },
                 { "seed", required_argument, NULL, OPT_SEED },
                 { "netdep", required_argument, NULL, OPT_NETDEP },
                 { "timeout", required_argument, NULL, OPT_TIMEOUT },
@@ -1017,6 +1425,12 @@ static int parse_args(int argc, char **argv, struct bench_options *o)
                         break;
                 case OPT_CLI_RUNS:
                         r = bench_parse_uint(optarg, 0, MAX_QUERIES, &o->cli_runs);
+                        break;
+                case OPT_IMPACT_QUERIES:
+                        r = bench_parse_uint(optarg, 0, MAX_QUERIES, &o->impact_queries);
+                        break;
+                case OPT_GRAPH_RUNS:
+                        r = bench_parse_uint(optarg, 0, 100, &o->graph_runs);
                         break;
                 case OPT_SEED:
                         r = bench_parse_uint(optarg, 0, UINT32_MAX, &seed);
@@ -1067,6 +1481,8 @@ int main(int argc, char **argv)
                 .queries = 50,
                 .infra_queries = 3,
                 .cli_runs = 10,
+                .impact_queries = 10,
+                .graph_runs = 3,
                 .seed = 1,
                 .netdep = NETDEP_PATH,
                 .timeout_s = 120,

@@ -65,11 +65,12 @@ expect_line() { # PATTERN TEXT WHAT
 }
 
 # Wait until every agent's first flushes are in: the deepest edge (ext's,
-# reported by lb's agent) and the legacy one.
+# reported by lb's agent), the legacy one, and both app hosts' own views.
 ready() {
         local t
         t=$(look --host 10.202.0.30 --direction in --depth 3 2>/dev/null) || return 1
-        grep -q "10.202.0.50:many" <<<"$t" && grep -q "legacy" <<<"$t" && grep -q "backup" <<<"$(look --host 10.202.0.21 --direction in 2>/dev/null)"
+        grep -q "10.202.0.50:many" <<<"$t" && grep -q "legacy" <<<"$t" && ! grep -q "10.202.0.2[12]:many (?)" <<<"$t" &&
+                grep -q "backup" <<<"$(look --host 10.202.0.21 --direction in 2>/dev/null)"
 }
 wait_for 20 ready || { look --host 10.202.0.30 --direction in --depth 3 >&2 || true; fail "agents did not fill the store"; }
 echo "ok: agents filled the store"

@@ -473,9 +473,9 @@ static int emit_each(struct nd_graph *g, const struct nd_edge *e, void *userdata
         return r < 0 ? r : each->fn(g, &ge, each->userdata);
 }
 
-/* A scan of the whole store: edges arrive grouped by server address, so
+/* A scan of the whole store: edges arrive grouped by server endpoint, so
  * the shadow rule runs per group (every view of an edge shares its server
- * address) and memory stays that of the largest group. */
+ * endpoint) and memory stays that of the largest group. */
 struct scan {
         struct nd_graph *g;
         enum nd_edge_match match;
@@ -505,7 +505,8 @@ static int scan_edge(const struct nd_edge *e, void *userdata)
         if (sc->only && !strmap_get(sc->only, sc->match == ND_MATCH_SERVER_ADDR ? e->server.addr : e->client.addr,
                                     &ignored))
                 return 0;
-        if (sc->group.n && strcmp(sc->group.items[0].server.addr, e->server.addr) != 0) {
+        if (sc->group.n && (sc->group.items[0].server.port != e->server.port ||
+                            strcmp(sc->group.items[0].server.addr, e->server.addr) != 0)) {
                 r = flush_group(sc);
                 if (r < 0)
                         return r;

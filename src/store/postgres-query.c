@@ -30,6 +30,8 @@ enum edge_query {
         EDGES_BY_CLIENT,
         EDGES_BY_SERVER_RANGED,
         EDGES_BY_CLIENT_RANGED,
+        EDGES_BY_ID,
+        EDGES_BY_ID_RANGED,
         EDGE_ENDPOINTS,
         _EDGE_QUERY_MAX,
 };
@@ -61,6 +63,18 @@ enum edge_column {
         "WHERE m.addr = q.addr OFFSET 0) e " join " " group ") "                                        \
         "x(id, client_id, server_id, first_seen, last_seen, connections, sides, opened, failed, "       \
         "buckets, client_pgid, client_processes)"
+/* The same answer for the edges whose server endpoint's id is in ($1, $5]:
+ * a scan of the whole store in slices, through edges_by_server, each
+ * server endpoint's edges in one slice. */
+#define EDGES_BY_ID_SQL(columns, join, group)                                                           \
+        "SELECT array_agg(id), array_agg(client_id), array_agg(server_id), array_agg(first_seen), "     \
+        "array_agg(last_seen), array_agg(connections), array_agg(sides), array_agg(opened), "          \
+        "array_agg(failed), array_agg(client_pgid), array_agg(client_processes), array_agg(buckets) "   \
+        "FROM (SELECT e.id, e.client_id, e.server_id, e.first_seen, e.last_seen, " columns ", "          \
+        "e.client_pgid, e.client_processes FROM edges e " join " "                                      \
+        "WHERE e.server_id > $1::bigint AND e.server_id <= $5::bigint " group ") "                      \
+        "x(id, client_id, server_id, first_seen, last_seen, connections, sides, opened, failed, "       \
+        "buckets, client_pgid, client_processes)"
 #define OPEN_COLUMNS                                                                                    \
         /* Both sides count the same connections opened: the larger. */                                 \
         "e.last_connections, e.sides, greatest(e.opened_by_client, e.opened_by_server), e.failed, 0"
@@ -83,6 +97,10 @@ static const char *const edge_query_sql[_EDGE_QUERY_MAX] = {
         [EDGES_BY_CLIENT] = EDGES_SQL("client_id", OPEN_COLUMNS, "", ""),
         [EDGES_BY_SERVER_RANGED] = EDGES_SQL("server_id", RANGED_COLUMNS, RANGED_JOIN, RANGED_GROUP),
         [EDGES_BY_CLIENT_RANGED] = EDGES_SQL("client_id", RANGED_COLUMNS, RANGED_JOIN, RANGED_GROUP),
+        /* $2..$4 unused but typed, so that both take the same parameters. */
+        [EDGES_BY_ID] = EDGES_BY_ID_SQL(OPEN_COLUMNS, "", "AND $2::bigint IS NOT NULL AND $3::bigint IS NOT NULL "
+                                                          "AND $4::bigint IS NOT NULL"),
+        [EDGES_BY_ID_RANGED] = EDGES_BY_ID_SQL(RANGED_COLUMNS, RANGED_JOIN, RANGED_GROUP),
         [EDGE_ENDPOINTS] = "SELECT id, addr, port, name, pgid FROM endpoints WHERE id = ANY ($1::bigint[])",
 };
 
@@ -91,6 +109,8 @@ static const char *const edge_query_name[_EDGE_QUERY_MAX] = {
         [EDGES_BY_CLIENT] = "netdep_edges_by_client",
         [EDGES_BY_SERVER_RANGED] = "netdep_edges_by_server_ranged",
         [EDGES_BY_CLIENT_RANGED] = "netdep_edges_by_client_ranged",
+        [EDGES_BY_ID] = "netdep_edges_by_id",
+        [EDGES_BY_ID_RANGED] = "netdep_edges_by_id_ranged",
         [EDGE_ENDPOINTS] = "netdep_edge_endpoints",
 };
 
@@ -251,35 +271,18 @@ static void free_columns(int64_t *(*columns)[_EDGE_COLUMN_MAX])
                 free((*columns)[c]);
 }
 
-int pg_edges(struct nd_store *base, const struct nd_edge_query *q, struct nd_edge_list *out)
+/* An answer of column arrays (EDGES_SQL) to edges, with their endpoints
+ * asked in a second question; appended to out. */
+static int edges_of_answer(struct pg_store *s, PGresult *res, struct nd_edge_list *out)
 {
-        struct pg_store *s = to_pg(base);
-        bool ranged = !nd_time_range_is_open(&q->range);
-        enum edge_query which = (q->match == ND_MATCH_SERVER_ADDR ? EDGES_BY_SERVER : EDGES_BY_CLIENT) +
-                                (ranged ? EDGES_BY_SERVER_RANGED : 0);
-        _cleanup_result_ PGresult *res = NULL, *endpoints = NULL;
+        _cleanup_result_ PGresult *endpoints = NULL;
         _cleanup_(free_columns) int64_t *column[_EDGE_COLUMN_MAX] = {};
         _cleanup_free_ struct nd_endpoint *ends = NULL;
-        _cleanup_free_ char *addrs = NULL, *ids = NULL;
+        _cleanup_free_ char *ids = NULL;
         _cleanup_(id_index_done) struct id_index index = {};
-        struct text_array array = {};
-        char since_bucket[24], since[24], until[24];
         size_t n;
         int r;
 
-        for (size_t i = 0; i < q->n_addrs; i++)
-                text_array_add(&array, q->addrs[i]);
-        addrs = text_array_finish(&array);
-        if (!addrs)
-                return -ENOMEM;
-        format_i64(since_bucket, q->range.since < INT64_MIN + ND_BUCKET_SECONDS
-                                         ? INT64_MIN
-                                         : q->range.since - ND_BUCKET_SECONDS);
-        format_i64(until, q->range.until);
-        format_i64(since, q->range.since);
-        r = exec_edge_query(s, which, ranged ? 4 : 1, (const char *[]){ addrs, since_bucket, until, since }, &res);
-        if (r < 0)
-                return r;
         if (PQntuples(res) != 1 || PQnfields(res) != _EDGE_COLUMN_MAX)
                 goto bad;
         n = array_length(PQgetvalue(res, 0, EDGE_ID));
@@ -292,7 +295,6 @@ int pg_edges(struct nd_store *base, const struct nd_edge_query *q, struct nd_edg
                 if (parse_numbers(PQgetvalue(res, 0, c), n, column[c]) < 0)
                         goto bad;
         }
-        PQclear(TAKE_PTR(res));
 
         r = endpoint_ids(column, n, &index, &ids);
         if (r >= 0)
@@ -343,8 +345,42 @@ int pg_edges(struct nd_store *base, const struct nd_edge_query *q, struct nd_edg
         }
         return r;
 bad:
-        nd_store_set_error(base, "query edges: an answer not as asked");
+        nd_store_set_error(&s->base, "query edges: an answer not as asked");
         return -EBADMSG;
+}
+
+/* A range's parameters: since less a bucket (an overlapping bucket starts
+ * after it), until, since. */
+static void range_params(const struct nd_time_range *range, char since_bucket[24], char until[24], char since[24])
+{
+        format_i64(since_bucket, range->since < INT64_MIN + ND_BUCKET_SECONDS ? INT64_MIN
+                                                                                 : range->since - ND_BUCKET_SECONDS);
+        format_i64(until, range->until);
+        format_i64(since, range->since);
+}
+
+int pg_edges(struct nd_store *base, const struct nd_edge_query *q, struct nd_edge_list *out)
+{
+        struct pg_store *s = to_pg(base);
+        bool ranged = !nd_time_range_is_open(&q->range);
+        enum edge_query which = (q->match == ND_MATCH_SERVER_ADDR ? EDGES_BY_SERVER : EDGES_BY_CLIENT) +
+                                (ranged ? EDGES_BY_SERVER_RANGED : 0);
+        _cleanup_result_ PGresult *res = NULL;
+        _cleanup_free_ char *addrs = NULL;
+        struct text_array array = {};
+        char since_bucket[24], since[24], until[24];
+        int r;
+
+        for (size_t i = 0; i < q->n_addrs; i++)
+                text_array_add(&array, q->addrs[i]);
+        addrs = text_array_finish(&array);
+        if (!addrs)
+                return -ENOMEM;
+        range_params(&q->range, since_bucket, until, since);
+        r = exec_edge_query(s, which, ranged ? 4 : 1, (const char *[]){ addrs, since_bucket, until, since }, &res);
+        if (r < 0)
+                return r;
+        return edges_of_answer(s, res, out);
 }
 
 int pg_hosts(struct nd_store *base, struct nd_host_list *out)
@@ -432,43 +468,50 @@ int pg_roles_load(struct nd_store *base, struct nd_role_rules *out)
         return r;
 }
 
-static int compare_server_addr(const void *a, const void *b)
+static int compare_server(const void *a, const void *b)
 {
         const struct nd_edge *x = a, *y = b;
+        int r = strcmp(x->server.addr, y->server.addr);
 
-        return strcmp(x->server.addr, y->server.addr);
+        if (r)
+                return r;
+        return x->server.port < y->server.port ? -1 : x->server.port > y->server.port;
 }
 
-/* A chunk of server addresses at a time through pg_edges(), each chunk's
- * edges grouped by server address: bounded memory, the indexes' speed. */
+/* The edges table in slices of server endpoint ids, each one question (and
+ * one for its endpoints), each sorted by server endpoint: memory bounded by
+ * a slice, whatever the store holds. */
 int pg_scan_edges(struct nd_store *base, const struct nd_time_range *range, nd_edge_fn fn, void *userdata)
 {
-        enum { CHUNK = 512 };
-        struct nd_host_list hosts = {};
+        enum { SLICE = 2000 }; /* server endpoints */
+        struct pg_store *s = to_pg(base);
+        bool ranged = !nd_time_range_is_open(range);
+        _cleanup_result_ PGresult *top = NULL;
         struct nd_edge_list edges = {};
-        const char **addrs = NULL;
-        int r;
+        char since_bucket[24], since[24], until[24], lo[24], hi[24];
+        int64_t max_id;
+        int r = 0;
 
-        r = pg_endpoint_addrs(base, &hosts);
-        if (r >= 0 && !(addrs = calloc(hosts.n ? hosts.n : 1, sizeof(*addrs))))
-                r = -ENOMEM;
-        for (size_t i = 0; r >= 0 && i < hosts.n; i++)
-                addrs[i] = hosts.items[i].addr;
-        for (size_t start = 0; r >= 0 && start < hosts.n; start += CHUNK) {
-                struct nd_edge_query q = {
-                        .match = ND_MATCH_SERVER_ADDR, .addrs = addrs + start,
-                        .n_addrs = hosts.n - start < CHUNK ? hosts.n - start : CHUNK, .range = *range,
-                };
+        top = PQexec(s->conn, "SELECT coalesce(max(id), 0) FROM endpoints");
+        if (!pg_result_ok(top))
+                return pg_fail(s, top, "scan edges");
+        max_id = strtoll(PQgetvalue(top, 0, 0), NULL, 10);
+        range_params(range, since_bucket, until, since);
+        for (int64_t start = 0; r >= 0 && start < max_id; start += SLICE) {
+                _cleanup_result_ PGresult *res = NULL;
 
+                format_i64(lo, start);
+                format_i64(hi, start + SLICE);
+                r = exec_edge_query(s, ranged ? EDGES_BY_ID_RANGED : EDGES_BY_ID, 5,
+                                    (const char *[]){ lo, since_bucket, until, since, hi }, &res);
                 edges.n = 0;
-                r = pg_edges(base, &q, &edges);
+                if (r >= 0)
+                        r = edges_of_answer(s, res, &edges);
                 if (r >= 0 && edges.n > 1)
-                        qsort(edges.items, edges.n, sizeof(*edges.items), compare_server_addr);
+                        qsort(edges.items, edges.n, sizeof(*edges.items), compare_server);
                 for (size_t i = 0; r >= 0 && i < edges.n; i++)
                         r = fn(&edges.items[i], userdata);
         }
-        free(addrs);
         nd_edge_list_done(&edges);
-        nd_host_list_done(&hosts);
         return r < 0 ? r : 0;
 }

@@ -98,8 +98,8 @@ struct nd_store_ops {
         int (*edges)(struct nd_store *s, const struct nd_edge_query *q, struct nd_edge_list *out);
         /* Every edge observed in the range (open: every edge), to fn one at
          * a time, never all held at once: a question over the whole store
-         * stays in bounded memory. The edges of one server address come
-         * one after another. */
+         * stays in bounded memory. The edges of one server endpoint
+         * (address and port) come one after another. */
         int (*scan_edges)(struct nd_store *s, const struct nd_time_range *range, nd_edge_fn fn, void *userdata);
         int (*hosts)(struct nd_store *s, struct nd_host_list *out);
         /* Every distinct endpoint address (hostname ""), for role membership

@@ -466,20 +466,21 @@ static void test_many_addresses_one_query(void **state)
 
 struct scanned {
         struct nd_edge_list edges;
-        size_t groups; /* runs of one server address */
+        size_t groups; /* runs of one server endpoint */
 };
 
 static int on_scanned(const struct nd_edge *e, void *userdata)
 {
         struct scanned *sc = userdata;
 
-        if (sc->edges.n == 0 || strcmp(sc->edges.items[sc->edges.n - 1].server.addr, e->server.addr) != 0)
+        if (sc->edges.n == 0 || strcmp(sc->edges.items[sc->edges.n - 1].server.addr, e->server.addr) != 0 ||
+            sc->edges.items[sc->edges.n - 1].server.port != e->server.port)
                 sc->groups++;
         return nd_edge_list_push(&sc->edges, e);
 }
 
 /* A scan of the whole store gives every edge once, the edges of one server
- * address together, each as a query by address gives it; a range keeps
+ * endpoint together, each as a query by address gives it; a range keeps
  * only what was seen in it. */
 static void test_scan_edges(void **state)
 {
@@ -497,6 +498,7 @@ static void test_scan_edges(void **state)
         struct scanned sc = {}, ranged = {};
         size_t mine = 0, groups_of_mine = 0;
         const char *last = "";
+        uint16_t last_port = 0;
 
         ingest(s, t, "c", "10.4.0.1", a, 3);
         ingest(s, t + 600, "srv", "10.4.0.9", b, 2);
@@ -506,14 +508,15 @@ static void test_scan_edges(void **state)
                 if (strncmp(e->server.addr, "10.4.0.", 7) != 0)
                         continue; /* another test's */
                 mine++;
-                if (strcmp(e->server.addr, last) != 0)
+                if (strcmp(e->server.addr, last) != 0 || e->server.port != last_port)
                         groups_of_mine++;
                 last = e->server.addr;
+                last_port = e->server.port;
                 for (size_t k = 0; k < i; k++)
                         assert_false(sc.edges.items[k].id == e->id);
         }
         assert_int_equal(mine, 5);
-        assert_int_equal(groups_of_mine, 2); /* 10.4.0.8 and 10.4.0.9, each in one run */
+        assert_int_equal(groups_of_mine, 2); /* 10.4.0.8:443 and 10.4.0.9:80, each in one run */
         const struct nd_edge *e = find(&sc.edges, "10.4.0.2", "wget", "10.4.0.9", 80);
         assert_non_null(e);
         assert_int_equal(e->connections, 3);

@@ -70,6 +70,7 @@ int nd_graph_init(struct nd_graph *g, struct nd_store *store, bool by_role)
         strmap_init(&g->label_index);
         strmap_init(&g->label_of_addr);
         strmap_init(&g->dns_index);
+        strmap_init(&g->prefetched);
         /* Rules are needed for --role even without grouping. */
         return nd_store_roles_load(store, &g->rules);
 }
@@ -80,6 +81,10 @@ static int load_hosts(struct nd_graph *g)
 
         if (g->hosts_loaded)
                 return 0;
+        /* Whatever a prefetch read is in the whole table too. */
+        nd_host_list_done(&g->hosts);
+        strmap_done(&g->hostname_index);
+        strmap_init(&g->hostname_index);
         r = nd_store_hosts(g->store, &g->hosts);
         for (size_t i = 0; r >= 0 && i < g->hosts.n; i++)
                 r = strmap_put(&g->hostname_index, g->hosts.items[i].addr, i, NULL);
@@ -100,6 +105,7 @@ void nd_graph_done(struct nd_graph *g)
         strmap_done(&g->label_index);
         strmap_done(&g->label_of_addr);
         strmap_done(&g->dns_index);
+        strmap_done(&g->prefetched);
         for (size_t i = 0; i < g->n_dns; i++)
                 free(g->dns_names[i]);
         free(g->dns_names);
@@ -109,10 +115,40 @@ static const char *hostname_of(struct nd_graph *g, const char *addr)
 {
         size_t i;
 
-        /* Only glob rules need hostnames; a failed load leaves them unmatched. */
-        if (load_hosts(g) < 0)
+        /* Asked by a prefetch: the answer is in hosts already, or there is
+         * none. Else the whole table; a failed load leaves it unnamed. */
+        if (!g->hosts_loaded && !strmap_get(&g->prefetched, addr, &i) && load_hosts(g) < 0)
                 return NULL;
         return strmap_get(&g->hostname_index, addr, &i) ? g->hosts.items[i].hostname : NULL;
+}
+
+int nd_graph_prefetch_names(struct nd_graph *g, const char *const *labels, size_t n)
+{
+        const char **asked;
+        size_t k = 0, ignored, before = g->hosts.n;
+        int r = 0;
+
+        if (g->hosts_loaded)
+                return 0;
+        if (n > ND_GRAPH_PREFETCH_MAX)
+                return load_hosts(g);
+        asked = calloc(n ? n : 1, sizeof(*asked));
+        if (!asked)
+                return -ENOMEM;
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                struct nd_addr a;
+
+                if (nd_addr_parse(labels[i], &a) < 0 || strmap_get(&g->prefetched, labels[i], &ignored))
+                        continue;
+                r = strmap_put(&g->prefetched, labels[i], 0, NULL);
+                asked[k++] = labels[i];
+        }
+        if (r >= 0 && k)
+                r = nd_store_hosts_of(g->store, asked, k, &g->hosts);
+        for (size_t i = before; r >= 0 && i < g->hosts.n; i++)
+                r = strmap_put(&g->hostname_index, g->hosts.items[i].addr, i, NULL);
+        free(asked);
+        return r < 0 ? r : 0;
 }
 
 static const struct nd_role_rule *role_of(struct nd_graph *g, const char *addr)

@@ -74,6 +74,9 @@ struct nd_graph {
         bool hosts_loaded;
         struct nd_host_list hosts;
         struct strmap hostname_index; /* addr -> index in hosts */
+        /* Before the whole table is read: the addresses a prefetch asked
+         * for (their hostnames, where an agent gave one, are in hosts). */
+        struct strmap prefetched;
         /* Labels met so far, each once: labels[] owns them, label_index
          * finds one by its text, label_of_addr an address's. */
         char **labels;
@@ -105,6 +108,13 @@ void nd_graph_done(struct nd_graph *g);
  * hostname its agent reported, else its reverse-DNS name if resolved;
  * NULL when it has none (or for a role label). Owned by the graph. */
 const char *nd_graph_name(struct nd_graph *g, const char *label);
+
+/* Reads the hostnames of just these labels, so that naming a small
+ * answer does not read the whole hosts table (10,000 rows for a look of
+ * ten hosts); past ND_GRAPH_PREFETCH_MAX labels the table is read once
+ * instead. Names come from nd_graph_name() as before. */
+#define ND_GRAPH_PREFETCH_MAX 4096
+int nd_graph_prefetch_names(struct nd_graph *g, const char *const *labels, size_t n);
 
 /* Looks up, by reverse DNS, the names of those labels that are addresses
  * and have no name otherwise, within budget_ms in total; nd_graph_name()

@@ -5,13 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Names come once the nodes are known (name_nodes), not per edge. */
 static int add_edge(struct nd_graph *g, const struct nd_graph_edge *e, void *userdata)
 {
         struct nd_endpoint_ref client = {
-                e->client, nd_graph_name(g, e->client), 0, e->client_process, e->client_pgid, e->client_processes,
+                e->client, NULL, 0, e->client_process, e->client_pgid, e->client_processes,
         };
         struct nd_endpoint_ref server = {
-                e->server, nd_graph_name(g, e->server), e->port, e->server_process, e->server_pgid, 0,
+                e->server, NULL, e->port, e->server_process, e->server_pgid, 0,
         };
         struct nd_edge_counts counts = {
                 .connections = e->connections, .opened = e->opened, .failed = e->failed,
@@ -129,19 +130,20 @@ static int neighbourhood(struct nd_graph *g, const struct nd_graph_view_options 
         return r < 0 ? r : 0;
 }
 
-/* Names for the nodes that have none, by reverse DNS, in one batch. */
-static int name_by_dns(struct nd_graph *g, struct nd_endpoint_graph *out, unsigned budget_ms)
+/* Names for the nodes: their hostnames, read for them alone, then (when
+ * asked) reverse DNS for those still without one, in one batch. */
+static int name_nodes(struct nd_graph *g, struct nd_endpoint_graph *out, unsigned resolve_ms)
 {
         const char **labels = calloc(out->n_nodes ? out->n_nodes : 1, sizeof(*labels));
-        size_t n = 0;
         int r;
 
         if (!labels)
                 return -ENOMEM;
         for (size_t i = 0; i < out->n_nodes; i++)
-                if (!out->nodes[i].name)
-                        labels[n++] = out->nodes[i].label;
-        r = nd_graph_resolve_names(g, labels, n, budget_ms);
+                labels[i] = out->nodes[i].label;
+        r = nd_graph_prefetch_names(g, labels, out->n_nodes);
+        if (r >= 0 && resolve_ms)
+                r = nd_graph_resolve_names(g, labels, out->n_nodes, resolve_ms);
         free(labels);
         for (size_t i = 0; r >= 0 && i < out->n_nodes; i++) {
                 const char *name = out->nodes[i].name ? NULL : nd_graph_name(g, out->nodes[i].label);
@@ -162,7 +164,7 @@ int nd_graph_view(struct nd_graph *g, const struct nd_graph_view_options *o, str
                 r = nd_graph_each_store_edge(g, &range, add_edge, out);
         if (r >= 0 && out->n_links == 0)
                 r = -ENODATA;
-        if (r >= 0 && o->resolve_ms)
-                r = name_by_dns(g, out, o->resolve_ms);
+        if (r >= 0)
+                r = name_nodes(g, out, o->resolve_ms);
         return r;
 }

@@ -175,13 +175,15 @@ int nd_impact(struct nd_graph *g, const struct nd_impact_options *o, struct nd_i
         memmove(st.entries, st.entries + n_targets, (st.n - n_targets) * sizeof(*st.entries));
         st.n -= n_targets;
         qsort_safe(st.entries, st.n, sizeof(*st.entries), compare_entries);
-        if (o->resolve_ms) {
+        {
                 const char **labels = calloc(st.n ? st.n : 1, sizeof(*labels));
                 if (labels) {
                         for (size_t i = 0; i < st.n; i++)
                                 labels[i] = st.entries[i].label;
                         /* Names are a nicety: the list stands without them. */
-                        (void)nd_graph_resolve_names(g, labels, st.n, o->resolve_ms);
+                        (void)nd_graph_prefetch_names(g, labels, st.n);
+                        if (o->resolve_ms)
+                                (void)nd_graph_resolve_names(g, labels, st.n, o->resolve_ms);
                         free(labels);
                 }
         }

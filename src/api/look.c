@@ -423,7 +423,9 @@ static int collect_labels(const struct nd_look_node *nodes, size_t n, struct str
         return r;
 }
 
-static int resolve_names(struct nd_graph *g, const struct nd_look_result *res, unsigned budget_ms)
+/* Names for the tree: the hostnames of its labels (read for them alone),
+ * and reverse DNS for the rest when asked. */
+static int find_names(struct nd_graph *g, const struct nd_look_result *res, unsigned resolve_ms)
 {
         struct strmap set;
         const char **labels = NULL;
@@ -440,7 +442,9 @@ static int resolve_names(struct nd_graph *g, const struct nd_look_result *res, u
                 if (set.slots[i].key)
                         labels[n++] = set.slots[i].key;
         if (r >= 0)
-                r = nd_graph_resolve_names(g, labels, n, budget_ms);
+                r = nd_graph_prefetch_names(g, labels, n);
+        if (r >= 0 && resolve_ms)
+                r = nd_graph_resolve_names(g, labels, n, resolve_ms);
         free(labels);
         strmap_done(&set);
         return r;
@@ -618,8 +622,8 @@ int nd_look(struct nd_graph *g, const struct nd_look_options *o, struct nd_look_
                 r = one_direction(&st, &st.out, ND_LOOK_OUT, &res.out_roots, &res.n_out);
         if (r >= 0 && res.n_in + res.n_out == 0)
                 r = -ENODATA;
-        if (r >= 0 && o->resolve_ms)
-                r = resolve_names(g, &res, o->resolve_ms);
+        if (r >= 0)
+                r = find_names(g, &res, o->resolve_ms);
         if (r >= 0) {
                 name_nodes(g, res.in_roots, res.n_in);
                 name_nodes(g, res.out_roots, res.n_out);

@@ -98,21 +98,29 @@ static json_t *edges_json(struct nd_graph *g, const struct nd_labeled_edges *l)
         return a;
 }
 
-/* Names are a nicety: a failed lookup leaves the addresses. */
-static void resolve_names(struct nd_graph *g, const struct nd_diff_result *res, unsigned budget_ms)
+/* The names of the edges' ends: hostnames read for them alone, and
+ * reverse DNS when asked. Names are a nicety: a failed lookup leaves the
+ * addresses. */
+static void find_names(struct nd_graph *g, const struct nd_diff_result *res, unsigned resolve_ms)
 {
-        const struct nd_labeled_edges *lists[] = { &res->appeared, &res->vanished };
-        size_t n = 2 * (res->appeared.n + res->vanished.n), k = 0;
-        const char **labels = calloc(n ? n : 1, sizeof(*labels));
+        const struct nd_labeled_edges *lists[] = { &res->appeared, &res->vanished, &res->missed_before,
+                                                   &res->missed_after };
+        size_t n = 0, k = 0;
+        const char **labels;
 
+        for (int l = 0; l < 4; l++)
+                n += 2 * lists[l]->n;
+        labels = calloc(n ? n : 1, sizeof(*labels));
         if (!labels)
                 return;
-        for (int l = 0; l < 2; l++)
+        for (int l = 0; l < 4; l++)
                 for (size_t i = 0; i < lists[l]->n; i++) {
                         labels[k++] = lists[l]->items[i].client;
                         labels[k++] = lists[l]->items[i].server;
                 }
-        (void)nd_graph_resolve_names(g, labels, k, budget_ms);
+        (void)nd_graph_prefetch_names(g, labels, k);
+        if (resolve_ms)
+                (void)nd_graph_resolve_names(g, labels, k, resolve_ms);
         free(labels);
 }
 
@@ -199,8 +207,8 @@ int verb_diff(int argc, char **argv)
         r = nd_graph_init(&g, s, o.by_role);
         if (r >= 0)
                 r = nd_diff(&g, &o, &res);
-        if (r >= 0 && resolve_ms)
-                resolve_names(&g, &res, resolve_ms);
+        if (r >= 0)
+                find_names(&g, &res, resolve_ms);
         if (r == -ENOENT) {
                 log_error("unknown %s %s", o.host ? "host" : "role", o.host ? o.host : o.role);
                 r = EXIT_RUNTIME;

@@ -397,6 +397,27 @@ int pg_hosts(struct nd_store *base, struct nd_host_list *out)
         return r;
 }
 
+int pg_hosts_of(struct nd_store *base, const char *const *addrs, size_t n, struct nd_host_list *out)
+{
+        struct pg_store *s = to_pg(base);
+        _cleanup_result_ PGresult *res = NULL;
+        _cleanup_free_ char *array = NULL;
+        struct text_array a = {};
+        int r;
+
+        for (size_t i = 0; i < n; i++)
+                text_array_add(&a, addrs[i]);
+        array = text_array_finish(&a);
+        if (!array)
+                return -ENOMEM;
+        r = pg_exec_params(s,
+                           "SELECT addr, hostname FROM hosts WHERE addr = ANY ($1::text[]) ORDER BY addr COLLATE \"C\"",
+                           1, (const char *[]){ array }, "read hosts", &res);
+        for (int i = 0; r >= 0 && i < PQntuples(res); i++)
+                r = nd_host_list_push(out, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
+        return r;
+}
+
 int pg_endpoint_addrs(struct nd_store *base, struct nd_host_list *out)
 {
         struct pg_store *s = to_pg(base);

@@ -321,6 +321,7 @@ const struct nd_store_ops nd_store_postgres_ops = {
         .edges = pg_edges,
         .scan_edges = pg_scan_edges,
         .hosts = pg_hosts,
+        .hosts_of = pg_hosts_of,
         .endpoint_addrs = pg_endpoint_addrs,
         .roles_replace = pg_roles_replace,
         .roles_load = pg_roles_load,

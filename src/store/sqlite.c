@@ -658,6 +658,34 @@ static int sqlite_hosts(struct nd_store *base, struct nd_host_list *out)
         return r;
 }
 
+static int sqlite_hosts_of(struct nd_store *base, const char *const *addrs, size_t n, struct nd_host_list *out)
+{
+        struct sqlite_store *s = to_sqlite(base);
+        char *json = addrs_json(addrs, n);
+        sqlite3_stmt *st;
+        int rc, r = 0;
+
+        if (!json)
+                return -ENOMEM;
+        rc = sqlite3_prepare_v2(s->db,
+                                "SELECT addr, hostname FROM hosts WHERE addr IN (SELECT value FROM json_each(?1)) "
+                                "ORDER BY addr",
+                                -1, &st, NULL);
+        if (rc != SQLITE_OK) {
+                free(json);
+                return fail(s, rc, "read hosts");
+        }
+        sqlite3_bind_text(st, 1, json, -1, SQLITE_STATIC);
+        while (r >= 0 && (rc = sqlite3_step(st)) == SQLITE_ROW)
+                r = nd_host_list_push(out, (const char *)sqlite3_column_text(st, 0),
+                                      (const char *)sqlite3_column_text(st, 1));
+        if (r >= 0 && rc != SQLITE_DONE)
+                r = fail(s, rc, "read hosts");
+        sqlite3_finalize(st);
+        free(json);
+        return r;
+}
+
 static int sqlite_endpoint_addrs(struct nd_store *base, struct nd_host_list *out)
 {
         struct sqlite_store *s = to_sqlite(base);
@@ -755,6 +783,7 @@ const struct nd_store_ops nd_store_sqlite_ops = {
         .edges = sqlite_edges,
         .scan_edges = sqlite_scan_edges,
         .hosts = sqlite_hosts,
+        .hosts_of = sqlite_hosts_of,
         .endpoint_addrs = sqlite_endpoint_addrs,
         .roles_replace = sqlite_roles_replace,
         .roles_load = sqlite_roles_load,

@@ -102,6 +102,8 @@ struct nd_store_ops {
          * (address and port) come one after another. */
         int (*scan_edges)(struct nd_store *s, const struct nd_time_range *range, nd_edge_fn fn, void *userdata);
         int (*hosts)(struct nd_store *s, struct nd_host_list *out);
+        /* The same for these addresses only (those an agent reported). */
+        int (*hosts_of)(struct nd_store *s, const char *const *addrs, size_t n, struct nd_host_list *out);
         /* Every distinct endpoint address (hostname ""), for role membership
          * of hosts that run no agent. */
         int (*endpoint_addrs)(struct nd_store *s, struct nd_host_list *out);
@@ -173,6 +175,11 @@ static inline int nd_store_scan_edges(struct nd_store *s, const struct nd_time_r
 static inline int nd_store_hosts(struct nd_store *s, struct nd_host_list *out)
 {
         return s->ops->hosts(s, out);
+}
+static inline int nd_store_hosts_of(struct nd_store *s, const char *const *addrs, size_t n,
+                                    struct nd_host_list *out)
+{
+        return s->ops->hosts_of(s, addrs, n, out);
 }
 static inline int nd_store_endpoint_addrs(struct nd_store *s, struct nd_host_list *out)
 {

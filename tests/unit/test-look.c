@@ -99,6 +99,7 @@ static void test_out_caller_is_named(void **state)
 
         assert_int_equal(nd_look(&f->graph, &o, &r), 0);
         assert_int_equal(r.n_out, 2); /* curl and nc: two client endpoints */
+        assert_string_equal(r.out_roots[0].name, "lb1");
         for (size_t i = 0; i < r.n_out; i++) {
                 const struct nd_look_node *app = child(&r.out_roots[i], "10.77.0.21", "python3");
                 assert_int_equal(app->port, 8080);

@@ -556,6 +556,25 @@ static void test_buckets_in_range(void **state)
         nd_store_close(s);
 }
 
+/* Hostnames of a few addresses: those an agent reported, no others. */
+static void test_hosts_of(void **state)
+{
+        struct nd_store *s = open_store(0);
+        const char *addrs[] = { "10.6.0.1", "10.6.0.2", "10.6.0.9" };
+        const struct nd_edge_observation row[] = { obs(ND_SIDE_CLIENT, "10.6.0.1", "x", "10.6.0.9", 80, "", 1) };
+        struct nd_host_list hosts = {};
+
+        ingest(s, 1800500000, "six-one", "10.6.0.1", row, 1);
+        ingest(s, 1800500000, "six-two", "10.6.0.2", row, 1);
+        assert_int_equal(nd_store_hosts_of(s, addrs, 3, &hosts), 0);
+        assert_int_equal(hosts.n, 2);
+        assert_string_equal(hosts.items[0].addr, "10.6.0.1");
+        assert_string_equal(hosts.items[0].hostname, "six-one");
+        assert_string_equal(hosts.items[1].hostname, "six-two");
+        nd_host_list_done(&hosts);
+        nd_store_close(s);
+}
+
 static void test_hosts_and_roles(void **state)
 {
         struct nd_store *s = open_store(0);
@@ -669,6 +688,7 @@ int main(void)
                 cmocka_unit_test(test_many_addresses_one_query),
                 cmocka_unit_test(test_scan_edges),
                 cmocka_unit_test(test_buckets_in_range),
+                cmocka_unit_test(test_hosts_of),
                 cmocka_unit_test(test_hosts_and_roles),
                 cmocka_unit_test(test_prune_under_another_handle),
         };

@@ -79,10 +79,13 @@ static int listen_started(struct nd_event_fold *f, const struct nd_tcp_event *ev
                         f->allocated_listeners = want;
                 }
                 i = (ssize_t)f->n_listeners++;
+                f->listeners[i].sockets = 0;
         }
         l = &f->listeners[i];
-        *l = (struct nd_event_listener){ .netns = ev->netns, .addr = ev->local, .port = ev->local_port };
-        process_of(ev, &l->owner);
+        if (l->sockets == 0)
+                *l = (struct nd_event_listener){ .netns = ev->netns, .addr = ev->local, .port = ev->local_port };
+        l->sockets++;
+        process_of(ev, &l->owner); /* the latest listener's owner */
         return 0;
 }
 
@@ -90,7 +93,7 @@ static void listen_stopped(struct nd_event_fold *f, const struct nd_tcp_event *e
 {
         ssize_t i = listener_index(f, ev->netns, &ev->local, ev->local_port);
 
-        if (i >= 0)
+        if (i >= 0 && --f->listeners[i].sockets == 0)
                 f->listeners[i] = f->listeners[--f->n_listeners];
 }
 

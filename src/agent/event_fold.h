@@ -17,6 +17,7 @@ struct nd_event_listener {
         uint64_t netns;
         struct nd_addr addr;
         uint16_t port;
+        uint32_t sockets; /* listening on it (SO_REUSEPORT: several) */
         struct nd_process owner;
 };
 

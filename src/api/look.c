@@ -114,10 +114,14 @@ static void merge_node(struct nd_look_node *n, const struct nd_look_node *other)
         n->several_pgids = true;
 }
 
+/* Length first, so that no two (process, peer) pairs read alike whatever
+ * their names hold ('|' included). */
 static char *append_text(char *p, const char *text)
 {
         size_t len = strlen(text);
 
+        *p++ = (char)('A' + len / 64); /* a printable, non-NUL length */
+        *p++ = (char)('A' + len % 64);
         memcpy(p, text, len);
         p[len] = '|';
         return p + len + 1;
@@ -137,7 +141,7 @@ static char *append_port(char *p, uint16_t port)
         return p;
 }
 
-/* "label|port|to_port|process|peer_process": printf is too slow here, a
+/* label, port, to_port, process, peer_process: printf is too slow here, a
  * level may add 100k children. key holds ND_LABEL_MAX + 2 *
  * ND_PROCESS_NAME_MAX + 16. */
 static void child_key(const struct nd_look_node *child, char *key)
@@ -157,7 +161,7 @@ static void child_key(const struct nd_look_node *child, char *key)
 static int add_child(struct look_state *st, struct nd_look_node *parent, size_t *allocated,
                      struct strmap *index, const struct nd_look_node *child)
 {
-        char key[ND_LABEL_MAX + 2 * ND_PROCESS_NAME_MAX + 16];
+        char key[ND_LABEL_MAX + 2 * ND_PROCESS_NAME_MAX + 24];
         size_t i;
         int r;
 
@@ -590,6 +594,21 @@ static int one_direction(struct look_state *st, struct edge_cache *c, enum nd_lo
         strmap_done(&st->expanded);
         strmap_init(&st->expanded);
         r = start_edges(st, c);
+        /* The start's labels are expanded already, as roots: a deeper node
+         * of one (a host of several addresses, a role's members) points at
+         * them, it does not fetch their edges again. */
+        for (size_t i = 0; r >= 0 && st->start.slots && i <= st->start.mask; i++) {
+                char buf[ND_LABEL_MAX];
+
+                if (!st->start.slots[i].key)
+                        continue;
+                nd_graph_label(st->g, st->start.slots[i].key, buf, sizeof(buf));
+                r = strmap_put(&c->fetched, buf, 0, NULL);
+                if (r >= 0)
+                        r = strmap_put(&st->expanded, buf, 0, NULL);
+        }
+        if (r >= 0)
+                r = sort_cache(c);
 
         if (r >= 0)
                 r = make_roots(st, c, d, ret, ret_n);

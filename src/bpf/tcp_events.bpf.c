@@ -726,8 +726,9 @@ int nd_seed_listeners(struct bpf_iter__task_file *ctx)
 
 /* Run once by user space after nd_seed_listeners, in hybrid mode: follows
  * the connections that were open before we were loaded, each credited to
- * its listener's owner when passive, else to the first process (lowest
- * pid) found holding it, and classified by the listeners that walk found. A walk over every open file of every process;
+ * its listener's owner when passive (as an accepted one is), else to the
+ * first process (lowest pid) found holding it, and classified by the
+ * listeners that walk found. A walk over every open file of every process;
  * connections no process holds any more (closing, or not yet accepted)
  * are not followed. A socket nobody asked the cookie of is followed by
  * its fingerprint until its next state change. */
@@ -760,9 +761,10 @@ int nd_adopt_connections(struct bpf_iter__task_file *ctx)
         /* A passive connection is the listener owner's, as an accepted one
          * is (on_accepted): a server that hands connections to workers
          * (PostgreSQL's backends) serves them all. */
-        if (listener)
+        if (listener) {
                 fresh.owner = listener->owner;
-        else
+                fresh.owner_from_listener = 1; /* as on_accepted: the closer may take it over */
+        } else
                 task_owner(task, &fresh.owner);
         follow(sk, &fresh);
         count(ND_TCP_COUNTER_CHANGES);

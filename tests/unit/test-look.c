@@ -272,6 +272,45 @@ static void test_resolve(void **state)
         nd_look_result_done(&r);
 }
 
+/* A host of two addresses: a node of one of them under the other's root
+ * points at its root (seen), and nothing is fetched or counted twice. */
+static void test_host_of_two_addresses(void **state)
+{
+        struct fixture *f = *state;
+        const struct nd_edge_observation replica[] = {
+                scenario_obs(ND_SIDE_CLIENT, "10.77.2.2", "replica", 600, "10.77.2.1", 5432, "", -1, 1),
+        };
+        const struct nd_edge_observation primary[] = {
+                scenario_obs(ND_SIDE_SERVER, "10.77.2.2", "", -1, "10.77.2.1", 5432, "postgres", 610, 1),
+        };
+        const struct nd_edge_observation curl[] = {
+                scenario_obs(ND_SIDE_CLIENT, "10.77.2.9", "curl", 620, "10.77.2.2", 6432, "", -1, 3),
+        };
+        struct nd_look_options o = options("dbx", ND_LOOK_IN, 3);
+        struct nd_look_result r;
+
+        scenario_ingest(f->store, SCENARIO_NOW, "dbx", "10.77.2.2", replica, 1);
+        scenario_ingest(f->store, SCENARIO_NOW, "dbx", "10.77.2.1", primary, 1);
+        scenario_ingest(f->store, SCENARIO_NOW, "lbx", "10.77.2.9", curl, 1);
+        nd_graph_done(&f->graph); /* forget the hosts read before */
+        assert_int_equal(nd_graph_init(&f->graph, f->store, false), 0);
+        assert_int_equal(nd_look(&f->graph, &o, &r), 0);
+        assert_int_equal(r.n_in, 2);
+        for (size_t i = 0; i < r.n_in; i++) {
+                const struct nd_look_node *root = &r.in_roots[i];
+                if (root->port == 5432) {
+                        const struct nd_look_node *rep = child(root, "10.77.2.2", "replica");
+                        assert_true(rep->seen);
+                        assert_int_equal(rep->n_children, 0);
+                } else {
+                        assert_int_equal(root->port, 6432);
+                        assert_int_equal(root->n_children, 1);
+                        assert_int_equal(child(root, "10.77.2.9", "curl")->connections, 3);
+                }
+        }
+        nd_look_result_done(&r);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -283,6 +322,7 @@ int main(void)
                 cmocka_unit_test(test_stale_view_does_not_shadow),
                 cmocka_unit_test(test_cycle),
                 cmocka_unit_test(test_resolve),
+                cmocka_unit_test(test_host_of_two_addresses),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -677,7 +677,19 @@ void nd_look_result_done(struct nd_look_result *r)
 /* The tree as one picture: each parent/child pair is an edge between a
  * client endpoint (label, process) and a server endpoint (label, port),
  * and peer_process says who is at the parent's end of it. */
-static int add_tree_edges(struct nd_endpoint_graph *g, const struct nd_look_node *n)
+/* An edge met twice in the tree (the same pair in the in and the out
+ * trees, as between two hosts that call each other) is drawn once, with
+ * its counts once. */
+static int once(struct strmap *drawn, const struct nd_endpoint_ref *client, const struct nd_endpoint_ref *server)
+{
+        char key[2 * ND_LABEL_MAX + 2 * ND_PROCESS_NAME_MAX + 16];
+
+        snprintf(key, sizeof(key), "%s\x1f%s\x1f%s\x1f%u", client->label, client->process, server->label,
+                 server->port);
+        return strmap_put(drawn, key, 0, NULL);
+}
+
+static int add_tree_edges(struct nd_endpoint_graph *g, struct strmap *drawn, const struct nd_look_node *n)
 {
         int r = 0;
 
@@ -702,20 +714,25 @@ static int add_tree_edges(struct nd_endpoint_graph *g, const struct nd_look_node
                         }
                         server = (struct nd_endpoint_ref){ c->label, c->name, c->port, c->process, c->pgid, 0 };
                 }
-                r = nd_endpoint_graph_add(g, &client, &server, &counts);
+                r = once(drawn, &client, &server);
+                if (r > 0)
+                        r = nd_endpoint_graph_add(g, &client, &server, &counts);
                 if (r >= 0)
-                        r = add_tree_edges(g, c);
+                        r = add_tree_edges(g, drawn, c);
         }
         return r;
 }
 
 int nd_look_picture(const struct nd_look_result *r, struct nd_endpoint_graph *g)
 {
+        struct strmap drawn;
         int ret = 0;
 
+        strmap_init(&drawn);
         for (size_t i = 0; ret >= 0 && i < r->n_in; i++)
-                ret = add_tree_edges(g, &r->in_roots[i]);
+                ret = add_tree_edges(g, &drawn, &r->in_roots[i]);
         for (size_t i = 0; ret >= 0 && i < r->n_out; i++)
-                ret = add_tree_edges(g, &r->out_roots[i]);
+                ret = add_tree_edges(g, &drawn, &r->out_roots[i]);
+        strmap_done(&drawn);
         return ret;
 }

@@ -178,6 +178,7 @@ static void test_picture_one_node_per_endpoint(void **state)
         assert_true(connected(&g));
         nd_endpoint_graph_done(&g);
         nd_look_result_done(&r);
+
 }
 
 /* A client whose own agent stopped reporting long ago does not hide what
@@ -230,6 +231,27 @@ static void test_cycle(void **state)
         assert_string_equal(again->peer_process, "pg_cron");
         assert_true(again->cycle);
         assert_int_equal(again->n_children, 0);
+        nd_look_result_done(&r);
+
+        /* Both ways: app1 psql -> db1 and db1 pg_cron -> app1 are each in
+         * the out tree and the in tree; the picture draws and counts each
+         * once. */
+        struct nd_endpoint_graph g;
+        o = options("10.77.0.21", ND_LOOK_BOTH, 2);
+        assert_int_equal(nd_look(&f->graph, &o, &r), 0);
+        nd_endpoint_graph_init(&g, ND_GROUP_BY_PROCESS);
+        assert_int_equal(nd_look_picture(&r, &g), 0);
+        size_t checked = 0;
+        for (size_t i = 0; i < g.n_links; i++) {
+                const struct nd_endpoint_node *c = &g.nodes[g.links[i].client];
+                if ((strcmp(c->label, "10.77.0.21") == 0 && strcmp(c->process, "psql") == 0) ||
+                    (strcmp(c->label, "10.77.0.10") == 0 && strcmp(c->process, "pg_cron") == 0)) {
+                        assert_int_equal(g.links[i].counts.connections, 1);
+                        checked++;
+                }
+        }
+        assert_int_equal(checked, 2);
+        nd_endpoint_graph_done(&g);
         nd_look_result_done(&r);
 }
 

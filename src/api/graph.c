@@ -402,6 +402,17 @@ static bool shadowed(const struct nd_edge *items, size_t i)
         return false;
 }
 
+/* A ranged answer's times are its sightings in the range: the store's
+ * are the edge's whole life, which would make an edge seen after the range
+ * look current in it, and shadow the wrong view. */
+static void clip_to_range(struct nd_edge *e, const struct nd_time_range *range)
+{
+        if (e->first_seen < range->since)
+                e->first_seen = range->since;
+        if (e->last_seen > range->until)
+                e->last_seen = range->until;
+}
+
 /* The store's edges, the shadow rule applied: each visible edge goes to
  * emit. */
 static int visible_edges(struct nd_graph *g, enum nd_edge_match match, const char *const *addrs, size_t n,
@@ -423,6 +434,8 @@ static int visible_edges(struct nd_graph *g, enum nd_edge_match match, const cha
 
                 raw.n = 0;
                 r = nd_store_edges(g->store, &q, &raw);
+                for (size_t i = 0; r >= 0 && i < raw.n; i++)
+                        clip_to_range(&raw.items[i], range);
                 if (r >= 0)
                         qsort_safe(raw.items, raw.n, sizeof(*raw.items), compare_for_shadow);
                 for (size_t i = 0; i < raw.n && r >= 0; i++) {
@@ -441,7 +454,7 @@ static int emit_labeled(struct nd_graph *g, const struct nd_edge *e, void *userd
 {
         struct nd_labeled_edges *out = userdata;
         struct nd_labeled_edge le = {
-                .client_pgid = e->client.pgid, .server_pgid = e->server.pgid,
+                .id = e->id, .client_pgid = e->client.pgid, .server_pgid = e->server.pgid,
                 .port = e->server.port, .connections = e->connections,
                 .opened = e->opened, .failed = e->failed,
                 .first_seen = e->first_seen, .last_seen = e->last_seen, .buckets = e->buckets,
@@ -514,6 +527,7 @@ static int emit_each(struct nd_graph *g, const struct nd_edge *e, void *userdata
  * endpoint) and memory stays that of the largest group. */
 struct scan {
         struct nd_graph *g;
+        const struct nd_time_range *range;
         enum nd_edge_match match;
         const struct strmap *only; /* addresses matched, or NULL: all */
         struct nd_edge_list group;
@@ -547,13 +561,16 @@ static int scan_edge(const struct nd_edge *e, void *userdata)
                 if (r < 0)
                         return r;
         }
-        return nd_edge_list_push(&sc->group, e);
+        r = nd_edge_list_push(&sc->group, e);
+        if (r >= 0)
+                clip_to_range(&sc->group.items[sc->group.n - 1], sc->range);
+        return r;
 }
 
 static int scan_store(struct nd_graph *g, enum nd_edge_match match, const struct strmap *only,
                       const struct nd_time_range *range, struct each_edge each)
 {
-        struct scan sc = { .g = g, .match = match, .only = only, .each = each };
+        struct scan sc = { .g = g, .range = range, .match = match, .only = only, .each = each };
         int r = nd_store_scan_edges(g->store, range, scan_edge, &sc);
 
         if (r >= 0)

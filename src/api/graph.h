@@ -25,6 +25,7 @@
 #define ND_SHADOW_SLACK (2 * ND_BUCKET_SECONDS)
 
 struct nd_labeled_edge {
+        int64_t id; /* the store's */
         char client[ND_LABEL_MAX], server[ND_LABEL_MAX];
         char client_process[ND_PROCESS_NAME_MAX], server_process[ND_PROCESS_NAME_MAX];
         int32_t client_pgid, server_pgid;
@@ -140,7 +141,8 @@ int nd_graph_resolve_role(struct nd_graph *g, const char *service_role, struct s
 int nd_graph_members(struct nd_graph *g, const char *label, struct strmap *ret);
 
 /* Edges into (ND_MATCH_SERVER_ADDR) or out of the given addresses in the
- * range, shadow rule applied, labelled. Appends to out. */
+ * range, shadow rule applied, labelled, their first and last sightings
+ * clipped to the range. Appends to out. */
 int nd_graph_edges(struct nd_graph *g, enum nd_edge_match match, const char *const *addrs, size_t n,
                    const struct nd_time_range *range, struct nd_labeled_edges *out);
 /* The same, compact. */

@@ -112,7 +112,7 @@ int nd_impact(struct nd_graph *g, const struct nd_impact_options *o, struct nd_i
         struct strmap start;
         char buf[ND_LABEL_MAX];
         size_t n_targets, level_start, level_end;
-        bool any_edge = false;
+        bool any_edge = false, cut = false;
         int r;
 
         strmap_init(&start);
@@ -142,10 +142,9 @@ int nd_impact(struct nd_graph *g, const struct nd_impact_options *o, struct nd_i
         if (r >= 0 && level_end > level_start) {
                 size_t before = st.n;
                 r = hop(&st, level_start, level_end, o->depth + 1);
-                ret->cut = st.n > before;
+                cut = st.n > before;
                 st.n = before;
-        } else
-                ret->cut = false;
+        }
         if (r >= 0 && !any_edge) {
                 /* Nothing depends on it: an error only if it has no edge at all. */
                 struct nd_graph_edges edges = {};
@@ -189,8 +188,7 @@ int nd_impact(struct nd_graph *g, const struct nd_impact_options *o, struct nd_i
         }
         for (size_t i = 0; i < st.n; i++)
                 st.entries[i].name = nd_graph_name(g, st.entries[i].label);
-        ret->items = st.entries;
-        ret->n = st.n;
+        *ret = (struct nd_impact_result){ .items = st.entries, .n = st.n, .cut = cut };
         return 0;
 }
 

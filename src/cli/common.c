@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "model/addr.h"
 #include "shared/log.h"
 #include "shared/parse.h"
 
@@ -32,7 +33,8 @@ int cli_common_option(int c, const char *verb, char **argv, void (*help)(FILE *o
 void cli_format_endpoint(const char *label, int port, char *buf, size_t size)
 {
         /* Bracket IPv6 addresses, not role labels (which hold a ':' too). */
-        bool v6 = strchr(label, ':') && strspn(label, "0123456789abcdefABCDEF:.") == strlen(label);
+        struct nd_addr a;
+        bool v6 = strchr(label, ':') && nd_addr_parse(label, &a) == 0; /* not "ad:beef", a role */
         char portbuf[16];
 
         if (port > 0)

@@ -71,7 +71,7 @@ int verb_graph(int argc, char **argv)
         struct nd_store *s = NULL;
         struct nd_endpoint_graph picture;
         struct graph_stream stream;
-        bool streaming;
+        bool streaming, depth_given = false;
         int64_t as_of;
         struct nd_graph g;
         long long v;
@@ -94,6 +94,7 @@ int verb_graph(int argc, char **argv)
                         if (parse_int_range(optarg, 1, ND_LOOK_MAX_DEPTH, &v) < 0)
                                 return usage_error("graph", "invalid --depth '%s' (1..%d)", optarg, ND_LOOK_MAX_DEPTH);
                         o.depth = (int)v;
+                        depth_given = true;
                         break;
                 case OPT_SINCE:
                         if (parse_time_point(optarg, now, &o.range.since) < 0)
@@ -134,6 +135,8 @@ int verb_graph(int argc, char **argv)
                 return usage_error("graph", "unexpected argument '%s'", argv[optind]);
         if (o.host && o.role)
                 return usage_error("graph", "give --host or --role, not both");
+        if (depth_given && !o.host && !o.role)
+                return usage_error("graph", "--depth counts hops from --host or --role; give one");
         if (o.range.since > o.range.until)
                 return usage_error("graph", "--since is after --until");
 
@@ -155,7 +158,7 @@ int verb_graph(int argc, char **argv)
         if (r == -ENOENT && o.host)
                 r = (log_error("unknown host %s: not an address, and no agent reported that hostname", o.host),
                      EXIT_RUNTIME);
-        else if (r == -ENOENT)
+        else if (r == -ENOENT && o.role)
                 r = (log_error("no known host has role %s", o.role), EXIT_RUNTIME);
         else if (r == -ENODATA) {
                 char since[32], until[32];

@@ -245,6 +245,8 @@ static int compare_links(const void *a, const void *b)
 
 int nd_endpoint_graph_sort(struct nd_endpoint_graph *g)
 {
+        if (g->sink)
+                return -EINVAL; /* its links were handed on, not kept */
         uint32_t *order = malloc((g->n_nodes ? g->n_nodes : 1) * sizeof(*order));
         uint32_t *new_index = malloc((g->n_nodes ? g->n_nodes : 1) * sizeof(*new_index));
         struct nd_endpoint_node *sorted = malloc((g->n_nodes ? g->n_nodes : 1) * sizeof(*sorted));

@@ -86,10 +86,49 @@ static void test_new_gone_and_gaps(void **state)
         nd_graph_done(&g);
 }
 
+/* By role: the edges of several hosts of a role fold into one line, their
+ * connections added, not one host's kept. */
+static void test_roles_fold(void **state)
+{
+        const struct nd_edge_observation lb2[] = {
+                scenario_obs(ND_SIDE_CLIENT, "10.77.0.31", "curl", 340, "10.77.0.21", 8080, "", -1, 2),
+        };
+        struct nd_role_rules rules = {};
+        struct nd_role_rule rule;
+        char why[128];
+        struct nd_diff_options o = {
+                .role = "shop:app", .by_role = true, .before = { T - 1700, T - 1000 }, .after = { T - 900, T },
+        };
+        struct nd_diff_result r;
+        struct nd_graph g;
+        bool found = false;
+
+        scenario_ingest(store, T, "lb2", "10.77.0.31", lb2, 1);
+        assert_int_equal(nd_role_rule_make("10.77.0.21", "shop:app", "", "", &rule, why, sizeof(why)), 0);
+        assert_int_equal(nd_role_rules_push(&rules, &rule), 0);
+        assert_int_equal(nd_role_rule_make("10.77.0.30/31", "shop:lb", "", "", &rule, why, sizeof(why)), 0);
+        assert_int_equal(nd_role_rules_push(&rules, &rule), 0);
+        assert_int_equal(nd_store_roles_replace(store, &rules), 0);
+        nd_role_rules_done(&rules);
+
+        assert_int_equal(nd_graph_init(&g, store, true), 0);
+        assert_int_equal(nd_diff(&g, &o, &r), 0);
+        for (size_t i = 0; i < r.appeared.n; i++)
+                if (strcmp(r.appeared.items[i].client, "shop:lb") == 0 &&
+                    strcmp(r.appeared.items[i].client_process, "curl") == 0) {
+                        assert_int_equal(r.appeared.items[i].connections, 3);
+                        found = true;
+                }
+        assert_true(found);
+        nd_diff_result_done(&r);
+        nd_graph_done(&g);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_new_gone_and_gaps),
+                cmocka_unit_test(test_roles_fold), /* adds edges and roles: last */
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -86,9 +86,18 @@ static size_t first_edge_of(const struct edge_cache *c, const char *label)
         return lo;
 }
 
+/* A node's count and pgid, from what its edges said. */
+static void settle(struct nd_look_node *n)
+{
+        n->pgid = nd_process_set_pgid(&n->pgids);
+        if (!n->port) {
+                n->processes = nd_process_set_count(&n->pgids);
+                n->at_least = nd_process_set_at_least(&n->pgids);
+        }
+}
+
 /* Folds another edge of the same endpoint into n: counts add up, the
- * times widen, and processes of one name with different pgids are told
- * apart by number. */
+ * times widen, and processes of one name are counted by pgid. */
 static void merge_node(struct nd_look_node *n, const struct nd_look_node *other)
 {
         n->connections += other->connections;
@@ -98,20 +107,8 @@ static void merge_node(struct nd_look_node *n, const struct nd_look_node *other)
                 n->first_seen = other->first_seen;
         if (other->last_seen > n->last_seen)
                 n->last_seen = other->last_seen;
-        if (other->processes > n->processes)
-                n->processes = other->processes;
-        /* An unknown pgid says nothing; two known ones that differ are
-         * several processes (a client node says how many). */
-        if (other->pgid < 0 || n->pgid == other->pgid || n->several_pgids)
-                return;
-        if (n->pgid < 0) {
-                n->pgid = other->pgid;
-                return;
-        }
-        if (!n->port && n->processes < 2)
-                n->processes = 2;
-        n->pgid = -1;
-        n->several_pgids = true;
+        nd_process_set_merge(&n->pgids, &other->pgids);
+        settle(n);
 }
 
 /* Length first, so that no two (process, peer) pairs read alike whatever
@@ -277,16 +274,16 @@ static void node_from_edge(const struct nd_graph_edge *e, enum nd_look_direction
                 snprintf(n->label, sizeof(n->label), "%s", e->client);
                 memcpy(n->process, e->client_process, sizeof(n->process));
                 memcpy(n->peer_process, e->server_process, sizeof(n->peer_process));
-                n->pgid = e->client_pgid;
-                n->processes = e->client_processes;
+                nd_process_set_add(&n->pgids, e->client_pgid, e->client_processes);
                 n->to_port = e->port;
         } else {
                 snprintf(n->label, sizeof(n->label), "%s", e->server);
                 memcpy(n->process, e->server_process, sizeof(n->process));
                 memcpy(n->peer_process, e->client_process, sizeof(n->peer_process));
-                n->pgid = e->server_pgid;
+                nd_process_set_add(&n->pgids, e->server_pgid, 0);
                 n->port = e->port;
         }
+        settle(n);
 }
 
 /* Children of a node at level >= 1: every edge of its label. Roots get
@@ -360,13 +357,13 @@ static int make_roots(struct look_state *st, struct edge_cache *c, enum nd_look_
                         snprintf(root.label, sizeof(root.label), "%s", e->server);
                         root.port = e->port;
                         memcpy(root.process, e->server_process, sizeof(root.process));
-                        root.pgid = e->server_pgid;
+                        nd_process_set_add(&root.pgids, e->server_pgid, 0);
                 } else {
                         snprintf(root.label, sizeof(root.label), "%s", e->client);
                         memcpy(root.process, e->client_process, sizeof(root.process));
-                        root.pgid = e->client_pgid;
-                        root.processes = e->client_processes;
+                        nd_process_set_add(&root.pgids, e->client_pgid, e->client_processes);
                 }
+                settle(&root);
                 for (k = 0; k < n; k++)
                         if (strcmp(roots[k].label, root.label) == 0 && roots[k].port == root.port &&
                             strcmp(roots[k].process, root.process) == 0)

@@ -20,6 +20,7 @@
 
 #include "api/graph.h"
 #include "model/endpoint_graph.h"
+#include "model/process_set.h"
 
 #define ND_LOOK_MAX_DEPTH 10
 #define ND_LOOK_MAX_NODES 200000 /* past this the tree is cut, and says so */
@@ -61,8 +62,9 @@ struct nd_look_node {
         uint16_t to_port; /* a client node: the port it connects to */
         char process[ND_PROCESS_NAME_MAX];
         int32_t pgid; /* -1 unknown, or not the same across folded edges */
-        bool several_pgids;
         uint32_t processes; /* a client node: processes of that name (0 unknown) */
+        bool at_least; /* ... at least that many */
+        struct nd_process_set pgids; /* what processes and pgid say */
         char peer_process[ND_PROCESS_NAME_MAX];
         uint32_t connections; /* on the edge to the parent; 0 for roots */
         uint64_t opened, failed; /* ... connections opened, failed connects (streaming mode) */

@@ -1,6 +1,7 @@
 /* Shared by main.c and the verb-*.c files. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -43,8 +44,9 @@ int cli_common_option(int c, const char *verb, char **argv, void (*help)(FILE *o
  * and a port, 0 meaning "many". */
 void cli_format_endpoint(const char *label, int port, char *buf, size_t size);
 
-/* "psql, pgid 4242", "nc ×2", "?": a process as a node shows it. */
-void cli_format_process(const char *process, int32_t pgid, uint32_t processes, char *buf, size_t size);
+/* "psql, pgid 4242", "nc ×2", "nc ×9+", "?": a process as a node shows it. */
+void cli_format_process(const char *process, int32_t pgid, uint32_t processes, bool at_least, char *buf,
+                        size_t size);
 /* "45s", "11m", "3h", "2d". */
 void cli_format_age(int64_t seconds, char *buf, size_t size);
 /* RFC 3339 in UTC; "the beginning" and "now" for an open range's ends. */

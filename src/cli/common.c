@@ -44,12 +44,13 @@ void cli_format_endpoint(const char *label, int port, char *buf, size_t size)
         snprintf(buf, size, v6 ? "[%s]:%s" : "%s:%s", label, portbuf);
 }
 
-void cli_format_process(const char *process, int32_t pgid, uint32_t processes, char *buf, size_t size)
+void cli_format_process(const char *process, int32_t pgid, uint32_t processes, bool at_least, char *buf,
+                        size_t size)
 {
         const char *name = process[0] ? process : "?";
 
         if (processes > 1)
-                snprintf(buf, size, "%s ×%u", name, processes);
+                snprintf(buf, size, "%s ×%u%s", name, processes, at_least ? "+" : "");
         else if (pgid >= 0)
                 snprintf(buf, size, "%s, pgid %d", name, (int)pgid);
         else

@@ -28,7 +28,8 @@ static void node_process(const struct nd_endpoint_node *n, char *buf, size_t siz
         if (n->kind == ND_NODE_HOST)
                 buf[0] = 0;
         else
-                cli_format_process(n->process, n->pgid, n->processes, buf, size);
+                cli_format_process(n->process, n->pgid, n->kind == ND_NODE_CLIENT ? n->processes : 0, n->at_least,
+                                   buf, size);
 }
 
 static void link_ports(const struct nd_endpoint_link *l, char *buf, size_t size)

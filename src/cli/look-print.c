@@ -15,7 +15,7 @@ static void node_text(const struct nd_look_node *n, char *buf, size_t size)
         char ep[ND_LABEL_MAX + 16], proc[64];
 
         cli_format_endpoint(n->label, n->port, ep, sizeof(ep));
-        cli_format_process(n->process, n->pgid, n->port ? 0 : n->processes, proc, sizeof(proc));
+        cli_format_process(n->process, n->pgid, n->port ? 0 : n->processes, n->at_least, proc, sizeof(proc));
         snprintf(buf, size, "%s%s%s (%s)", n->name ? n->name : "", n->name ? " " : "", ep, proc);
 }
 

@@ -46,33 +46,33 @@ static void key_of(enum nd_node_kind kind, const struct nd_endpoint_ref *e, char
         }
 }
 
-/* What another edge says of a node already met. An unknown pgid says
- * nothing; two known ones that differ make a client node several
- * processes, and leave any node's pgid unknown for good. */
+/* A client node's count and pgid, from what its edges said. */
+static void settle(struct nd_endpoint_node *n)
+{
+        n->processes = nd_process_set_count(&n->pgids);
+        n->at_least = nd_process_set_at_least(&n->pgids);
+        n->pgid = nd_process_set_pgid(&n->pgids);
+}
+
+/* What another edge says of a node already met: a server's process comes
+ * from whichever report knows it; a client's processes add up by pgid. */
 static void merge_node(struct nd_endpoint_node *n, const struct nd_endpoint_ref *e)
 {
         if (n->kind == ND_NODE_HOST)
                 return;
-        if (n->kind == ND_NODE_SERVER && !n->process[0] && e->process[0]) {
-                /* Only the server's own agent knows who serves it. */
-                snprintf(n->process, sizeof(n->process), "%s", e->process);
-                n->pgid = e->pgid;
+        if (n->kind == ND_NODE_SERVER) {
+                if (!n->process[0] && e->process[0]) {
+                        snprintf(n->process, sizeof(n->process), "%s", e->process);
+                        n->pgids = (struct nd_process_set){};
+                } else if (strcmp(n->process, e->process) != 0)
+                        return;
+                /* Several pgids: hosts folded into a role serve it. */
+                nd_process_set_add(&n->pgids, e->pgid, 0);
+                n->pgid = nd_process_set_pgid(&n->pgids);
                 return;
         }
-        if (n->kind == ND_NODE_SERVER && strcmp(n->process, e->process) != 0)
-                return;
-        if (n->kind == ND_NODE_CLIENT && e->processes > n->processes)
-                n->processes = e->processes;
-        if (e->pgid < 0 || n->pgid == e->pgid || n->several_pgids)
-                return;
-        if (n->pgid < 0) {
-                n->pgid = e->pgid;
-                return;
-        }
-        if (n->kind == ND_NODE_CLIENT && n->processes < 2)
-                n->processes = 2;
-        n->pgid = -1;
-        n->several_pgids = true;
+        nd_process_set_add(&n->pgids, e->pgid, e->processes);
+        settle(n);
 }
 
 static int node_of(struct nd_endpoint_graph *g, const struct nd_endpoint_ref *e, bool server, uint32_t *ret)
@@ -106,7 +106,9 @@ static int node_of(struct nd_endpoint_graph *g, const struct nd_endpoint_ref *e,
                 n->port = server ? e->port : 0;
                 snprintf(n->process, sizeof(n->process), "%s", e->process);
                 n->pgid = e->pgid;
-                n->processes = server ? 0 : e->processes;
+                nd_process_set_add(&n->pgids, e->pgid, server ? 0 : e->processes);
+                if (!server)
+                        settle(n);
         }
         r = strmap_put(&g->node_index, key, g->n_nodes, NULL);
         if (r < 0) {

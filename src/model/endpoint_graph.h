@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "model/process.h"
+#include "model/process_set.h"
 #include "shared/strmap.h"
 
 #define ND_ENDPOINT_LABEL_MAX 160
@@ -58,8 +59,9 @@ struct nd_endpoint_node {
         uint16_t port;
         char process[ND_PROCESS_NAME_MAX];
         int32_t pgid; /* -1 unknown, or several */
-        bool several_pgids;
         uint32_t processes; /* a client node: processes of that name, 0 unknown */
+        bool at_least; /* ... at least that many */
+        struct nd_process_set pgids; /* what processes and pgid say */
 };
 
 struct nd_endpoint_link {

@@ -56,6 +56,34 @@ static void test_processes_of_one_name(void **state)
         nd_endpoint_graph_done(&g);
 }
 
+/* Four nc processes are nc ×4, not ×2; past what is kept, "at least". */
+static void test_counts_processes(void **state)
+{
+        struct nd_endpoint_graph g;
+        struct nd_endpoint_ref web = server("10.0.0.2", 80, "nginx", 20);
+        struct nd_edge_counts c = counts(1, 100, 200);
+
+        nd_endpoint_graph_init(&g, ND_GROUP_BY_PROCESS);
+        for (int32_t pgid = 1; pgid <= 4; pgid++) {
+                struct nd_endpoint_ref nc = client("10.0.0.1", "nc", pgid);
+                assert_int_equal(nd_endpoint_graph_add(&g, &nc, &web, &c), 0);
+        }
+        assert_int_equal(g.nodes[0].processes, 4);
+        assert_false(g.nodes[0].at_least);
+        for (int32_t pgid = 5; pgid <= 20; pgid++) {
+                struct nd_endpoint_ref nc = client("10.0.0.1", "nc", pgid);
+                assert_int_equal(nd_endpoint_graph_add(&g, &nc, &web, &c), 0);
+        }
+        assert_int_equal(g.nodes[0].processes, ND_PGIDS_KEPT + 1);
+        assert_true(g.nodes[0].at_least);
+        /* An agent that counted 30 at once says more than the pgids kept. */
+        struct nd_endpoint_ref many = client("10.0.0.1", "nc", -1);
+        many.processes = 30;
+        assert_int_equal(nd_endpoint_graph_add(&g, &many, &web, &c), 0);
+        assert_int_equal(g.nodes[0].processes, 30);
+        nd_endpoint_graph_done(&g);
+}
+
 /* The same pair twice folds: connections add, times widen; the server's
  * process comes from whichever report knows it. */
 static void test_same_edge_folds(void **state)
@@ -127,6 +155,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_processes_of_one_name),
+                cmocka_unit_test(test_counts_processes),
                 cmocka_unit_test(test_same_edge_folds),
                 cmocka_unit_test(test_by_host),
                 cmocka_unit_test(test_many_edges),

@@ -53,7 +53,7 @@ static bool in_set(const struct strmap *set, const char *key)
 /* The edges of one hop: those of the frontier's labels, each once, less
  * those an earlier hop added (their other end was a frontier then). */
 static int hop_edges(struct nd_graph *g, const struct strmap *frontier, const struct strmap *met,
-                     const struct nd_time_range *range, struct nd_graph_edges *out)
+                     const struct strmap *own, const struct nd_time_range *range, struct nd_graph_edges *out)
 {
         struct nd_graph_edges by_server = {}, by_client = {};
         struct strmap addrs;
@@ -62,7 +62,12 @@ static int hop_edges(struct nd_graph *g, const struct strmap *frontier, const st
         int r = 0;
 
         strmap_init(&addrs);
-        for (size_t i = 0; r >= 0 && frontier->slots && i <= frontier->mask; i++)
+        /* The first hop starts at the host's own addresses: with roles,
+         * not every member of its role. */
+        for (size_t i = 0; own && r >= 0 && own->slots && i <= own->mask; i++)
+                if (own->slots[i].key)
+                        r = strmap_put(&addrs, own->slots[i].key, 0, NULL);
+        for (size_t i = 0; !own && r >= 0 && frontier->slots && i <= frontier->mask; i++)
                 if (frontier->slots[i].key)
                         r = nd_graph_members(g, frontier->slots[i].key, &addrs);
         if (r >= 0 && !(keys = keys_of(&addrs, &n)))
@@ -107,7 +112,7 @@ static int neighbourhood(struct nd_graph *g, const struct nd_graph_view_options 
                         r = strmap_put(&frontier, nd_graph_label(g, start.slots[i].key, buf, sizeof(buf)), 0, NULL);
         for (int hop = 1; r >= 0 && hop <= o->depth && frontier.n; hop++) {
                 edges.n = 0;
-                r = hop_edges(g, &frontier, &met, range, &edges);
+                r = hop_edges(g, &frontier, &met, hop == 1 && o->host ? &start : NULL, range, &edges);
                 if (r >= 0)
                         r = add_edges(g, &edges, out);
                 for (size_t i = 0; r >= 0 && frontier.slots && i <= frontier.mask; i++)

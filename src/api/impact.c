@@ -71,7 +71,7 @@ static int hop_edge(struct nd_graph *g, const struct nd_graph_edge *e, void *use
 
 /* One hop from the entries [from, to) (all at depth - 1): the edges whose
  * far side is theirs, each pair of labels once, streamed from the store. */
-static int hop(struct impact_state *st, size_t from, size_t to, int depth)
+static int hop(struct impact_state *st, size_t from, size_t to, int depth, const struct strmap *own)
 {
         enum nd_edge_match match = st->o->reverse ? ND_MATCH_CLIENT_ADDR : ND_MATCH_SERVER_ADDR;
         struct hop_state h = { .st = st, .from = from, .to = to, .depth = depth };
@@ -82,7 +82,12 @@ static int hop(struct impact_state *st, size_t from, size_t to, int depth)
 
         strmap_init(&addrs);
         strmap_init(&h.pairs);
-        for (size_t i = from; i < to && r >= 0; i++)
+        /* The first hop of a host grouped by role starts at the host's own
+         * addresses, not every member of its role. */
+        for (size_t i = 0; own && r >= 0 && own->slots && i <= own->mask; i++)
+                if (own->slots[i].key)
+                        r = strmap_put(&addrs, own->slots[i].key, 0, NULL);
+        for (size_t i = from; !own && i < to && r >= 0; i++)
                 r = nd_graph_members(st->g, st->entries[i].label, &addrs);
         if (r >= 0 && !(keys = calloc(addrs.n ? addrs.n : 1, sizeof(*keys))))
                 r = -ENOMEM;
@@ -132,7 +137,7 @@ int nd_impact(struct nd_graph *g, const struct nd_impact_options *o, struct nd_i
         level_start = 0;
         level_end = st.n;
         for (int depth = 1; r >= 0 && depth <= o->depth && level_end > level_start; depth++) {
-                r = hop(&st, level_start, level_end, depth);
+                r = hop(&st, level_start, level_end, depth, depth == 1 && o->host ? &start : NULL);
                 if (st.n > level_end)
                         any_edge = true;
                 level_start = level_end;
@@ -141,7 +146,7 @@ int nd_impact(struct nd_graph *g, const struct nd_impact_options *o, struct nd_i
         /* Past the depth limit: is anything left out? */
         if (r >= 0 && level_end > level_start) {
                 size_t before = st.n;
-                r = hop(&st, level_start, level_end, o->depth + 1);
+                r = hop(&st, level_start, level_end, o->depth + 1, o->depth == 0 && o->host ? &start : NULL);
                 cut = st.n > before;
                 st.n = before;
         }

@@ -52,7 +52,7 @@ static void place(const struct nd_impact_entry *e, char *buf, size_t size)
 static int print_text(FILE *out, const char *target, const struct nd_impact_options *o,
                       const struct nd_impact_result *res, bool by_role)
 {
-        const char *what = by_role ? "role" : "host";
+        const char *what = by_role ? "role or host" : "host", *whats = by_role ? "roles or hosts" : "hosts";
         int max_depth = 0;
 
         if (res->n)
@@ -66,9 +66,9 @@ static int print_text(FILE *out, const char *target, const struct nd_impact_opti
                         max_depth = res->items[i].depth;
         }
         if (o->reverse)
-                fprintf(out, "total: %s depends on %zu %s%s", target, res->n, what, res->n == 1 ? "" : "s");
+                fprintf(out, "total: %s depends on %zu %s", target, res->n, res->n == 1 ? what : whats);
         else
-                fprintf(out, "total: %zu %s%s depend%s on %s", res->n, what, res->n == 1 ? "" : "s",
+                fprintf(out, "total: %zu %s depend%s on %s", res->n, res->n == 1 ? what : whats,
                         res->n == 1 ? "s" : "", target);
         if (res->n)
                 fprintf(out, ", within %d hop%s", max_depth, max_depth == 1 ? "" : "s");

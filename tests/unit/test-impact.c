@@ -134,6 +134,36 @@ static void test_paths_and_cycles(void **state)
         nd_impact_result_done(&r);
 }
 
+/* A host grouped by role: what depends on it, as roles — not what depends
+ * on the other hosts of its role. */
+static void test_host_by_role(void **state)
+{
+        struct fixture *f = *state;
+        const struct nd_edge_observation other[] = {
+                scenario_obs(ND_SIDE_CLIENT, "10.77.0.60", "batch", 660, "10.77.0.11", 5432, "", -1, 1),
+        };
+        struct nd_role_rules rules = {};
+        struct nd_role_rule rule;
+        struct nd_impact_options o = options("10.77.0.10", false);
+        struct nd_impact_result r;
+        char why[128];
+        struct nd_graph g;
+
+        scenario_ingest(f->store, SCENARIO_NOW, "batch1", "10.77.0.60", other, 1);
+        assert_int_equal(nd_role_rule_make("10.77.0.10/31", "shop:db", "", "", &rule, why, sizeof(why)), 0);
+        assert_int_equal(nd_role_rules_push(&rules, &rule), 0);
+        assert_int_equal(nd_store_roles_replace(f->store, &rules), 0);
+        nd_role_rules_done(&rules);
+
+        assert_int_equal(nd_graph_init(&g, f->store, true), 0);
+        assert_int_equal(nd_impact(&g, &o, &r), 0);
+        for (size_t i = 0; i < r.n; i++)
+                assert_string_not_equal(r.items[i].label, "10.77.0.60");
+        assert_int_equal(entry(&r, "10.77.0.21")->depth, 1);
+        nd_impact_result_done(&r);
+        nd_graph_done(&g);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -141,6 +171,7 @@ int main(void)
                 cmocka_unit_test(test_reverse),
                 cmocka_unit_test(test_unknown_and_none),
                 cmocka_unit_test(test_paths_and_cycles), /* adds edges: last */
+                cmocka_unit_test(test_host_by_role),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

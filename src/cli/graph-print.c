@@ -122,7 +122,7 @@ static void json_link(FILE *out, const struct nd_endpoint_link *l, int64_t as_of
                 (long long)(as_of - l->counts.last_seen), is_current(l, as_of) ? "true" : "false");
 }
 
-static void json_node(FILE *out, const struct nd_endpoint_node *n, size_t id, bool first)
+static int json_node(FILE *out, const struct nd_endpoint_node *n, size_t id, bool first)
 {
         json_t *j = json_pack("{s:I, s:s, s:s, s:o}", "id", (json_int_t)id, "kind", kind_name(n->kind), "label",
                               n->label, "name", n->name ? json_string(n->name) : json_null());
@@ -134,10 +134,12 @@ static void json_node(FILE *out, const struct nd_endpoint_node *n, size_t id, bo
                 if (n->kind == ND_NODE_CLIENT)
                         json_object_set_new(j, "processes", json_integer(n->processes));
         }
+        if (!j)
+                return -ENOMEM;
         fputs(first ? "\n    " : ",\n    ", out);
-        if (j)
-                json_dumpf(j, out, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        json_dumpf(j, out, JSON_COMPACT | JSON_PRESERVE_ORDER);
         json_decref(j);
+        return 0;
 }
 
 /* DOT through Graphviz's dot, its SVG to out: the stream writes to a pipe. */
@@ -163,10 +165,21 @@ static int start_dot(struct graph_stream *st, FILE *out)
         st->out = fdopen(fds[1], "w");
         if (!st->out) {
                 r = -errno;
-                close(fds[1]);
+                close(fds[1]); /* dot reads end of file and ends */
+                waitpid(st->dot, NULL, 0);
+                st->dot = -1;
                 return r;
         }
         return 0;
+}
+
+void graph_stream_abort(struct graph_stream *st)
+{
+        if (st->dot < 0)
+                return;
+        fclose(st->out); /* dot gets end of file, draws what it had, ends */
+        waitpid(st->dot, NULL, 0);
+        st->dot = -1;
 }
 
 int graph_stream_begin(struct graph_stream *st, FILE *out, enum graph_format format, int64_t as_of)
@@ -214,7 +227,7 @@ int graph_stream_link(const struct nd_endpoint_graph *g, const struct nd_endpoin
         int r = start(st);
 
         if (r < 0)
-                return r;
+                return st->error = r;
         switch (st->format) {
         case GRAPH_FORMAT_JSON:
                 json_link(st->out, l, st->as_of, st->links == 0);
@@ -235,7 +248,11 @@ int graph_stream_link(const struct nd_endpoint_graph *g, const struct nd_endpoin
                 break;
         }
         st->links++;
-        return ferror(st->out) ? -EIO : 0;
+        if (ferror(st->out)) {
+                log_error("Failed to write the graph: %s", strerror(EIO));
+                return st->error = -EIO;
+        }
+        return 0;
 }
 
 /* Nodes by label, so that a host's endpoints are printed together: the
@@ -251,18 +268,16 @@ static int compare_by_label(const void *a, const void *b, void *userdata)
         return *(const uint32_t *)a < *(const uint32_t *)b ? -1 : 1;
 }
 
-static void print_node(struct graph_stream *st, const struct nd_endpoint_graph *g, uint32_t i, bool first,
-                       bool starts_host, bool ends_host)
+static int print_node(struct graph_stream *st, const struct nd_endpoint_graph *g, uint32_t i, bool first,
+                      bool starts_host, bool ends_host)
 {
         const struct nd_endpoint_node *n = &g->nodes[i];
         bool mermaid = st->format == GRAPH_FORMAT_MERMAID, box = clustered(g);
         const char *indent = box ? "    " : "  ";
         char label[600];
 
-        if (st->format == GRAPH_FORMAT_JSON) {
-                json_node(st->out, n, i, first);
-                return;
-        }
+        if (st->format == GRAPH_FORMAT_JSON)
+                return json_node(st->out, n, i, first);
         if (box && starts_host) {
                 fprintf(st->out, mermaid ? "  subgraph h%u[\"" : "  subgraph cluster_%u {\n    label=\"", i);
                 quoted(st->out, n->name ? n->name : n->label, mermaid);
@@ -280,11 +295,13 @@ static void print_node(struct graph_stream *st, const struct nd_endpoint_graph *
         }
         if (box && ends_host)
                 fputs(mermaid ? "  end\n" : "  }\n", st->out);
+        return 0;
 }
 
 int graph_stream_end(struct graph_stream *st, const struct nd_endpoint_graph *g)
 {
         uint32_t *order;
+        pid_t pid;
         int status, r = start(st);
 
         if (r < 0)
@@ -303,18 +320,21 @@ int graph_stream_end(struct graph_stream *st, const struct nd_endpoint_graph *g)
         for (size_t k = 0; k < g->n_nodes; k++) {
                 bool starts = k == 0 || strcmp(g->nodes[order[k]].label, g->nodes[order[k - 1]].label) != 0;
                 bool ends = k + 1 == g->n_nodes || strcmp(g->nodes[order[k]].label, g->nodes[order[k + 1]].label) != 0;
-                print_node(st, g, order[k], k == 0, starts, ends);
+                if (r >= 0)
+                        r = print_node(st, g, order[k], k == 0, starts, ends);
         }
         free(order);
         fputs(st->format == GRAPH_FORMAT_JSON ? "\n  ]\n}\n" : st->format == GRAPH_FORMAT_MERMAID ? "" : "}\n",
               st->out);
-        if (ferror(st->out))
+        if (r >= 0 && ferror(st->out))
                 r = -EIO;
         if (st->dot < 0)
                 return r;
         if (fclose(st->out) != 0 && r == 0)
                 r = -EIO;
-        if (waitpid(st->dot, &status, 0) < 0)
+        pid = st->dot;
+        st->dot = -1; /* nothing left to abort */
+        if (waitpid(pid, &status, 0) < 0)
                 return -errno;
         if (r == 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
                 log_error("dot failed to lay out the graph");
@@ -334,5 +354,7 @@ int graph_print(FILE *out, struct nd_endpoint_graph *g, enum graph_format format
                 r = graph_stream_link(g, &g->links[i], &st);
         if (r >= 0)
                 r = graph_stream_end(&st, g);
+        else
+                graph_stream_abort(&st);
         return r;
 }

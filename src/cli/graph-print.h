@@ -31,9 +31,12 @@ struct graph_stream {
         int64_t as_of;
         size_t links;
         bool started; /* the header is out */
+        int error; /* why writing failed (said already), or 0 */
         pid_t dot; /* -1, or Graphviz's dot for SVG, reading out */
 };
 
 int graph_stream_begin(struct graph_stream *st, FILE *out, enum graph_format format, int64_t as_of);
 int graph_stream_link(const struct nd_endpoint_graph *g, const struct nd_endpoint_link *l, void *userdata);
 int graph_stream_end(struct graph_stream *st, const struct nd_endpoint_graph *g);
+/* After a failure: ends what was started (Graphviz's dot, reaped). */
+void graph_stream_abort(struct graph_stream *st);

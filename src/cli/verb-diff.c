@@ -224,7 +224,10 @@ int verb_diff(int argc, char **argv)
                                               "missed_before", edges_json(&g, &res.missed_before),
                                               "missed_after", edges_json(&g, &res.missed_after),
                                               "unchanged", (json_int_t)res.unchanged);
-                        json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+                        if (!j || json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0) {
+                                log_error("Failed to write the changes: %s", strerror(j ? EIO : ENOMEM));
+                                r = EXIT_RUNTIME;
+                        }
                         putchar('\n');
                         json_decref(j);
                 } else {
@@ -237,7 +240,11 @@ int verb_diff(int argc, char **argv)
                         printf("%zu appeared, %zu vanished, %zu intermittent, %zu unchanged\n", res.appeared.n,
                                res.vanished.n, res.missed_before.n + res.missed_after.n, res.unchanged);
                 }
-                r = fflush(stdout) != 0 ? EXIT_RUNTIME : EXIT_OK;
+                if (r != EXIT_RUNTIME && fflush(stdout) != 0) {
+                        log_error_errno(errno, "Failed to write the changes: %m");
+                        r = EXIT_RUNTIME;
+                } else if (r != EXIT_RUNTIME)
+                        r = EXIT_OK;
                 nd_diff_result_done(&res);
         }
         nd_graph_done(&g);

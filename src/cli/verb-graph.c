@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include "api/graph_view.h"
@@ -155,7 +156,9 @@ int verb_graph(int argc, char **argv)
         r = nd_graph_init(&g, s, group == 2);
         if (r >= 0)
                 r = nd_graph_view(&g, &o, &picture);
-        if (r == -ENOENT && o.host)
+        if (streaming && stream.error)
+                r = EXIT_RUNTIME; /* writing failed, and said why */
+        else if (r == -ENOENT && o.host)
                 r = (log_error("unknown host %s: not an address, and no agent reported that hostname", o.host),
                      EXIT_RUNTIME);
         else if (r == -ENOENT && o.role)
@@ -172,8 +175,14 @@ int verb_graph(int argc, char **argv)
                 r = cli_store_error(s, r, "query edges");
         else {
                 r = streaming ? graph_stream_end(&stream, &picture) : graph_print(stdout, &picture, format, as_of);
-                r = r < 0 || fflush(stdout) != 0 ? EXIT_RUNTIME : EXIT_OK;
+                if (r >= 0 && fflush(stdout) != 0)
+                        r = -errno;
+                if (r < 0 && r != -ENOENT && r != -EPROTO) /* those two were said */
+                        log_error("Failed to write the graph: %s", strerror(-r));
+                r = r < 0 ? EXIT_RUNTIME : EXIT_OK;
         }
+        if (streaming && r != EXIT_OK)
+                graph_stream_abort(&stream);
         nd_endpoint_graph_done(&picture);
         nd_graph_done(&g);
         nd_store_close(s);

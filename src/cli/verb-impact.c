@@ -224,7 +224,11 @@ int verb_impact(int argc, char **argv)
                 r = cli_store_error(s, r, "query edges");
         else {
                 r = json ? print_json(stdout, target, &o, &res) : print_text(stdout, target, &o, &res, g.by_role);
-                r = r < 0 || fflush(stdout) != 0 ? EXIT_RUNTIME : EXIT_OK;
+                if (r >= 0 && fflush(stdout) != 0)
+                        r = -errno;
+                if (r < 0)
+                        log_error("Failed to write the list: %s", strerror(-r));
+                r = r < 0 ? EXIT_RUNTIME : EXIT_OK;
         }
         nd_impact_result_done(&res);
         nd_graph_done(&g);

@@ -174,7 +174,12 @@ int verb_look(int argc, char **argv)
         } else if (r < 0)
                 r = cli_store_error(s, r, "query edges");
         else {
-                r = look_print(stdout, &res, format) < 0 || fflush(stdout) != 0 ? EXIT_RUNTIME : EXIT_OK;
+                r = look_print(stdout, &res, format);
+                if (r >= 0 && fflush(stdout) != 0)
+                        r = -errno;
+                if (r < 0)
+                        log_error("Failed to write the tree: %s", strerror(-r));
+                r = r < 0 ? EXIT_RUNTIME : EXIT_OK;
                 nd_look_result_done(&res);
         }
         nd_graph_done(&g);

@@ -31,17 +31,14 @@ static void fold(struct nd_labeled_edge *into, const struct nd_labeled_edge *e)
 static int edges_in(struct nd_graph *g, const struct strmap *start, const struct nd_time_range *range,
                     struct nd_labeled_edges *out)
 {
-        const char **addrs = calloc(start->n ? start->n : 1, sizeof(*addrs));
         struct nd_labeled_edges all = {};
         struct strmap seen, ids;
-        size_t n = 0;
+        size_t n;
+        const char **addrs = strmap_keys(start, &n);
         int r;
 
         if (!addrs)
                 return -ENOMEM;
-        for (size_t i = 0; start->slots && i <= start->mask; i++)
-                if (start->slots[i].key)
-                        addrs[n++] = start->slots[i].key;
         r = nd_graph_edges(g, ND_MATCH_SERVER_ADDR, addrs, n, range, &all);
         if (r >= 0)
                 r = nd_graph_edges(g, ND_MATCH_CLIENT_ADDR, addrs, n, range, &all);

@@ -31,18 +31,6 @@ static int add_edges(struct nd_graph *g, const struct nd_graph_edges *edges, str
         return r;
 }
 
-/* The keys of a set, borrowed, as an array. */
-static const char **keys_of(const struct strmap *set, size_t *n)
-{
-        const char **keys = calloc(set->n ? set->n : 1, sizeof(*keys));
-
-        *n = 0;
-        for (size_t i = 0; keys && set->slots && i <= set->mask; i++)
-                if (set->slots[i].key)
-                        keys[(*n)++] = set->slots[i].key;
-        return keys;
-}
-
 static bool in_set(const struct strmap *set, const char *key)
 {
         size_t ignored;
@@ -70,7 +58,7 @@ static int hop_edges(struct nd_graph *g, const struct strmap *frontier, const st
         for (size_t i = 0; !own && r >= 0 && frontier->slots && i <= frontier->mask; i++)
                 if (frontier->slots[i].key)
                         r = nd_graph_members(g, frontier->slots[i].key, &addrs);
-        if (r >= 0 && !(keys = keys_of(&addrs, &n)))
+        if (r >= 0 && !(keys = strmap_keys(&addrs, &n)))
                 r = -ENOMEM;
         if (r >= 0)
                 r = nd_graph_edges_compact(g, ND_MATCH_SERVER_ADDR, keys, n, range, &by_server);

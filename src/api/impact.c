@@ -89,11 +89,8 @@ static int hop(struct impact_state *st, size_t from, size_t to, int depth, const
                         r = strmap_put(&addrs, own->slots[i].key, 0, NULL);
         for (size_t i = from; !own && i < to && r >= 0; i++)
                 r = nd_graph_members(st->g, st->entries[i].label, &addrs);
-        if (r >= 0 && !(keys = calloc(addrs.n ? addrs.n : 1, sizeof(*keys))))
+        if (r >= 0 && !(keys = strmap_keys(&addrs, &n)))
                 r = -ENOMEM;
-        for (size_t i = 0; r >= 0 && addrs.slots && i <= addrs.mask; i++)
-                if (addrs.slots[i].key)
-                        keys[n++] = addrs.slots[i].key;
         if (r >= 0)
                 r = nd_graph_each_edge(st->g, match, keys, n, &st->range, hop_edge, &h);
         free(keys);
@@ -154,12 +151,9 @@ int nd_impact(struct nd_graph *g, const struct nd_impact_options *o, struct nd_i
                 /* Nothing depends on it: an error only if it has no edge at all. */
                 struct nd_graph_edges edges = {};
                 size_t n = 0;
-                const char **keys = calloc(start.n ? start.n : 1, sizeof(*keys));
+                const char **keys = strmap_keys(&start, &n);
                 if (!keys)
                         r = -ENOMEM;
-                for (size_t i = 0; r >= 0 && start.slots && i <= start.mask; i++)
-                        if (start.slots[i].key)
-                                keys[n++] = start.slots[i].key;
                 if (r >= 0)
                         r = nd_graph_edges_compact(g, ND_MATCH_SERVER_ADDR, keys, n, &st.range, &edges);
                 if (r >= 0)

@@ -437,11 +437,8 @@ static int find_names(struct nd_graph *g, const struct nd_look_result *res, unsi
         r = collect_labels(res->in_roots, res->n_in, &set);
         if (r >= 0)
                 r = collect_labels(res->out_roots, res->n_out, &set);
-        if (r >= 0 && !(labels = calloc(set.n ? set.n : 1, sizeof(*labels))))
+        if (r >= 0 && !(labels = strmap_keys(&set, &n)))
                 r = -ENOMEM;
-        for (size_t i = 0; r >= 0 && set.slots && i <= set.mask; i++)
-                if (set.slots[i].key)
-                        labels[n++] = set.slots[i].key;
         if (r >= 0)
                 r = nd_graph_prefetch_names(g, labels, n);
         if (r >= 0 && resolve_ms)
@@ -572,12 +569,9 @@ static int start_edges(struct look_state *st, struct edge_cache *c)
         size_t n = 0;
         int r;
 
-        addrs = calloc(st->start.n ? st->start.n : 1, sizeof(*addrs));
+        addrs = strmap_keys(&st->start, &n);
         if (!addrs)
                 return -ENOMEM;
-        for (size_t i = 0; st->start.slots && i <= st->start.mask; i++)
-                if (st->start.slots[i].key)
-                        addrs[n++] = st->start.slots[i].key;
         r = nd_graph_edges_compact(st->g, c->match, addrs, n, &st->range, &c->edges);
         free(addrs);
         return r;

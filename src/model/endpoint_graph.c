@@ -222,9 +222,11 @@ int nd_endpoint_graph_add(struct nd_endpoint_graph *g, const struct nd_endpoint_
         return 0;
 }
 
-static int compare_nodes(const void *a, const void *b)
+/* Node indexes by label, kind, port, process. */
+static int compare_nodes(const void *a, const void *b, void *userdata)
 {
-        const struct nd_endpoint_node *x = a, *y = b;
+        const struct nd_endpoint_graph *g = userdata;
+        const struct nd_endpoint_node *x = &g->nodes[*(const uint32_t *)a], *y = &g->nodes[*(const uint32_t *)b];
         int r;
 
         if ((r = strcmp(x->label, y->label)))
@@ -247,33 +249,30 @@ static int compare_links(const void *a, const void *b)
 
 int nd_endpoint_graph_sort(struct nd_endpoint_graph *g)
 {
-        if (g->sink)
-                return -EINVAL; /* its links were handed on, not kept */
-        uint32_t *order = malloc((g->n_nodes ? g->n_nodes : 1) * sizeof(*order));
-        uint32_t *new_index = malloc((g->n_nodes ? g->n_nodes : 1) * sizeof(*new_index));
-        struct nd_endpoint_node *sorted = malloc((g->n_nodes ? g->n_nodes : 1) * sizeof(*sorted));
+        size_t n = g->n_nodes ? g->n_nodes : 1;
+        uint32_t *order, *new_index;
+        struct nd_endpoint_node *sorted;
         int r;
 
+        if (g->sink)
+                return -EINVAL; /* its links were handed on, not kept */
+        order = malloc(n * sizeof(*order));
+        new_index = malloc(n * sizeof(*new_index));
+        sorted = malloc(n * sizeof(*sorted));
         if (!order || !new_index || !sorted) {
                 free(order);
                 free(new_index);
                 free(sorted);
                 return -ENOMEM;
         }
-        /* Sort a copy, remembering where each node came from. */
-        memcpy(sorted, g->nodes, g->n_nodes * sizeof(*sorted));
-        for (size_t i = 0; i < g->n_nodes; i++)
-                sorted[i].pgid = (int32_t)i; /* borrowed for the old index */
         for (size_t i = 0; i < g->n_nodes; i++)
                 order[i] = (uint32_t)i;
-        qsort_safe(sorted, g->n_nodes, sizeof(*sorted), compare_nodes);
+        if (g->n_nodes > 1)
+                qsort_r(order, g->n_nodes, sizeof(*order), compare_nodes, g);
         for (size_t i = 0; i < g->n_nodes; i++) {
-                uint32_t old = (uint32_t)sorted[i].pgid;
-                new_index[old] = (uint32_t)i;
-                order[i] = old;
-        }
-        for (size_t i = 0; i < g->n_nodes; i++)
                 sorted[i] = g->nodes[order[i]];
+                new_index[order[i]] = (uint32_t)i;
+        }
         memcpy(g->nodes, sorted, g->n_nodes * sizeof(*sorted));
         for (size_t i = 0; i < g->n_links; i++) {
                 g->links[i].client = new_index[g->links[i].client];

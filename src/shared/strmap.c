@@ -102,3 +102,15 @@ bool strmap_set(struct strmap *m, const char *key, size_t value)
         e->value = value;
         return true;
 }
+
+const char **strmap_keys(const struct strmap *m, size_t *ret_n)
+{
+        const char **keys = calloc(m->n ? m->n : 1, sizeof(*keys));
+        size_t n = 0;
+
+        for (size_t i = 0; keys && m->slots && i <= m->mask; i++)
+                if (m->slots[i].key)
+                        keys[n++] = m->slots[i].key;
+        *ret_n = n;
+        return keys;
+}

@@ -21,5 +21,8 @@ void strmap_done(struct strmap *m);
  * 0 when present (its value in *ret_existing if not NULL), -ENOMEM. */
 int strmap_put(struct strmap *m, const char *key, size_t value, size_t *ret_existing);
 bool strmap_get(const struct strmap *m, const char *key, size_t *ret);
+/* The keys, borrowed (valid while m is unchanged), in a malloc'd array of
+ * *ret_n; NULL when out of memory. */
+const char **strmap_keys(const struct strmap *m, size_t *ret_n);
 /* Changes the value of a key that is present; false when it is not. */
 bool strmap_set(struct strmap *m, const char *key, size_t value);

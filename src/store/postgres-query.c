@@ -250,32 +250,29 @@ static int endpoint_ids(int64_t *const columns[static _EDGE_COLUMN_MAX], size_t 
         return r < 0 ? r : *ret_array ? 0 : -ENOMEM;
 }
 
-/* Room for more edges past out->n, in one allocation. */
-static int reserve_edges(struct nd_edge_list *out, size_t more)
-{
-        struct nd_edge *items;
-
-        if (out->allocated - out->n >= more)
-                return 0;
-        items = reallocarray(out->items, out->n + more, sizeof(*items));
-        if (!items)
-                return -ENOMEM;
-        out->items = items;
-        out->allocated = out->n + more;
-        return 0;
-}
-
 static void free_columns(int64_t *(*columns)[_EDGE_COLUMN_MAX])
 {
         for (size_t c = 0; c < _EDGE_COLUMN_MAX; c++)
                 free((*columns)[c]);
 }
 
+/* Row indexes by the values of a column (userdata). */
+static int compare_by_column(const void *a, const void *b, void *userdata)
+{
+        const int64_t *column = userdata;
+        int64_t x = column[*(const uint32_t *)a], y = column[*(const uint32_t *)b];
+
+        return x < y ? -1 : x > y;
+}
+
 /* An answer of column arrays (EDGES_SQL) to edges, with their endpoints
- * asked in a second question; appended to out. */
-static int edges_of_answer(struct pg_store *s, PGresult *res, struct nd_edge_list *out)
+ * asked in a second question, each to fn; by_server: in server endpoint
+ * order. The answer's text is freed once read (*res is NULL then): a
+ * slice of 200k edges is held as numbers, not as text and edges both. */
+static int edges_of_answer(struct pg_store *s, PGresult **res, bool by_server, nd_edge_fn fn, void *userdata)
 {
         _cleanup_result_ PGresult *endpoints = NULL;
+        _cleanup_free_ uint32_t *order = NULL;
         _cleanup_(free_columns) int64_t *column[_EDGE_COLUMN_MAX] = {};
         _cleanup_free_ struct nd_endpoint *ends = NULL;
         _cleanup_free_ char *ids = NULL;
@@ -283,18 +280,27 @@ static int edges_of_answer(struct pg_store *s, PGresult *res, struct nd_edge_lis
         size_t n;
         int r;
 
-        if (PQntuples(res) != 1 || PQnfields(res) != _EDGE_COLUMN_MAX)
+        if (PQntuples(*res) != 1 || PQnfields(*res) != _EDGE_COLUMN_MAX)
                 goto bad;
-        n = array_length(PQgetvalue(res, 0, EDGE_ID));
+        n = array_length(PQgetvalue(*res, 0, EDGE_ID));
         if (n == 0)
                 return 0;
         for (int c = 0; c < _EDGE_COLUMN_MAX; c++) {
                 column[c] = malloc(n * sizeof(*column[c]));
                 if (!column[c])
                         return -ENOMEM;
-                if (parse_numbers(PQgetvalue(res, 0, c), n, column[c]) < 0)
+                if (parse_numbers(PQgetvalue(*res, 0, c), n, column[c]) < 0)
                         goto bad;
         }
+        PQclear(*res);
+        *res = NULL;
+        order = malloc(n * sizeof(*order));
+        if (!order)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                order[i] = (uint32_t)i;
+        if (by_server)
+                qsort_r(order, n, sizeof(*order), compare_by_column, column[EDGE_SERVER_ID]);
 
         r = endpoint_ids(column, n, &index, &ids);
         if (r >= 0)
@@ -314,17 +320,16 @@ static int edges_of_answer(struct pg_store *s, PGresult *res, struct nd_edge_lis
                 index.rows[id_slot(&index, strtoll(PQgetvalue(endpoints, i, 0), NULL, 10))] = (uint32_t)i;
         }
 
-        r = reserve_edges(out, n);
-        for (size_t i = 0; r >= 0 && i < n; i++) {
+        for (size_t k = 0; r >= 0 && k < n; k++) {
+                size_t i = order[k];
                 uint32_t client = index.rows[id_slot(&index, column[EDGE_CLIENT_ID][i])];
                 uint32_t server = index.rows[id_slot(&index, column[EDGE_SERVER_ID][i])];
+                struct nd_edge edge, *e = &edge;
 
                 /* Gone since the first question: a prune deleted the edge
                  * (an endpoint goes only with the last of its edges). */
                 if (client == UINT32_MAX || server == UINT32_MAX)
                         continue;
-                struct nd_edge *e = &out->items[out->n++];
-
                 *e = (struct nd_edge){
                         .id = column[EDGE_ID][i],
                         .client = ends[client],
@@ -342,6 +347,7 @@ static int edges_of_answer(struct pg_store *s, PGresult *res, struct nd_edge_lis
                  * been reported by another process since. */
                 if (column[EDGE_CLIENT_PGID][i] >= 0)
                         e->client.pgid = (int32_t)column[EDGE_CLIENT_PGID][i];
+                r = fn(e, userdata);
         }
         return r;
 bad:
@@ -357,6 +363,11 @@ static void range_params(const struct nd_time_range *range, char since_bucket[24
                                                                                  : range->since - ND_BUCKET_SECONDS);
         format_i64(until, range->until);
         format_i64(since, range->since);
+}
+
+static int push_edge(const struct nd_edge *e, void *userdata)
+{
+        return nd_edge_list_push(userdata, e);
 }
 
 int pg_edges(struct nd_store *base, const struct nd_edge_query *q, struct nd_edge_list *out)
@@ -380,7 +391,7 @@ int pg_edges(struct nd_store *base, const struct nd_edge_query *q, struct nd_edg
         r = exec_edge_query(s, which, ranged ? 4 : 1, (const char *[]){ addrs, since_bucket, until, since }, &res);
         if (r < 0)
                 return r;
-        return edges_of_answer(s, res, out);
+        return edges_of_answer(s, &res, false, push_edge, out);
 }
 
 int pg_hosts(struct nd_store *base, struct nd_host_list *out)
@@ -489,18 +500,8 @@ int pg_roles_load(struct nd_store *base, struct nd_role_rules *out)
         return r;
 }
 
-static int compare_server(const void *a, const void *b)
-{
-        const struct nd_edge *x = a, *y = b;
-        int r = strcmp(x->server.addr, y->server.addr);
-
-        if (r)
-                return r;
-        return x->server.port < y->server.port ? -1 : x->server.port > y->server.port;
-}
-
 /* The edges table in slices of server endpoint ids, each one question (and
- * one for its endpoints), each sorted by server endpoint: memory bounded by
+ * one for its endpoints), each in server endpoint order: memory bounded by
  * a slice, whatever the store holds. */
 int pg_scan_edges(struct nd_store *base, const struct nd_time_range *range, nd_edge_fn fn, void *userdata)
 {
@@ -508,7 +509,6 @@ int pg_scan_edges(struct nd_store *base, const struct nd_time_range *range, nd_e
         struct pg_store *s = to_pg(base);
         bool ranged = !nd_time_range_is_open(range);
         _cleanup_result_ PGresult *top = NULL;
-        struct nd_edge_list edges = {};
         char since_bucket[24], since[24], until[24], lo[24], hi[24];
         int64_t max_id;
         int r = 0;
@@ -525,14 +525,8 @@ int pg_scan_edges(struct nd_store *base, const struct nd_time_range *range, nd_e
                 format_i64(hi, start + SLICE);
                 r = exec_edge_query(s, ranged ? EDGES_BY_ID_RANGED : EDGES_BY_ID, 5,
                                     (const char *[]){ lo, since_bucket, until, since, hi }, &res);
-                edges.n = 0;
                 if (r >= 0)
-                        r = edges_of_answer(s, res, &edges);
-                if (r >= 0 && edges.n > 1)
-                        qsort(edges.items, edges.n, sizeof(*edges.items), compare_server);
-                for (size_t i = 0; r >= 0 && i < edges.n; i++)
-                        r = fn(&edges.items[i], userdata);
+                        r = edges_of_answer(s, &res, true, fn, userdata);
         }
-        nd_edge_list_done(&edges);
         return r < 0 ? r : 0;
 }

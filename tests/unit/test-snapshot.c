@@ -159,7 +159,7 @@ static void fake_file(const char *root, const char *rel, const char *content)
         char path[4096];
         FILE *f;
 
-        snprintf(path, sizeof(path), "%s/%s", root, rel);
+        assert_true((size_t)snprintf(path, sizeof(path), "%s/%s", root, rel) < sizeof(path));
         f = fopen(path, "we");
         assert_non_null(f);
         fputs(content, f);

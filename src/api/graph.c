@@ -106,6 +106,7 @@ void nd_graph_done(struct nd_graph *g)
         strmap_done(&g->label_of_addr);
         strmap_done(&g->dns_index);
         strmap_done(&g->prefetched);
+        nd_host_list_done(&g->role_members);
         for (size_t i = 0; i < g->n_dns; i++)
                 free(g->dns_names[i]);
         free(g->dns_names);
@@ -326,14 +327,17 @@ int nd_graph_resolve_host(struct nd_graph *g, const char *host, struct strmap *r
         return found ? 0 : -ENOENT;
 }
 
-int nd_graph_resolve_role(struct nd_graph *g, const char *service_role, struct strmap *ret)
+/* Every known address with a role, and its role ("service:role" in the
+ * hostname field), worked out once per graph: a look or graph grouped by
+ * role asks for a role's members at every level. */
+static int load_role_members(struct nd_graph *g)
 {
-        char service[ND_ROLE_FIELD_MAX], role[ND_ROLE_FIELD_MAX];
         struct nd_host_list addrs = {};
-        int r, found = 0;
+        char label[2 * ND_ROLE_FIELD_MAX + 2];
+        int r;
 
-        if (nd_role_split(service_role, service, role, sizeof(service)) < 0)
-                return -EINVAL;
+        if (g->role_members_loaded)
+                return 0;
         r = load_hosts(g);
         if (r >= 0)
                 r = nd_store_endpoint_addrs(g->store, &addrs);
@@ -341,12 +345,31 @@ int nd_graph_resolve_role(struct nd_graph *g, const char *service_role, struct s
                 const char *addr = i < addrs.n ? addrs.items[i].addr : g->hosts.items[i - addrs.n].addr;
                 const struct nd_role_rule *rule = role_of(g, addr);
 
-                if (rule && strcmp(rule->service, service) == 0 && strcmp(rule->role, role) == 0) {
-                        r = strmap_put(ret, addr, 0, NULL);
-                        found++;
-                }
+                if (!rule)
+                        continue;
+                snprintf(label, sizeof(label), "%s:%s", rule->service, rule->role);
+                r = nd_host_list_push(&g->role_members, addr, label);
         }
         nd_host_list_done(&addrs);
+        if (r < 0)
+                return r;
+        g->role_members_loaded = true;
+        return 0;
+}
+
+int nd_graph_resolve_role(struct nd_graph *g, const char *service_role, struct strmap *ret)
+{
+        char service[ND_ROLE_FIELD_MAX], role[ND_ROLE_FIELD_MAX];
+        int r, found = 0;
+
+        if (nd_role_split(service_role, service, role, sizeof(service)) < 0)
+                return -EINVAL;
+        r = load_role_members(g);
+        for (size_t i = 0; r >= 0 && i < g->role_members.n; i++)
+                if (strcmp(g->role_members.items[i].hostname, service_role) == 0) {
+                        r = strmap_put(ret, g->role_members.items[i].addr, 0, NULL);
+                        found++;
+                }
         if (r < 0)
                 return r;
         return found ? 0 : -ENOENT;

@@ -78,6 +78,10 @@ struct nd_graph {
         /* Before the whole table is read: the addresses a prefetch asked
          * for (their hostnames, where an agent gave one, are in hosts). */
         struct strmap prefetched;
+        /* Every known address with a role, and its role (the hostname
+         * field), loaded on first need. */
+        bool role_members_loaded;
+        struct nd_host_list role_members;
         /* Labels met so far, each once: labels[] owns them, label_index
          * finds one by its text, label_of_addr an address's. */
         char **labels;

@@ -65,6 +65,39 @@ int cli_parse_active(const char *arg, int64_t *ret);
 #define CLI_RESOLVE_BUDGET_MS 2000
 int cli_parse_resolve(const char *arg, unsigned *ret);
 
+/* The options the questions over the store (look, graph, impact) share:
+ * --since, --until, --active[=D], --resolve[=BUDGET]. */
+enum {
+        CLI_OPT_SINCE = 0x200,
+        CLI_OPT_UNTIL,
+        CLI_OPT_ACTIVE,
+        CLI_OPT_RESOLVE,
+};
+#define CLI_QUESTION_LONG_OPTIONS                                              \
+        { "since", required_argument, NULL, CLI_OPT_SINCE },                   \
+        { "until", required_argument, NULL, CLI_OPT_UNTIL },                   \
+        { "active", optional_argument, NULL, CLI_OPT_ACTIVE },                 \
+        { "resolve", optional_argument, NULL, CLI_OPT_RESOLVE }
+
+struct nd_time_range;
+struct cli_question {
+        int64_t now;
+        struct nd_time_range *range;
+        int64_t *active_s;
+        unsigned *resolve_ms;
+};
+
+/* One of those options into q. Returns CLI_OPTION_DONE, EXIT_USAGE after
+ * saying what is wrong, or CLI_OPTION_OTHER when c is not one of them. */
+enum { CLI_OPTION_OTHER = -2 };
+int cli_question_option(int c, const char *verb, const struct cli_question *q);
+
+/* Says in one line what a question's -ENOENT (no such host or role) or
+ * -ENODATA (no edge in the range, narrowed by --active) means; returns
+ * EXIT_RUNTIME. what: the host or role asked about, NULL for the whole
+ * store. */
+int cli_question_error(int r, const char *what, bool is_role, const struct cli_question *q);
+
 /* Options every verb takes: -v/--verbose, -q/--quiet, -h/--help. */
 #define COMMON_LONG_OPTIONS                                                    \
         { "help", no_argument, NULL, 'h' },                                    \

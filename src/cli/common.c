@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "api/graph.h"
 #include "model/addr.h"
 #include "shared/log.h"
 #include "shared/parse.h"
@@ -108,4 +109,48 @@ int cli_parse_resolve(const char *arg, unsigned *ret)
                 return -EINVAL;
         *ret = (unsigned)ms;
         return 0;
+}
+
+int cli_question_option(int c, const char *verb, const struct cli_question *q)
+{
+        switch (c) {
+        case CLI_OPT_SINCE:
+                if (parse_time_point(optarg, q->now, &q->range->since) < 0)
+                        return usage_error(verb, "invalid --since '%s' (e.g. 2h, 7d, 2026-11-22T08:00:00Z)", optarg);
+                return CLI_OPTION_DONE;
+        case CLI_OPT_UNTIL:
+                if (parse_time_point(optarg, q->now, &q->range->until) < 0)
+                        return usage_error(verb, "invalid --until '%s' (e.g. 1h, 2026-11-22T09:00:00Z)", optarg);
+                return CLI_OPTION_DONE;
+        case CLI_OPT_ACTIVE:
+                if (cli_parse_active(optarg, q->active_s) < 0)
+                        return usage_error(verb, "invalid --active '%s' (a duration: 90s, 5m)", optarg);
+                return CLI_OPTION_DONE;
+        case CLI_OPT_RESOLVE:
+                if (cli_parse_resolve(optarg, q->resolve_ms) < 0)
+                        return usage_error(verb, "invalid --resolve budget '%s' (e.g. 500ms, 2s)", optarg);
+                return CLI_OPTION_DONE;
+        default:
+                return CLI_OPTION_OTHER;
+        }
+}
+
+int cli_question_error(int r, const char *what, bool is_role, const struct cli_question *q)
+{
+        char since[32], until[32];
+        struct nd_time_range shown;
+
+        if (r == -ENOENT && is_role) {
+                log_error("no known host has role %s", what);
+                return EXIT_RUNTIME;
+        }
+        if (r == -ENOENT && what) {
+                log_error("unknown host %s: not an address, and no agent reported that hostname", what);
+                return EXIT_RUNTIME;
+        }
+        shown = nd_time_range_active(*q->range, q->now, *q->active_s);
+        cli_format_time(shown.since, since, sizeof(since));
+        cli_format_time(shown.until, until, sizeof(until));
+        log_error("no edges%s%s between %s and %s", what ? " for " : "", what ? what : "", since, until);
+        return EXIT_RUNTIME;
 }

@@ -38,7 +38,7 @@ static void help(FILE *out)
                 "unknown host or role, or a store failure, 2 usage.\n");
 }
 
-enum { OPT_HOST = 0x100, OPT_ROLE, OPT_BEFORE, OPT_AFTER, OPT_GROUP, OPT_JSON, OPT_RESOLVE, OPT_STORE };
+enum { OPT_HOST = 0x100, OPT_ROLE, OPT_BEFORE, OPT_AFTER, OPT_GROUP, OPT_JSON, OPT_STORE };
 
 /* "db1 10.0.0.30:5432": the name (if any) before the endpoint. */
 static void place(struct nd_graph *g, const char *label, int port, char *buf, size_t size)
@@ -134,7 +134,7 @@ int verb_diff(int argc, char **argv)
                 { "after", required_argument, NULL, OPT_AFTER },
                 { "group-by", required_argument, NULL, OPT_GROUP },
                 { "json", no_argument, NULL, OPT_JSON },
-                { "resolve", optional_argument, NULL, OPT_RESOLVE },
+                { "resolve", optional_argument, NULL, CLI_OPT_RESOLVE },
                 { "store", required_argument, NULL, OPT_STORE },
                 {}
         };
@@ -180,7 +180,7 @@ int verb_diff(int argc, char **argv)
                 case OPT_JSON:
                         json = true;
                         break;
-                case OPT_RESOLVE:
+                case CLI_OPT_RESOLVE:
                         if (cli_parse_resolve(optarg, &resolve_ms) < 0)
                                 return usage_error("diff", "invalid --resolve budget '%s' (e.g. 500ms, 2s)", optarg);
                         break;

@@ -44,21 +44,18 @@ static void help(FILE *out)
                 ND_LOOK_MAX_DEPTH, CLI_CURRENT_SECONDS);
 }
 
-enum { OPT_HOST = 0x100, OPT_ROLE, OPT_DEPTH, OPT_SINCE, OPT_UNTIL, OPT_ACTIVE, OPT_GROUP, OPT_FORMAT, OPT_RESOLVE, OPT_STORE };
+enum { OPT_HOST = 0x100, OPT_ROLE, OPT_DEPTH, OPT_GROUP, OPT_FORMAT, OPT_STORE };
 
 int verb_graph(int argc, char **argv)
 {
         static const struct option options[] = {
                 COMMON_LONG_OPTIONS,
+                CLI_QUESTION_LONG_OPTIONS,
                 { "host", required_argument, NULL, OPT_HOST },
                 { "role", required_argument, NULL, OPT_ROLE },
                 { "depth", required_argument, NULL, OPT_DEPTH },
-                { "since", required_argument, NULL, OPT_SINCE },
-                { "until", required_argument, NULL, OPT_UNTIL },
-                { "active", optional_argument, NULL, OPT_ACTIVE },
                 { "group-by", required_argument, NULL, OPT_GROUP },
                 { "format", required_argument, NULL, OPT_FORMAT },
-                { "resolve", optional_argument, NULL, OPT_RESOLVE },
                 { "store", required_argument, NULL, OPT_STORE },
                 {}
         };
@@ -66,6 +63,7 @@ int verb_graph(int argc, char **argv)
         static const char *const formats[] = { "json", "dot", "mermaid", "svg", NULL };
         int64_t now = (int64_t)time(NULL);
         struct nd_graph_view_options o = { .depth = 1, .range = { INT64_MIN, INT64_MAX }, .now = now };
+        const struct cli_question q = { now, &o.range, &o.active_s, &o.resolve_ms };
         enum graph_format format = GRAPH_FORMAT_DOT;
         int group = 0;
         const char *uri = NULL;
@@ -97,18 +95,6 @@ int verb_graph(int argc, char **argv)
                         o.depth = (int)v;
                         depth_given = true;
                         break;
-                case OPT_SINCE:
-                        if (parse_time_point(optarg, now, &o.range.since) < 0)
-                                return usage_error("graph", "invalid --since '%s' (e.g. 2h, 7d, 2026-11-22T08:00:00Z)", optarg);
-                        break;
-                case OPT_UNTIL:
-                        if (parse_time_point(optarg, now, &o.range.until) < 0)
-                                return usage_error("graph", "invalid --until '%s' (e.g. 1h, 2026-11-22T09:00:00Z)", optarg);
-                        break;
-                case OPT_ACTIVE:
-                        if (cli_parse_active(optarg, &o.active_s) < 0)
-                                return usage_error("graph", "invalid --active '%s' (a duration: 90s, 5m)", optarg);
-                        break;
                 case OPT_GROUP:
                         if ((group = parse_choice(optarg, groups)) < 0)
                                 return usage_error("graph", "invalid --group-by '%s' (process, host or role)", optarg);
@@ -118,15 +104,13 @@ int verb_graph(int argc, char **argv)
                                 return usage_error("graph", "invalid --format '%s' (dot, json, mermaid or svg)", optarg);
                         format = (enum graph_format)i;
                         break;
-                case OPT_RESOLVE:
-                        if (cli_parse_resolve(optarg, &o.resolve_ms) < 0)
-                                return usage_error("graph", "invalid --resolve budget '%s' (e.g. 500ms, 2s)", optarg);
-                        break;
                 case OPT_STORE:
                         uri = optarg;
                         break;
                 default:
-                        r = cli_common_option(c, "graph", argv, help);
+                        r = cli_question_option(c, "graph", &q);
+                        if (r == CLI_OPTION_OTHER)
+                                r = cli_common_option(c, "graph", argv, help);
                         if (r != CLI_OPTION_DONE)
                                 return r;
                         break;
@@ -158,20 +142,9 @@ int verb_graph(int argc, char **argv)
                 r = nd_graph_view(&g, &o, &picture);
         if (streaming && stream.error)
                 r = EXIT_RUNTIME; /* writing failed, and said why */
-        else if (r == -ENOENT && o.host)
-                r = (log_error("unknown host %s: not an address, and no agent reported that hostname", o.host),
-                     EXIT_RUNTIME);
-        else if (r == -ENOENT && o.role)
-                r = (log_error("no known host has role %s", o.role), EXIT_RUNTIME);
-        else if (r == -ENODATA) {
-                char since[32], until[32];
-                struct nd_time_range shown = nd_time_range_active(o.range, now, o.active_s);
-                cli_format_time(shown.since, since, sizeof(since));
-                cli_format_time(shown.until, until, sizeof(until));
-                log_error("no edges%s%s between %s and %s", o.host || o.role ? " for " : "",
-                          o.host ? o.host : o.role ? o.role : "", since, until);
-                r = EXIT_RUNTIME;
-        } else if (r < 0)
+        else if (r == -ENOENT || r == -ENODATA)
+                r = cli_question_error(r, o.host ? o.host : o.role, o.role != NULL, &q);
+        else if (r < 0)
                 r = cli_store_error(s, r, "query edges");
         else {
                 r = streaming ? graph_stream_end(&stream, &picture) : graph_print(stdout, &picture, format, as_of);

@@ -42,7 +42,7 @@ static void help(FILE *out)
                 ND_IMPACT_MAX_DEPTH, ND_IMPACT_MAX_DEPTH, CLI_CURRENT_SECONDS);
 }
 
-enum { OPT_REVERSE = 0x100, OPT_DEPTH, OPT_SINCE, OPT_UNTIL, OPT_ACTIVE, OPT_GROUP, OPT_FORMAT, OPT_RESOLVE, OPT_STORE };
+enum { OPT_REVERSE = 0x100, OPT_DEPTH, OPT_GROUP, OPT_FORMAT, OPT_STORE };
 
 static void place(const struct nd_impact_entry *e, char *buf, size_t size)
 {
@@ -118,14 +118,11 @@ int verb_impact(int argc, char **argv)
 {
         static const struct option options[] = {
                 COMMON_LONG_OPTIONS,
+                CLI_QUESTION_LONG_OPTIONS,
                 { "reverse", no_argument, NULL, OPT_REVERSE },
                 { "depth", required_argument, NULL, OPT_DEPTH },
-                { "since", required_argument, NULL, OPT_SINCE },
-                { "until", required_argument, NULL, OPT_UNTIL },
-                { "active", optional_argument, NULL, OPT_ACTIVE },
                 { "group-by", required_argument, NULL, OPT_GROUP },
                 { "format", required_argument, NULL, OPT_FORMAT },
-                { "resolve", optional_argument, NULL, OPT_RESOLVE },
                 { "store", required_argument, NULL, OPT_STORE },
                 {}
         };
@@ -133,6 +130,7 @@ int verb_impact(int argc, char **argv)
         static const char *const formats[] = { "text", "json", NULL };
         int64_t now = (int64_t)time(NULL);
         struct nd_impact_options o = { .depth = ND_IMPACT_MAX_DEPTH, .range = { INT64_MIN, INT64_MAX }, .now = now };
+        const struct cli_question q = { now, &o.range, &o.active_s, &o.resolve_ms };
         int group = -1, json = 0;
         const char *uri = NULL, *target;
         struct nd_store *s = NULL;
@@ -152,18 +150,6 @@ int verb_impact(int argc, char **argv)
                                 return usage_error("impact", "invalid --depth '%s' (1..%d)", optarg, ND_IMPACT_MAX_DEPTH);
                         o.depth = (int)v;
                         break;
-                case OPT_SINCE:
-                        if (parse_time_point(optarg, now, &o.range.since) < 0)
-                                return usage_error("impact", "invalid --since '%s' (e.g. 2h, 7d, 2026-11-22T08:00:00Z)", optarg);
-                        break;
-                case OPT_UNTIL:
-                        if (parse_time_point(optarg, now, &o.range.until) < 0)
-                                return usage_error("impact", "invalid --until '%s' (e.g. 1h, 2026-11-22T09:00:00Z)", optarg);
-                        break;
-                case OPT_ACTIVE:
-                        if (cli_parse_active(optarg, &o.active_s) < 0)
-                                return usage_error("impact", "invalid --active '%s' (a duration: 90s, 5m)", optarg);
-                        break;
                 case OPT_GROUP:
                         if ((group = parse_choice(optarg, groups)) < 0)
                                 return usage_error("impact", "invalid --group-by '%s' (host or role)", optarg);
@@ -172,15 +158,13 @@ int verb_impact(int argc, char **argv)
                         if ((json = parse_choice(optarg, formats)) < 0)
                                 return usage_error("impact", "invalid --format '%s' (text or json)", optarg);
                         break;
-                case OPT_RESOLVE:
-                        if (cli_parse_resolve(optarg, &o.resolve_ms) < 0)
-                                return usage_error("impact", "invalid --resolve budget '%s' (e.g. 500ms, 2s)", optarg);
-                        break;
                 case OPT_STORE:
                         uri = optarg;
                         break;
                 default:
-                        r = cli_common_option(c, "impact", argv, help);
+                        r = cli_question_option(c, "impact", &q);
+                        if (r == CLI_OPTION_OTHER)
+                                r = cli_common_option(c, "impact", argv, help);
                         if (r != CLI_OPTION_DONE)
                                 return r;
                         break;
@@ -206,21 +190,9 @@ int verb_impact(int argc, char **argv)
                 g.by_role = group == 1 || (group < 0 && o.role);
                 r = nd_impact(&g, &o, &res);
         }
-        if (r == -ENOENT && o.host)
-                r = (log_error("unknown host %s: not an address, no agent reported that hostname, and no "
-                               "role rule names it",
-                               target),
-                     EXIT_RUNTIME);
-        else if (r == -ENOENT)
-                r = (log_error("no known host has role %s", target), EXIT_RUNTIME);
-        else if (r == -ENODATA) {
-                char since[32], until[32];
-                struct nd_time_range shown = nd_time_range_active(o.range, now, o.active_s);
-                cli_format_time(shown.since, since, sizeof(since));
-                cli_format_time(shown.until, until, sizeof(until));
-                log_error("no edges for %s between %s and %s", target, since, until);
-                r = EXIT_RUNTIME;
-        } else if (r < 0)
+        if (r == -ENOENT || r == -ENODATA)
+                r = cli_question_error(r, target, o.role != NULL, &q);
+        else if (r < 0)
                 r = cli_store_error(s, r, "query edges");
         else {
                 r = json ? print_json(stdout, target, &o, &res) : print_text(stdout, target, &o, &res, g.by_role);

@@ -45,25 +45,22 @@ static void help(FILE *out)
 }
 
 enum {
-        OPT_HOST = 0x100, OPT_ROLE, OPT_PORT, OPT_DEPTH, OPT_DIRECTION, OPT_SINCE, OPT_UNTIL, OPT_ACTIVE,
-        OPT_GROUP, OPT_FORMAT, OPT_RESOLVE, OPT_STORE,
+        OPT_HOST = 0x100, OPT_ROLE, OPT_PORT, OPT_DEPTH, OPT_DIRECTION,
+        OPT_GROUP, OPT_FORMAT, OPT_STORE,
 };
 
 int verb_look(int argc, char **argv)
 {
         static const struct option options[] = {
                 COMMON_LONG_OPTIONS,
+                CLI_QUESTION_LONG_OPTIONS,
                 { "host", required_argument, NULL, OPT_HOST },
                 { "role", required_argument, NULL, OPT_ROLE },
                 { "port", required_argument, NULL, OPT_PORT },
                 { "depth", required_argument, NULL, OPT_DEPTH },
                 { "direction", required_argument, NULL, OPT_DIRECTION },
-                { "since", required_argument, NULL, OPT_SINCE },
-                { "until", required_argument, NULL, OPT_UNTIL },
-                { "active", optional_argument, NULL, OPT_ACTIVE },
                 { "group-by", required_argument, NULL, OPT_GROUP },
                 { "format", required_argument, NULL, OPT_FORMAT },
-                { "resolve", optional_argument, NULL, OPT_RESOLVE },
                 { "store", required_argument, NULL, OPT_STORE },
                 {}
         };
@@ -74,6 +71,7 @@ int verb_look(int argc, char **argv)
         struct nd_look_options o = {
                 .depth = 1, .direction = ND_LOOK_BOTH, .range = { INT64_MIN, INT64_MAX }, .now = now,
         };
+        const struct cli_question q = { now, &o.range, &o.active_s, &o.resolve_ms };
         enum look_format format = LOOK_FORMAT_TREE;
         const char *uri = NULL;
         struct nd_store *s = NULL;
@@ -110,18 +108,6 @@ int verb_look(int argc, char **argv)
                                 return usage_error("look", "invalid --direction '%s' (in, out or both)", optarg);
                         o.direction = (enum nd_look_direction)(i + 1);
                         break;
-                case OPT_SINCE:
-                        if (parse_time_point(optarg, now, &o.range.since) < 0)
-                                return usage_error("look", "invalid --since '%s' (e.g. 2h, 7d, 2026-11-22T08:00:00Z)", optarg);
-                        break;
-                case OPT_UNTIL:
-                        if (parse_time_point(optarg, now, &o.range.until) < 0)
-                                return usage_error("look", "invalid --until '%s' (e.g. 1h, 2026-11-22T09:00:00Z)", optarg);
-                        break;
-                case OPT_ACTIVE:
-                        if (cli_parse_active(optarg, &o.active_s) < 0)
-                                return usage_error("look", "invalid --active '%s' (a duration: 90s, 5m)", optarg);
-                        break;
                 case OPT_GROUP:
                         if ((i = parse_choice(optarg, groups)) < 0)
                                 return usage_error("look", "invalid --group-by '%s' (host or role)", optarg);
@@ -132,15 +118,13 @@ int verb_look(int argc, char **argv)
                                 return usage_error("look", "invalid --format '%s' (tree, json, dot or mermaid)", optarg);
                         format = (enum look_format)i;
                         break;
-                case OPT_RESOLVE:
-                        if (cli_parse_resolve(optarg, &o.resolve_ms) < 0)
-                                return usage_error("look", "invalid --resolve budget '%s' (e.g. 500ms, 2s)", optarg);
-                        break;
                 case OPT_STORE:
                         uri = optarg;
                         break;
                 default:
-                        r = cli_common_option(c, "look", argv, help);
+                        r = cli_question_option(c, "look", &q);
+                        if (r == CLI_OPTION_OTHER)
+                                r = cli_common_option(c, "look", argv, help);
                         if (r != CLI_OPTION_DONE)
                                 return r;
                         break;
@@ -159,19 +143,9 @@ int verb_look(int argc, char **argv)
         r = nd_graph_init(&g, s, o.by_role);
         if (r >= 0)
                 r = nd_look(&g, &o, &res);
-        if (r == -ENOENT || r == -ENODATA) {
-                char since[32], until[32];
-                struct nd_time_range shown = nd_time_range_active(o.range, now, o.active_s);
-                cli_format_time(shown.since, since, sizeof(since));
-                cli_format_time(shown.until, until, sizeof(until));
-                if (r == -ENOENT && o.host)
-                        log_error("unknown host %s: not an address, and no agent reported that hostname", o.host);
-                else if (r == -ENOENT)
-                        log_error("no known host has role %s", o.role);
-                else
-                        log_error("no edges for %s between %s and %s", o.host ? o.host : o.role, since, until);
-                r = EXIT_RUNTIME;
-        } else if (r < 0)
+        if (r == -ENOENT || r == -ENODATA)
+                r = cli_question_error(r, o.host ? o.host : o.role, !o.host, &q);
+        else if (r < 0)
                 r = cli_store_error(s, r, "query edges");
         else {
                 r = look_print(stdout, &res, format);

@@ -51,14 +51,10 @@ int nd_graph_edges_push(struct nd_graph_edges *l, const struct nd_graph_edge *e)
 
 int nd_labeled_edges_push(struct nd_labeled_edges *l, const struct nd_labeled_edge *e)
 {
-        if (l->n == l->allocated) {
-                size_t want = l->allocated ? l->allocated * 2 : 64;
-                struct nd_labeled_edge *items = reallocarray(l->items, want, sizeof(*items));
-                if (!items)
-                        return -ENOMEM;
-                l->items = items;
-                l->allocated = want;
-        }
+        int r = grow((void **)&l->items, &l->allocated, l->n, sizeof(*l->items));
+
+        if (r < 0)
+                return r;
         l->items[l->n++] = *e;
         return 0;
 }

@@ -439,11 +439,47 @@ static char *addrs_json(const char *const *addrs, size_t n)
         return json;
 }
 
+/* What a time range changes in a query of edges, by address or over the
+ * whole store: the counts come from the buckets in the range, and the
+ * edge's own first and last sightings say whether it was there in it (a
+ * bucket that overlaps the range may hold sightings from just outside). */
+struct range_sql {
+        const char *connections, *counts, *buckets, *join, *group;
+};
+
+static struct range_sql range_sql(bool ranged)
+{
+        if (!ranged)
+                return (struct range_sql){
+                        "e.last_connections",
+                        /* Both sides count the same connections opened: the larger. */
+                        "max(e.opened_by_client, e.opened_by_server), e.failed", "0", "", "",
+                };
+        return (struct range_sql){
+                "max(o.connections)", "max(sum(o.opened_by_client), sum(o.opened_by_server)), sum(o.failed)",
+                "count(o.bucket)",
+                "JOIN observations o ON o.edge_id = e.id AND o.bucket > :since_bucket AND o.bucket <= :until "
+                "AND e.first_seen <= :until AND e.last_seen >= :since",
+                "GROUP BY e.id",
+        };
+}
+
+static void bind_range(sqlite3_stmt *st, const struct nd_time_range *range)
+{
+        /* A bucket [b, b + width) overlaps [since, until]. */
+        sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":since_bucket"),
+                           range->since < INT64_MIN + ND_BUCKET_SECONDS ? INT64_MIN
+                                                                         : range->since - ND_BUCKET_SECONDS);
+        sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":until"), range->until);
+        sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":since"), range->since);
+}
+
 static int sqlite_edges(struct nd_store *base, const struct nd_edge_query *q, struct nd_edge_list *out)
 {
         struct sqlite_store *s = to_sqlite(base);
         bool ranged = !nd_time_range_is_open(&q->range);
         const char *match = q->match == ND_MATCH_SERVER_ADDR ? "s.addr" : "c.addr";
+        struct range_sql rs = range_sql(ranged);
         char sql[2048];
         sqlite3_stmt *st;
         char *json;
@@ -453,20 +489,8 @@ static int sqlite_edges(struct nd_store *base, const struct nd_edge_query *q, st
                  "SELECT e.id, c.addr, c.port, c.name, c.pgid, s.addr, s.port, s.name, s.pgid, "
                  "e.first_seen, e.last_seen, %s, e.sides, %s, e.client_pgid, e.client_processes, %s "
                  "FROM edges e JOIN endpoints c ON c.id = e.client_id JOIN endpoints s ON s.id = e.server_id "
-                 "%s "
-                 "WHERE %s IN (SELECT value FROM json_each(?1)) "
-                 "%s",
-                 ranged ? "max(o.connections)" : "e.last_connections",
-                 /* Both sides count the same connections opened: the larger. */
-                 ranged ? "max(sum(o.opened_by_client), sum(o.opened_by_server)), sum(o.failed)"
-                        : "max(e.opened_by_client, e.opened_by_server), e.failed",
-                 ranged ? "count(o.bucket)" : "0",
-                 /* Buckets overlap the range; the edge's own first and
-                  * last sightings say whether it was there in it. */
-                 ranged ? "JOIN observations o ON o.edge_id = e.id AND o.bucket > ?2 AND o.bucket <= ?3 "
-                          "AND e.first_seen <= ?3 AND e.last_seen >= ?4"
-                        : "",
-                 match, ranged ? "GROUP BY e.id" : "");
+                 "%s WHERE %s IN (SELECT value FROM json_each(:addrs)) %s",
+                 rs.connections, rs.counts, rs.buckets, rs.join, match, rs.group);
         rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
         if (rc != SQLITE_OK)
                 return fail(s, rc, "query edges");
@@ -475,15 +499,9 @@ static int sqlite_edges(struct nd_store *base, const struct nd_edge_query *q, st
                 sqlite3_finalize(st);
                 return -ENOMEM;
         }
-        sqlite3_bind_text(st, 1, json, -1, SQLITE_STATIC);
-        if (ranged) {
-                /* A bucket [b, b + width) overlaps [since, until]. */
-                sqlite3_bind_int64(st, 2, q->range.since < INT64_MIN + ND_BUCKET_SECONDS
-                                                  ? INT64_MIN
-                                                  : q->range.since - ND_BUCKET_SECONDS);
-                sqlite3_bind_int64(st, 3, q->range.until);
-                sqlite3_bind_int64(st, 4, q->range.since);
-        }
+        sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":addrs"), json, -1, SQLITE_STATIC);
+        if (ranged)
+                bind_range(st, &q->range);
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
                 struct nd_edge e = { .id = sqlite3_column_int64(st, 0) };
 
@@ -578,6 +596,7 @@ static int sqlite_scan_edges(struct nd_store *base, const struct nd_time_range *
         struct sqlite_store *s = to_sqlite(base);
         bool ranged = !nd_time_range_is_open(range);
         struct endpoint_table endpoints = {};
+        struct range_sql rs = range_sql(ranged);
         char sql[1400];
         sqlite3_stmt *st;
         int rc, r;
@@ -590,26 +609,14 @@ static int sqlite_scan_edges(struct nd_store *base, const struct nd_time_range *
         snprintf(sql, sizeof(sql),
                  "SELECT e.id, e.client_id, e.server_id, e.first_seen, e.last_seen, %s, e.sides, %s, "
                  "e.client_pgid, e.client_processes, %s FROM edges e %s %s ORDER BY e.server_id",
-                 ranged ? "max(o.connections)" : "e.last_connections",
-                 ranged ? "max(sum(o.opened_by_client), sum(o.opened_by_server)), sum(o.failed)"
-                        : "max(e.opened_by_client, e.opened_by_server), e.failed",
-                 ranged ? "count(o.bucket)" : "0",
-                 ranged ? "JOIN observations o ON o.edge_id = e.id AND o.bucket > ?1 AND o.bucket <= ?2 "
-                          "WHERE e.first_seen <= ?2 AND e.last_seen >= ?3"
-                        : "",
-                 ranged ? "GROUP BY e.id" : "");
+                 rs.connections, rs.counts, rs.buckets, rs.join, rs.group);
         rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
         if (rc != SQLITE_OK) {
                 endpoint_table_done(&endpoints);
                 return fail(s, rc, "scan edges");
         }
-        if (ranged) {
-                sqlite3_bind_int64(st, 1, range->since < INT64_MIN + ND_BUCKET_SECONDS
-                                                  ? INT64_MIN
-                                                  : range->since - ND_BUCKET_SECONDS);
-                sqlite3_bind_int64(st, 2, range->until);
-                sqlite3_bind_int64(st, 3, range->since);
-        }
+        if (ranged)
+                bind_range(st, range);
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
                 const struct nd_endpoint *client = endpoint_by_id(&endpoints, sqlite3_column_int64(st, 1));
                 const struct nd_endpoint *server = endpoint_by_id(&endpoints, sqlite3_column_int64(st, 2));

@@ -31,17 +31,6 @@ struct nd_writer {
         struct nd_writer_stats stats;
 };
 
-struct nd_flush *nd_flush_free(struct nd_flush *f)
-{
-        if (!f)
-                return NULL;
-        free(f->hostname);
-        nd_host_addrs_done(&f->addrs);
-        free(f->rows);
-        free(f);
-        return NULL;
-}
-
 static void deadline_in(struct timespec *ts, unsigned ms)
 {
         clock_gettime(CLOCK_MONOTONIC, ts);
@@ -51,37 +40,6 @@ static void deadline_in(struct timespec *ts, unsigned ms)
                 ts->tv_sec++;
                 ts->tv_nsec -= 1000000000L;
         }
-}
-
-int nd_flush_write(struct nd_store *s, const struct nd_flush *f)
-{
-        struct nd_ingest in = {
-                .hostname = f->hostname,
-                .host_addrs = (const char *const *)f->addrs.addrs,
-                .n_host_addrs = f->addrs.n_addrs,
-                .ts = f->ts,
-                .first_ts = f->first_ts,
-                .rows = f->rows,
-                .n_rows = f->n_rows,
-        };
-
-        /* The store keeps one hostname per ingest: a named namespace's
-         * addresses go in one of their own, with no rows. Before the edges,
-         * so that a failure here retries the whole flush without having
-         * added its connections opened twice. */
-        for (size_t i = 0; i < f->addrs.n_named; i++) {
-                struct nd_ingest named = {
-                        .hostname = f->addrs.named[i].name,
-                        .host_addrs = (const char *const *)f->addrs.named[i].addrs,
-                        .n_host_addrs = f->addrs.named[i].n_addrs,
-                        .ts = f->ts,
-                        .first_ts = f->first_ts,
-                };
-                int r = nd_store_ingest(s, &named);
-                if (r < 0)
-                        return r;
-        }
-        return nd_store_ingest(s, &in);
 }
 
 /* Opens the store and checks its schema; on failure logs only if asked. */

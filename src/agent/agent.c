@@ -298,7 +298,7 @@ static int run_once(const struct nd_agent_options *o)
 {
         struct nd_edge_batch b;
         struct nd_flush *f = NULL;
-        struct nd_store *store = NULL;
+        struct nd_destination *dest = NULL;
         struct sources src = { .mode = ND_AGENT_MODE_POLLING, .collect = o->collect };
         char why[512];
         int r;
@@ -322,21 +322,33 @@ static int run_once(const struct nd_agent_options *o)
         if (r < 0)
                 return log_error_errno(r, "Failed to collect TCP sockets: %m");
 
-        r = nd_store_open(o->store_uri, 0, &store, why, sizeof(why));
+        r = nd_destination_open(&o->dest, &dest, why, sizeof(why));
         if (r < 0) {
-                char *shown = nd_store_redact_uri(o->store_uri);
-                log_error("Failed to open store %s: %s", shown ? shown : "(store)", why);
+                char *shown = o->dest.server_url ? NULL : nd_store_redact_uri(o->dest.store_uri);
+                if (o->dest.server_url)
+                        log_error("Failed to set up server %s: %s", o->dest.server_url, why);
+                else
+                        log_error("Failed to open store %s: %s", shown ? shown : "(store)", why);
                 free(shown);
         } else {
-                r = nd_store_check_schema(store);
-                if (r >= 0)
-                        r = nd_flush_write(store, f);
+                size_t n_parts = 0, max = nd_destination_max_edges(&o->dest);
+                struct nd_flush **parts = NULL;
+                size_t n_edges = f->n_rows;
+                unsigned retry_after_ms;
+
+                r = nd_flush_split(f, max, &parts, &n_parts);
+                f = NULL;
+                for (size_t i = 0; r >= 0 && i < n_parts; i++)
+                        r = nd_destination_write(dest, parts[i], &retry_after_ms, why, sizeof(why));
                 if (r < 0)
-                        log_error("Failed to write to store %s: %s", store->display_uri, nd_store_last_error(store));
+                        log_error("Failed to write to %s: %s", nd_destination_name(dest), why);
                 else
-                        log_info("agent: %zu edges written to %s", f->n_rows, store->display_uri);
+                        log_info("agent: %zu edges written to %s", n_edges, nd_destination_name(dest));
+                for (size_t i = 0; i < n_parts; i++)
+                        nd_flush_free(parts[i]);
+                free(parts);
         }
-        nd_store_close(store);
+        nd_destination_close(dest);
         nd_flush_free(f);
         return r;
 }
@@ -402,7 +414,7 @@ int nd_agent_run(const struct nd_agent_options *o)
         max_queued = (size_t)(o->queue_ms / (o->flush_interval_ms ? o->flush_interval_ms : 1));
         if (max_queued < 1)
                 max_queued = 1;
-        r = nd_writer_start(o->store_uri, max_queued, o->retention_s, o->spool_dir, &w);
+        r = nd_writer_start(&o->dest, max_queued, o->retention_s, o->spool_dir, &w);
         if (r < 0) {
                 close_sources(&src);
                 sigprocmask(SIG_SETMASK, &old_mask, NULL);

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "agent/destination.h"
 #include "api/flows.h"
 #include "collect/tcp_events.h"
 
@@ -24,7 +25,8 @@ int nd_agent_mode_from_string(const char *s, enum nd_agent_mode *ret);
 #define ND_AGENT_DEFAULT_SPOOL_DIR "/var/lib/netdep/spool"
 
 struct nd_agent_options {
-        const char *store_uri;
+        /* A store, or a netdep server (--server). */
+        struct nd_destination_config dest;
         const char *hostname; /* NULL: gethostname() */
         /* Where flushes the store has not taken at stop are kept, and
          * delivered from first at the next start; NULL: lost at stop.

@@ -19,7 +19,8 @@ struct nd_writer {
         pthread_mutex_t lock;
         pthread_cond_t wake; /* work arrived, or stop asked */
         pthread_cond_t idle; /* the queue became empty */
-        char *uri;
+        /* Where flushes go: the config's strings, owned. */
+        struct nd_destination_config dest;
         char *spool_dir; /* NULL: no spool */
         uint64_t retention_s;
         /* A ring of queued flushes. */
@@ -28,6 +29,7 @@ struct nd_writer {
         bool stopping;
         bool busy; /* writing the head flush right now */
         bool down; /* the last attempt failed */
+        size_t max_edges; /* per queued flush; 0: any */
         struct nd_writer_stats stats;
 };
 
@@ -40,24 +42,6 @@ static void deadline_in(struct timespec *ts, unsigned ms)
                 ts->tv_sec++;
                 ts->tv_nsec -= 1000000000L;
         }
-}
-
-/* Opens the store and checks its schema; on failure logs only if asked. */
-static int connect_store(struct nd_writer *w, struct nd_store **ret, char *why, size_t why_size)
-{
-        struct nd_store *s = NULL;
-        int r = nd_store_open(w->uri, 0, &s, why, why_size);
-
-        if (r < 0)
-                return r;
-        r = nd_store_check_schema(s);
-        if (r < 0) {
-                snprintf(why, why_size, "%s", nd_store_last_error(s));
-                nd_store_close(s);
-                return r;
-        }
-        *ret = s;
-        return 0;
 }
 
 /* The files in the spool when the writer started: delivered before the
@@ -109,12 +93,12 @@ static void spool_replayed(const struct nd_writer *w)
 static void *writer_main(void *arg)
 {
         struct nd_writer *w = arg;
-        struct nd_store *store = NULL;
+        struct nd_destination *dest = NULL;
         struct spool_replay sp = {};
-        unsigned backoff_ms = BACKOFF_MIN_MS;
+        unsigned backoff_ms = BACKOFF_MIN_MS, retry_after_ms = 0;
         int64_t last_prune = 0;
-        bool down = false; /* we said the store is down */
-        char *shown = nd_store_redact_uri(w->uri);
+        bool down = false; /* we said the destination is down */
+        char *shown = w->dest.server_url ? strdup(w->dest.server_url) : nd_store_redact_uri(w->dest.store_uri);
         const char *name = shown ? shown : "(store)";
 
         if (w->spool_dir) {
@@ -156,23 +140,34 @@ static void *writer_main(void *arg)
                 }
                 pthread_mutex_unlock(&w->lock);
 
-                if (!store)
-                        r = connect_store(w, &store, why, sizeof(why));
+                if (!dest)
+                        r = nd_destination_open(&w->dest, &dest, why, sizeof(why));
                 if (r >= 0) {
-                        r = nd_flush_write(store, f);
-                        if (r < 0) {
-                                snprintf(why, sizeof(why), "%s", nd_store_last_error(store));
-                                /* The connection may be gone: start afresh. */
-                                store = nd_store_close(store);
-                        }
+                        r = nd_destination_write(dest, f, &retry_after_ms, why, sizeof(why));
+                        /* The connection may be gone: start afresh. */
+                        if (r < 0 && r != -EBADMSG)
+                                dest = nd_destination_close(dest);
                 }
                 if (r >= 0 && w->retention_s && f->ts - last_prune >= PRUNE_EVERY_S) {
-                        int pruned = nd_store_prune(store, f->ts - (int64_t)w->retention_s);
+                        char pwhy[512] = "";
+                        int pruned = nd_destination_prune(dest, f->ts - (int64_t)w->retention_s, pwhy, sizeof(pwhy));
                         if (pruned < 0)
-                                log_warning("Failed to prune store %s: %s", name, nd_store_last_error(store));
+                                log_warning("Failed to prune store %s: %s", name, pwhy);
                         else if (pruned > 0)
                                 log_info("pruned %d edges older than the retention from %s", pruned, name);
                         last_prune = f->ts;
+                }
+                if (r == -EBADMSG) {
+                        /* Refused for good: retrying would block the queue
+                         * forever. Said every time: each one is a loss. */
+                        log_error("%s refused a flush of %zu edges for good, dropped: %s", name, f->n_rows, why);
+                        if (claim >= 0) {
+                                int rr = nd_spool_set_aside(w->spool_dir, sp.names[sp.next]);
+                                if (rr < 0)
+                                        log_warning_errno(rr, "agent: could not set aside spool file %s/%s: %m",
+                                                          w->spool_dir, sp.names[sp.next]);
+                                close(claim);
+                        }
                 }
 
                 if (r >= 0 && claim >= 0) {
@@ -185,22 +180,27 @@ static void *writer_main(void *arg)
 
                 pthread_mutex_lock(&w->lock);
                 w->busy = false;
-                if (r >= 0) {
+                if (r == -EBADMSG)
+                        w->stats.rejected++;
+                if (r >= 0 || r == -EBADMSG) {
                         if (claim >= 0) {
                                 sp.next++;
-                                w->stats.spool_delivered++;
+                                if (r >= 0)
+                                        w->stats.spool_delivered++;
                                 if (sp.next == sp.n)
                                         spool_replayed(w);
                         } else {
                                 w->ring[w->head] = NULL;
                                 w->head = (w->head + 1) % w->capacity;
                                 w->count--;
-                                w->stats.written++;
+                                if (r >= 0)
+                                        w->stats.written++;
                         }
                         w->stats.store_up = true;
                         w->down = false;
                         if (down) {
-                                log_notice("store %s is back; writing %zu queued flushes", name,
+                                log_notice("%s %s is back; writing %zu queued flushes",
+                                           w->dest.server_url ? "server" : "store", name,
                                            w->count + (sp.n - sp.next) + 1);
                                 down = false;
                         }
@@ -222,15 +222,16 @@ static void *writer_main(void *arg)
                 w->down = true;
                 pthread_cond_broadcast(&w->idle); /* a stop waiting for a drain gives up */
                 if (!down) {
-                        log_warning("store %s unavailable (%s); queuing flushes, retrying with backoff",
-                                    name, why[0] ? why : strerror(-r));
+                        log_warning("%s %s unavailable (%s); queuing flushes, retrying with backoff",
+                                    w->dest.server_url ? "server" : "store", name, why[0] ? why : strerror(-r));
                         down = true;
                 }
                 if (w->stopping)
                         break;
-                /* Back off; a stop request cuts the wait short. */
+                /* Back off, at least as long as the server asked; a stop
+                 * request cuts the wait short. */
                 struct timespec until;
-                deadline_in(&until, backoff_ms);
+                deadline_in(&until, retry_after_ms > backoff_ms ? retry_after_ms : backoff_ms);
                 while (!w->stopping && pthread_cond_timedwait(&w->wake, &w->lock, &until) != ETIMEDOUT)
                         ;
                 backoff_ms = backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff_ms * 2;
@@ -239,30 +240,50 @@ static void *writer_main(void *arg)
         }
         pthread_cond_broadcast(&w->idle);
         pthread_mutex_unlock(&w->lock);
-        nd_store_close(store);
+        nd_destination_close(dest);
         nd_spool_names_free(sp.names, sp.n);
         free(shown);
         return NULL;
 }
 
-int nd_writer_start(const char *store_uri, size_t max_queued, uint64_t retention_s, const char *spool_dir,
-                    struct nd_writer **ret)
+static void writer_free(struct nd_writer *w)
+{
+        free(w->ring);
+        free((char *)w->dest.store_uri);
+        free((char *)w->dest.server_url);
+        free((char *)w->dest.token_file);
+        free((char *)w->dest.ca_file);
+        free(w->spool_dir);
+        free(w);
+}
+
+/* A copy of s, or of NULL; false when out of memory. */
+static bool copy_string(const char *s, const char **ret)
+{
+        *ret = s ? strdup(s) : NULL;
+        return !s || *ret;
+}
+
+int nd_writer_start(const struct nd_destination_config *dest, size_t max_queued, uint64_t retention_s,
+                    const char *spool_dir, struct nd_writer **ret)
 {
         struct nd_writer *w = calloc(1, sizeof(*w));
         pthread_condattr_t attr;
+        bool ok;
 
         if (!w)
                 return -ENOMEM;
         w->capacity = max_queued ? max_queued : 1;
         w->ring = calloc(w->capacity, sizeof(*w->ring));
-        w->uri = strdup(store_uri);
         w->spool_dir = spool_dir ? strdup(spool_dir) : NULL;
         w->retention_s = retention_s;
-        if (!w->ring || !w->uri || (spool_dir && !w->spool_dir)) {
-                free(w->ring);
-                free(w->uri);
-                free(w->spool_dir);
-                free(w);
+        w->max_edges = nd_destination_max_edges(dest);
+        ok = copy_string(dest->store_uri, &w->dest.store_uri);
+        ok = copy_string(dest->server_url, &w->dest.server_url) && ok;
+        ok = copy_string(dest->token_file, &w->dest.token_file) && ok;
+        ok = copy_string(dest->ca_file, &w->dest.ca_file) && ok;
+        if (!ok || !w->ring || (spool_dir && !w->spool_dir)) {
+                writer_free(w);
                 return -ENOMEM;
         }
         pthread_mutex_init(&w->lock, NULL);
@@ -275,17 +296,14 @@ int nd_writer_start(const char *store_uri, size_t max_queued, uint64_t retention
                 pthread_cond_destroy(&w->wake);
                 pthread_cond_destroy(&w->idle);
                 pthread_mutex_destroy(&w->lock);
-                free(w->ring);
-                free(w->uri);
-                free(w->spool_dir);
-                free(w);
+                writer_free(w);
                 return -EAGAIN;
         }
         *ret = w;
         return 0;
 }
 
-void nd_writer_submit(struct nd_writer *w, struct nd_flush *f)
+static void submit_one(struct nd_writer *w, struct nd_flush *f)
 {
         pthread_mutex_lock(&w->lock);
         if (w->count == w->capacity) {
@@ -312,6 +330,29 @@ void nd_writer_submit(struct nd_writer *w, struct nd_flush *f)
         pthread_mutex_unlock(&w->lock);
 }
 
+void nd_writer_submit(struct nd_writer *w, struct nd_flush *f)
+{
+        struct nd_flush **parts;
+        size_t n;
+
+        /* A destination that takes bounded writes gets the flush in parts,
+         * each one queued, retried and spooled on its own. */
+        if (!w->max_edges || f->n_rows <= w->max_edges) {
+                submit_one(w, f);
+                return;
+        }
+        if (nd_flush_split(f, w->max_edges, &parts, &n) < 0) {
+                pthread_mutex_lock(&w->lock);
+                w->stats.dropped++;
+                pthread_mutex_unlock(&w->lock);
+                log_warning("out of memory splitting a flush of %zu edges: dropped", f->n_rows);
+                return;
+        }
+        for (size_t i = 0; i < n; i++)
+                submit_one(w, parts[i]);
+        free(parts);
+}
+
 size_t nd_writer_stop(struct nd_writer *w, unsigned timeout_ms, struct nd_writer_stats *ret_stats)
 {
         struct timespec until;
@@ -330,6 +371,7 @@ size_t nd_writer_stop(struct nd_writer *w, unsigned timeout_ms, struct nd_writer
 
         left = w->count;
         lost = left;
+        lost += w->stats.rejected;
         w->stats.spool_failed = left;
         if (left > 0 && w->spool_dir) {
                 /* In queue order, oldest first: the ring's slots from its head. */
@@ -347,7 +389,7 @@ size_t nd_writer_stop(struct nd_writer *w, unsigned timeout_ms, struct nd_writer
                 w->stats.spool_failed = rep.failed;
                 w->stats.spool_dropped = rep.dropped;
                 w->stats.spool_error = rep.error;
-                lost = rep.failed + rep.dropped;
+                lost = rep.failed + rep.dropped + w->stats.rejected;
         }
         if (ret_stats) {
                 *ret_stats = w->stats;
@@ -358,9 +400,6 @@ size_t nd_writer_stop(struct nd_writer *w, unsigned timeout_ms, struct nd_writer
         pthread_cond_destroy(&w->wake);
         pthread_cond_destroy(&w->idle);
         pthread_mutex_destroy(&w->lock);
-        free(w->ring);
-        free(w->uri);
-        free(w->spool_dir);
-        free(w);
+        writer_free(w);
         return lost;
 }

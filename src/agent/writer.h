@@ -11,10 +11,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "agent/destination.h"
 #include "agent/flush.h"
 
 struct nd_writer_stats {
         uint64_t written, dropped, failures;
+        /* Flushes the destination refused for good (a server's 400 or
+         * 413): lost. */
+        uint64_t rejected;
         size_t queued;
         bool store_up;
         /* The spool: flushes found there at start and written to the store,
@@ -33,7 +37,7 @@ struct nd_writer;
  * (0: never). spool_dir (NULL: none): where flushes the store did not take
  * are kept at stop, and delivered from, oldest first, before anything
  * else, from the start on (agent/spool.h). */
-int nd_writer_start(const char *store_uri, size_t max_queued, uint64_t retention_s, const char *spool_dir,
+int nd_writer_start(const struct nd_destination_config *dest, size_t max_queued, uint64_t retention_s, const char *spool_dir,
                     struct nd_writer **ret);
 
 /* Queues a flush, taking ownership of it even on failure. */
@@ -42,5 +46,6 @@ void nd_writer_submit(struct nd_writer *w, struct nd_flush *f);
 /* Writes what it can within timeout_ms, then stops the thread, spools
  * what is left in the queue and frees everything. Returns how many flushes
  * were lost (neither written nor spooled, or dropped for the spool's
- * bound); the final figures go to ret_stats if not NULL. */
+ * bound, or refused by the destination); the final figures go to
+ * ret_stats if not NULL. */
 size_t nd_writer_stop(struct nd_writer *w, unsigned timeout_ms, struct nd_writer_stats *ret_stats);

@@ -25,6 +25,12 @@ static void help(FILE *out)
                 "\n"
                 "Options (config file key / environment variable):\n"
                 "      --store=URI            store / NETDEP_STORE (default sqlite:netdep.db)\n"
+                "      --server=URL           server / NETDEP_SERVER: report to 'netdep serve'\n"
+                "                             at http(s)://HOST:PORT instead of a store\n"
+                "      --token-file=FILE      token-file / NETDEP_TOKEN_FILE: the server's\n"
+                "                             agent token, on the file's first line\n"
+                "      --ca-file=FILE         ca-file / NETDEP_CA_FILE: the CA or certificate\n"
+                "                             to trust for https (default: the system's)\n"
                 "      --interval=D           interval / NETDEP_INTERVAL (default 1s)\n"
                 "      --flush-interval=D     flush-interval / NETDEP_FLUSH_INTERVAL (default 10s)\n"
                 "      --retention=D          retention / NETDEP_RETENTION (default 30d)\n"
@@ -82,6 +88,9 @@ int verb_agent(int argc, char **argv)
                 { "config", required_argument, NULL, OPT_CONFIG },
                 { "once", no_argument, NULL, OPT_ONCE },
                 { "store", required_argument, NULL, OPT_SETTING },
+                { "server", required_argument, NULL, OPT_SETTING },
+                { "token-file", required_argument, NULL, OPT_SETTING },
+                { "ca-file", required_argument, NULL, OPT_SETTING },
                 { "interval", required_argument, NULL, OPT_SETTING },
                 { "flush-interval", required_argument, NULL, OPT_SETTING },
                 { "retention", required_argument, NULL, OPT_SETTING },
@@ -99,6 +108,9 @@ int verb_agent(int argc, char **argv)
         };
         struct setting settings[] = {
                 { "store", "NETDEP_STORE", SETTING_STRING, ND_DEFAULT_STORE },
+                { "server", "NETDEP_SERVER", SETTING_STRING, NULL },
+                { "token-file", "NETDEP_TOKEN_FILE", SETTING_STRING, NULL },
+                { "ca-file", "NETDEP_CA_FILE", SETTING_STRING, NULL },
                 { "interval", "NETDEP_INTERVAL", SETTING_DURATION, "1s" },
                 { "flush-interval", "NETDEP_FLUSH_INTERVAL", SETTING_DURATION, "10s" },
                 { "retention", "NETDEP_RETENTION", SETTING_DURATION, "30d" },
@@ -198,7 +210,21 @@ int verb_agent(int argc, char **argv)
          * leave a CPU free, rather than in their latency. */
         if (setpriority(PRIO_PROCESS, 0, (int)nice) < 0)
                 log_warning_errno(-errno, "agent: could not set niceness %zu, running at the current one: %m", nice);
-        o.store_uri = settings_string(settings, "store");
+        o.dest.store_uri = settings_string(settings, "store");
+        o.dest.server_url = settings_string(settings, "server");
+        o.dest.token_file = settings_string(settings, "token-file");
+        o.dest.ca_file = settings_string(settings, "ca-file");
+        if (o.dest.server_url && strcmp(settings_find(settings, "store")->source, "default") != 0) {
+                usage_error("agent", "store from %s and server from %s: give one",
+                            settings_find(settings, "store")->source, settings_find(settings, "server")->source);
+                settings_done(settings);
+                return EXIT_USAGE;
+        }
+        if (!o.dest.server_url && (o.dest.token_file || o.dest.ca_file)) {
+                usage_error("agent", "--token-file and --ca-file go with --server");
+                settings_done(settings);
+                return EXIT_USAGE;
+        }
         o.hostname = settings_string(settings, "hostname");
         o.spool_dir = settings_string(settings, "spool-dir");
         o.retention_s = retention_ms / 1000;

@@ -19,6 +19,8 @@ static const struct verb verbs[] = {
         { "graph", "the stored graph as one picture: DOT, SVG, Mermaid or JSON", verb_graph },
         { "impact", "everything that depends on a host or role, transitively", verb_impact },
         { "diff", "edges that appeared or vanished between two time ranges", verb_diff },
+        { "hosts", "the hosts agents reported, and their addresses", verb_hosts },
+        { "serve", "the fleet's server: agents report to it, readers ask it", verb_serve },
         { "roles", "import or list the rules that group hosts into roles", verb_roles },
         { "db", "create or migrate the store's schema", verb_db },
         { "trace", "TCP connections as they open, close or fail, live (eBPF)", verb_trace },

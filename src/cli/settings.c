@@ -1,6 +1,7 @@
 #include "cli/settings.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,6 +154,27 @@ int settings_bool(struct setting *settings, const char *key, bool *ret, char *wh
                 snprintf(why, why_size, "invalid %s '%s' from %s (want true or false)", key, s->value, s->source);
                 return -EINVAL;
         }
+        return 0;
+}
+
+int settings_number(struct setting *settings, const char *key, bool bytes, uint64_t min, uint64_t max,
+                    uint64_t *ret, char *why, size_t why_size)
+{
+        struct setting *s = settings_find(settings, key);
+        long long v;
+        uint64_t u = 0;
+        int r;
+
+        if (bytes)
+                r = parse_size(s->value, &u);
+        else if ((r = parse_int_range(s->value, 0, LLONG_MAX, &v)) >= 0)
+                u = (uint64_t)v;
+        if (r < 0 || u < min || u > max) {
+                snprintf(why, why_size, "invalid %s '%s' from %s (%llu to %llu%s)", key, s->value, s->source,
+                         (unsigned long long)min, (unsigned long long)max, bytes ? " bytes" : "");
+                return -EINVAL;
+        }
+        *ret = u;
         return 0;
 }
 

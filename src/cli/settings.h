@@ -34,4 +34,7 @@ struct setting *settings_find(struct setting *settings, const char *key);
 /* Typed reads; -EINVAL with why ("invalid interval '0s' from NETDEP_INTERVAL"). */
 int settings_duration_ms(struct setting *settings, const char *key, uint64_t *ret, char *why, size_t why_size);
 int settings_bool(struct setting *settings, const char *key, bool *ret, char *why, size_t why_size);
+/* A whole number in [min, max]; with bytes, a size such as 8M. */
+int settings_number(struct setting *settings, const char *key, bool bytes, uint64_t min, uint64_t max,
+                    uint64_t *ret, char *why, size_t why_size);
 const char *settings_string(struct setting *settings, const char *key);

@@ -10,6 +10,7 @@
 
 #include "api/diff.h"
 #include "cli/cli.h"
+#include "cli/remote.h"
 #include "cli/store-open.h"
 #include "shared/log.h"
 #include "shared/parse.h"
@@ -32,6 +33,9 @@ static void help(FILE *out)
                 "      --resolve[=BUDGET]    reverse-DNS names for addresses with none,\n"
                 "                            within BUDGET in total (default 2s)\n"
                 "      --store=URI           default sqlite:netdep.db or $NETDEP_STORE\n"
+                "      --server=URL          ask a netdep server (netdep serve) instead\n"
+                "      --token-file=FILE     its reader token, on the first line\n"
+                "      --ca-file=FILE        the CA to trust for an https server\n"
                 "  -v, -q, -h                verbose, quiet, this help\n"
                 "\n"
                 "Exit status: 0 success (with or without changes), 1 no edges in either range, an\n"
@@ -128,6 +132,7 @@ int verb_diff(int argc, char **argv)
 {
         static const struct option options[] = {
                 COMMON_LONG_OPTIONS,
+                CLI_REMOTE_LONG_OPTIONS,
                 { "host", required_argument, NULL, OPT_HOST },
                 { "role", required_argument, NULL, OPT_ROLE },
                 { "before", required_argument, NULL, OPT_BEFORE },
@@ -147,10 +152,13 @@ int verb_diff(int argc, char **argv)
         struct nd_diff_result res;
         struct nd_graph g;
         unsigned resolve_ms = 0;
-        int c, i, r;
+        struct cli_remote remote = {};
+        int c, i, index = 0, r;
 
         opterr = 0;
-        while ((c = getopt_long(argc, argv, ":" COMMON_SHORT_OPTIONS, options, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, ":" COMMON_SHORT_OPTIONS, options, &index)) != -1) {
+                if (cli_remote_option(&remote, c, options, index))
+                        continue;
                 switch (c) {
                 case OPT_HOST:
                         o.host = optarg;
@@ -200,6 +208,11 @@ int verb_diff(int argc, char **argv)
                 return usage_error("diff", "give one of --host or --role");
         if (!have_before || !have_after)
                 return usage_error("diff", "give both --before T1..T2 and --after T3..T4");
+
+        if (remote.server && uri)
+                return usage_error("diff", "give --store or --server, not both");
+        if (remote.server)
+                return cli_remote_run(&remote, "diff", "/api/v1/diff", "GET", NULL);
 
         r = cli_open_store(uri, CLI_STORE_CHECKED, &s);
         if (r != 0)

@@ -10,6 +10,7 @@
 
 #include "api/impact.h"
 #include "cli/cli.h"
+#include "cli/remote.h"
 #include "cli/store-open.h"
 #include "model/addr.h"
 #include "shared/log.h"
@@ -35,6 +36,9 @@ static void help(FILE *out)
                 "      --resolve[=BUDGET]   reverse-DNS names for addresses with none,\n"
                 "                           within BUDGET in total (default 2s)\n"
                 "      --store=URI          default sqlite:netdep.db or $NETDEP_STORE\n"
+                "      --server=URL         ask a netdep server (netdep serve) instead\n"
+                "      --token-file=FILE    its reader token, on the first line\n"
+                "      --ca-file=FILE       the CA to trust for an https server\n"
                 "  -v, -q, -h               verbose, quiet, this help\n"
                 "\n"
                 "Exit status: 0 success (also when nothing depends on it), 1 no edges\n"
@@ -118,6 +122,7 @@ int verb_impact(int argc, char **argv)
 {
         static const struct option options[] = {
                 COMMON_LONG_OPTIONS,
+                CLI_REMOTE_LONG_OPTIONS,
                 CLI_QUESTION_LONG_OPTIONS,
                 { "reverse", no_argument, NULL, OPT_REVERSE },
                 { "depth", required_argument, NULL, OPT_DEPTH },
@@ -137,10 +142,13 @@ int verb_impact(int argc, char **argv)
         struct nd_impact_result res = {};
         struct nd_graph g;
         long long v;
-        int c, r;
+        struct cli_remote remote = {};
+        int c, index = 0, r;
 
         opterr = 0;
-        while ((c = getopt_long(argc, argv, ":" COMMON_SHORT_OPTIONS, options, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, ":" COMMON_SHORT_OPTIONS, options, &index)) != -1) {
+                if (cli_remote_option(&remote, c, options, index))
+                        continue;
                 switch (c) {
                 case OPT_REVERSE:
                         o.reverse = true;
@@ -177,6 +185,13 @@ int verb_impact(int argc, char **argv)
         target = argv[optind];
         if (o.range.since > o.range.until)
                 return usage_error("impact", "--since is after --until");
+
+        if (remote.server && uri)
+                return usage_error("impact", "give --store or --server, not both");
+        if (remote.server) {
+                cli_remote_param(&remote, "target", target);
+                return cli_remote_run(&remote, "impact", "/api/v1/impact", "GET", NULL);
+        }
 
         r = cli_open_store(uri, CLI_STORE_CHECKED, &s);
         if (r != 0)

@@ -8,6 +8,7 @@
 
 #include "api/look.h"
 #include "cli/cli.h"
+#include "cli/remote.h"
 #include "cli/look-print.h"
 #include "cli/store-open.h"
 #include "shared/log.h"
@@ -38,6 +39,9 @@ static void help(FILE *out)
                 "      --resolve[=BUDGET]   reverse-DNS names for addresses with none,\n"
                 "                           within BUDGET in total (default 2s)\n"
                 "      --store=URI          default sqlite:netdep.db or $NETDEP_STORE\n"
+                "      --server=URL         ask a netdep server (netdep serve) instead\n"
+                "      --token-file=FILE    its reader token, on the first line\n"
+                "      --ca-file=FILE       the CA to trust for an https server\n"
                 "  -v, -q, -h               verbose, quiet, this help\n"
                 "\n"
                 "Exit status: 0 success, 1 no edges or a store failure, 2 usage error.\n",
@@ -53,6 +57,7 @@ int verb_look(int argc, char **argv)
 {
         static const struct option options[] = {
                 COMMON_LONG_OPTIONS,
+                CLI_REMOTE_LONG_OPTIONS,
                 CLI_QUESTION_LONG_OPTIONS,
                 { "host", required_argument, NULL, OPT_HOST },
                 { "role", required_argument, NULL, OPT_ROLE },
@@ -78,10 +83,13 @@ int verb_look(int argc, char **argv)
         struct nd_graph g;
         struct nd_look_result res;
         long long v;
-        int c, i, r;
+        struct cli_remote remote = {};
+        int c, i, index = 0, r;
 
         opterr = 0;
-        while ((c = getopt_long(argc, argv, ":" COMMON_SHORT_OPTIONS, options, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, ":" COMMON_SHORT_OPTIONS, options, &index)) != -1) {
+                if (cli_remote_option(&remote, c, options, index))
+                        continue;
                 switch (c) {
                 case OPT_HOST:
                         o.host = optarg;
@@ -136,6 +144,11 @@ int verb_look(int argc, char **argv)
                 return usage_error("look", "give one of --host or --role");
         if (o.range.since > o.range.until)
                 return usage_error("look", "--since is after --until");
+
+        if (remote.server && uri)
+                return usage_error("look", "give --store or --server, not both");
+        if (remote.server)
+                return cli_remote_run(&remote, "look", "/api/v1/look", "GET", NULL);
 
         r = cli_open_store(uri, CLI_STORE_CHECKED, &s);
         if (r != 0)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/remote.h"
 #include "cli/store-open.h"
 #include "shared/cleanup.h"
 #include "shared/log.h"
@@ -29,6 +30,9 @@ static void help(FILE *out)
                 "MATCH is an address, a CIDR block or a hostname glob (hostnames are those\n"
                 "the agents report). A FILE with no rule (only comments, or empty) would\n"
                 "remove every stored rule: it is refused unless --allow-empty says so.\n"
+                "\n"
+                "--server=URL asks a netdep server instead of a store (--token-file: an\n"
+                "admin token to import, a reader token to list; --ca-file for https).\n"
                 "\n"
                 "Exit status: 0 success, 1 failure (a malformed file names the line), 2 usage.\n");
 }
@@ -89,17 +93,21 @@ int verb_roles(int argc, char **argv)
 {
         static const struct option options[] = {
                 COMMON_LONG_OPTIONS,
+                CLI_REMOTE_LONG_OPTIONS,
                 { "store", required_argument, NULL, 's' },
                 { "allow-empty", no_argument, NULL, 'e' },
                 {}
         };
         const char *uri = NULL, *action;
         struct nd_store *s = NULL;
+        struct cli_remote remote = {};
         bool allow_empty = false;
-        int c, r;
+        int c, index = 0, r;
 
         opterr = 0;
-        while ((c = getopt_long(argc, argv, ":" COMMON_SHORT_OPTIONS, options, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, ":" COMMON_SHORT_OPTIONS, options, &index)) != -1) {
+                if (cli_remote_option(&remote, c, options, index))
+                        continue;
                 switch (c) {
                 case 's':
                         uri = optarg;
@@ -124,6 +132,16 @@ int verb_roles(int argc, char **argv)
                 return usage_error("roles", "unknown action '%s' (import or list)", action);
         if (optind + (strcmp(action, "import") == 0) < argc)
                 return usage_error("roles", "unexpected argument '%s'", argv[argc - 1]);
+
+        if (remote.server && uri)
+                return usage_error("roles", "give --store or --server, not both");
+        if (remote.server && strcmp(action, "import") == 0) {
+                if (allow_empty)
+                        cli_remote_param(&remote, "allow-empty", NULL);
+                return cli_remote_run(&remote, "roles", "/api/v1/roles", "POST", argv[optind]);
+        }
+        if (remote.server)
+                return cli_remote_run(&remote, "roles", "/api/v1/roles", "GET", NULL);
 
         r = cli_open_store(uri, CLI_STORE_CHECKED, &s);
         if (r != 0)

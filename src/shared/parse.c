@@ -121,3 +121,31 @@ int parse_time_range(const char *s, int64_t now, int64_t *ret_since, int64_t *re
         *ret_until = until;
         return 0;
 }
+
+int parse_size(const char *s, uint64_t *ret)
+{
+        static const struct {
+                const char *suffix;
+                uint64_t factor;
+        } units[] = {
+                { "", 1 }, { "k", 1ull << 10 }, { "K", 1ull << 10 }, { "KiB", 1ull << 10 },
+                { "M", 1ull << 20 }, { "MiB", 1ull << 20 }, { "G", 1ull << 30 }, { "GiB", 1ull << 30 },
+        };
+        unsigned long long v;
+        char *end;
+
+        if (!s || *s < '0' || *s > '9')
+                return -EINVAL;
+        errno = 0;
+        v = strtoull(s, &end, 10);
+        if (errno == ERANGE)
+                return -ERANGE;
+        for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+                if (strcmp(end, units[i].suffix) == 0) {
+                        if (v > UINT64_MAX / units[i].factor)
+                                return -ERANGE;
+                        *ret = v * units[i].factor;
+                        return 0;
+                }
+        return -EINVAL;
+}

@@ -10,6 +10,9 @@ int parse_duration_ms(const char *s, uint64_t *ret);
 /* A decimal integer in [min, max], nothing else around it. */
 int parse_int_range(const char *s, long long min, long long max, long long *ret);
 
+/* A size in bytes: "1048576", "512k", "8M", "8MiB", "1G". */
+int parse_size(const char *s, uint64_t *ret);
+
 /* Index of s in the NULL-terminated names, or -EINVAL. */
 int parse_choice(const char *s, const char *const *names);
 

@@ -89,6 +89,14 @@ static bool printable(const char *s)
         return true;
 }
 
+/* why echoes the caller's path, method or name: kept to one line. */
+static void one_line(char *why, size_t why_size)
+{
+        for (size_t i = 0; i < why_size && why[i]; i++)
+                if ((unsigned char)why[i] < 0x20 || why[i] == 0x7f)
+                        why[i] = '?';
+}
+
 static int push(struct nd_read_request *r, char *arg)
 {
         if (!arg)
@@ -117,6 +125,7 @@ int nd_read_request_make(const char *path, const char *method, const struct nd_p
                         snprintf(why, why_size, "%s does not take %s", path, method);
                 else
                         snprintf(why, why_size, "no such endpoint: %s", path);
+                one_line(why, why_size);
                 return path_known ? -EOPNOTSUPP : -ENOENT;
         }
         if (n > ND_READ_MAX_PARAMS) {
@@ -129,6 +138,7 @@ int nd_read_request_make(const char *path, const char *method, const struct nd_p
 
                 if (!spec) {
                         snprintf(why, why_size, "unknown parameter '%.64s' for %s", params[i].name, path);
+                        one_line(why, why_size);
                         return -EINVAL;
                 }
                 for (size_t k = 0; k < i; k++)

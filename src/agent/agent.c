@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <systemd/sd-daemon.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -397,6 +398,7 @@ int nd_agent_run(const struct nd_agent_options *o)
         uint64_t next_scan, next_flush, next_drain = 0;
         size_t max_queued, lost;
         uint64_t flushes = 0;
+        bool ready = false; /* said so to systemd */
         int r = 0;
 
         if (o->once)
@@ -447,6 +449,7 @@ int nd_agent_run(const struct nd_agent_options *o)
                         struct signalfd_siginfo si;
                         if ((pfd[0].revents & POLLIN) && read(sfd, &si, sizeof(si)) == sizeof(si)) {
                                 log_info("agent: signal %u, writing a final flush", si.ssi_signo);
+                                sd_notify(0, "STOPPING=1");
                                 break;
                         }
                         if (pfd[1].revents & POLLIN) {
@@ -462,6 +465,12 @@ int nd_agent_run(const struct nd_agent_options *o)
                 r = take_snapshot(o, &src, &batch);
                 if (r < 0)
                         log_warning_errno(r, "Failed to take a snapshot: %m");
+                else if (!ready) {
+                        /* Under systemd (Type=notify): started once it sees. */
+                        sd_notifyf(0, "READY=1\nSTATUS=collecting, writing to %s",
+                                   o->dest.server_url ? o->dest.server_url : "the store");
+                        ready = true;
+                }
                 /* A scan never overlaps the previous one: ticks missed while it
                  * ran are skipped, not queued up. */
                 now = now_ms(CLOCK_MONOTONIC);

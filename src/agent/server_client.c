@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "shared/url_path.h"
 #include "agent/flush_json.h"
 #include "shared/gzip.h"
 
@@ -125,13 +126,11 @@ int nd_server_client_new(const char *url, const char *token_file, const char *ca
         u = curl_url();
         if (!u)
                 return -ENOMEM;
-        /* The path is ours: URL/api/v1/flush, whatever path was given. */
+        /* URL/api/v1/flush, below the URL's own path if it has one. */
         if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
             curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
             (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0) ||
-            curl_url_set(u, CURLUPART_PATH, "/api/v1/flush", 0) != CURLUE_OK ||
-            curl_url_set(u, CURLUPART_QUERY, NULL, 0) != CURLUE_OK ||
-            curl_url_set(u, CURLUPART_FRAGMENT, NULL, 0) != CURLUE_OK ||
+            nd_url_set_api_path(u, "/api/v1/flush") < 0 ||
             curl_url_get(u, CURLUPART_URL, &endpoint, 0) != CURLUE_OK) {
                 snprintf(why, why_size, "invalid server URL '%s' (want http(s)://HOST:PORT)", url);
                 r = -EINVAL;

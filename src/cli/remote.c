@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "shared/url_path.h"
 #include "cli/cli.h"
 #include "shared/log.h"
 
@@ -137,8 +138,7 @@ int cli_remote_run(struct cli_remote *r, const char *verb, const char *path, con
         a.curl = curl_easy_init();
         u = curl_url();
         if (!a.curl || !u || curl_url_set(u, CURLUPART_URL, r->server, 0) != CURLUE_OK ||
-            curl_url_set(u, CURLUPART_PATH, path, 0) != CURLUE_OK ||
-            curl_url_set(u, CURLUPART_QUERY, NULL, 0) != CURLUE_OK) {
+            nd_url_set_api_path(u, path) < 0) {
                 ret = usage_error(verb, "invalid --server '%s' (want http(s)://HOST:PORT)", r->server);
                 goto out;
         }

@@ -81,6 +81,16 @@ static int number_setting(struct setting *settings, const char *key, long long m
         return 0;
 }
 
+/* How strong a setting's source is: a flag 3, the environment 2, a file 1. */
+static int source_rank(const char *source)
+{
+        if (strncmp(source, "--", 2) == 0)
+                return 3;
+        if (strncmp(source, "NETDEP_", 7) == 0)
+                return 2;
+        return strcmp(source, "default") == 0 ? 0 : 1;
+}
+
 int verb_agent(int argc, char **argv)
 {
         static const struct option options[] = {
@@ -214,13 +224,25 @@ int verb_agent(int argc, char **argv)
         o.dest.server_url = settings_string(settings, "server");
         o.dest.token_file = settings_string(settings, "token-file");
         o.dest.ca_file = settings_string(settings, "ca-file");
+        /* A store and a server: the one from the stronger source wins (a
+         * flag over the environment, the environment over the file); from
+         * equally strong ones, the intent is unclear. */
         if (o.dest.server_url && strcmp(settings_find(settings, "store")->source, "default") != 0) {
-                usage_error("agent", "store from %s and server from %s: give one",
-                            settings_find(settings, "store")->source, settings_find(settings, "server")->source);
-                settings_done(settings);
-                return EXIT_USAGE;
+                int store_rank = source_rank(settings_find(settings, "store")->source);
+                int server_rank = source_rank(settings_find(settings, "server")->source);
+
+                if (store_rank == server_rank) {
+                        usage_error("agent", "store from %s and server from %s: give one",
+                                    settings_find(settings, "store")->source,
+                                    settings_find(settings, "server")->source);
+                        settings_done(settings);
+                        return EXIT_USAGE;
+                }
+                if (store_rank > server_rank)
+                        o.dest.server_url = NULL;
         }
-        if (!o.dest.server_url && (o.dest.token_file || o.dest.ca_file)) {
+        if (!o.dest.server_url && ((o.dest.token_file && source_rank(settings_find(settings, "token-file")->source) == 3) ||
+                                   (o.dest.ca_file && source_rank(settings_find(settings, "ca-file")->source) == 3))) {
                 usage_error("agent", "--token-file and --ca-file go with --server");
                 settings_done(settings);
                 return EXIT_USAGE;

@@ -50,6 +50,8 @@ static void help(FILE *out)
                 "      --threads=N            threads / NETDEP_THREADS: request threads (default 8)\n"
                 "      --readers=N            readers / NETDEP_READERS: reads answered at once\n"
                 "                             (default 4)\n"
+                "      --retention=D          retention / NETDEP_RETENTION: observations older\n"
+                "                             are pruned, hourly (default 30d)\n"
                 "      --config=FILE          'key = value' lines (default " DEFAULT_CONFIG "\n"
                 "                             when it exists); flags beat the environment,\n"
                 "                             which beats the file\n"
@@ -81,6 +83,7 @@ int verb_serve(int argc, char **argv)
                 { "queue-timeout", required_argument, NULL, OPT_SETTING },
                 { "threads", required_argument, NULL, OPT_SETTING },
                 { "readers", required_argument, NULL, OPT_SETTING },
+                { "retention", required_argument, NULL, OPT_SETTING },
                 {}
         };
         struct setting settings[] = {
@@ -99,11 +102,12 @@ int verb_serve(int argc, char **argv)
                 { "queue-timeout", "NETDEP_QUEUE_TIMEOUT", SETTING_DURATION, "2s" },
                 { "threads", "NETDEP_THREADS", SETTING_STRING, "8" },
                 { "readers", "NETDEP_READERS", SETTING_STRING, "4" },
+                { "retention", "NETDEP_RETENTION", SETTING_DURATION, "30d" },
                 {}
         };
         struct nd_serve_options o = {};
         const char *config = NULL;
-        uint64_t max_body, max_connections, idle_ms, request_ms, pool, max_queued, queue_ms, threads, readers;
+        uint64_t retention_ms, max_body, max_connections, idle_ms, request_ms, pool, max_queued, queue_ms, threads, readers;
         char why[600] = "";
         int c, index, r;
 
@@ -157,6 +161,8 @@ int verb_serve(int argc, char **argv)
                 r = settings_number(settings, "threads", false, 1, 256, &threads, why, sizeof(why));
         if (r >= 0)
                 r = settings_number(settings, "readers", false, 1, 256, &readers, why, sizeof(why));
+        if (r >= 0)
+                r = settings_duration_ms(settings, "retention", &retention_ms, why, sizeof(why));
         if (r < 0) {
                 usage_error("serve", "%s", why);
                 settings_done(settings);
@@ -176,6 +182,7 @@ int verb_serve(int argc, char **argv)
         o.queue_timeout_ms = queue_ms > UINT32_MAX ? UINT32_MAX : (unsigned)queue_ms;
         o.threads = (size_t)threads;
         o.readers = (size_t)readers;
+        o.retention_s = retention_ms / 1000;
 
         r = nd_serve_run(&o);
         settings_done(settings);

@@ -42,6 +42,11 @@ struct server {
         struct nd_tokens tokens;
         bool auth; /* a token file was given */
         atomic_size_t reads_running;
+        /* The pruner: a thread that wakes hourly, or to stop. */
+        pthread_t pruner;
+        pthread_mutex_t stop_lock;
+        pthread_cond_t stop_cond;
+        bool stopping, pruner_started;
 };
 
 enum request_kind {
@@ -560,6 +565,72 @@ static int load_tokens(struct server *srv)
         return 0;
 }
 
+#define PRUNE_EVERY_S 3600
+
+/* Observations past the retention go, hourly, through the pool like any
+ * write. Several servers on one store prune the same days: harmless. */
+static void *prune_main(void *arg)
+{
+        struct server *srv = arg;
+        struct timespec until;
+
+        pthread_mutex_lock(&srv->stop_lock);
+        while (!srv->stopping) {
+                struct nd_store *s = NULL;
+                char why[512] = "";
+                int r;
+
+                pthread_mutex_unlock(&srv->stop_lock);
+                r = nd_store_pool_take(srv->pool, &s, why, sizeof(why));
+                if (r >= 0) {
+                        r = nd_store_prune(s, (int64_t)time(NULL) - (int64_t)srv->o->retention_s);
+                        if (r < 0)
+                                snprintf(why, sizeof(why), "%s", nd_store_last_error(s));
+                        nd_store_pool_give(srv->pool, s, r < 0);
+                }
+                if (r < 0)
+                        log_warning("serve: pruning failed, next try in an hour: %s", why);
+                else if (r > 0)
+                        log_info("serve: pruned %d edges older than the retention", r);
+                pthread_mutex_lock(&srv->stop_lock);
+                clock_gettime(CLOCK_MONOTONIC, &until);
+                until.tv_sec += PRUNE_EVERY_S;
+                while (!srv->stopping && pthread_cond_timedwait(&srv->stop_cond, &srv->stop_lock, &until) != ETIMEDOUT)
+                        ;
+        }
+        pthread_mutex_unlock(&srv->stop_lock);
+        return NULL;
+}
+
+static int start_pruner(struct server *srv)
+{
+        pthread_condattr_t attr;
+
+        pthread_condattr_init(&attr);
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+        pthread_cond_init(&srv->stop_cond, &attr);
+        pthread_condattr_destroy(&attr);
+        pthread_mutex_init(&srv->stop_lock, NULL);
+        if (!srv->o->retention_s)
+                return 0;
+        if (pthread_create(&srv->pruner, NULL, prune_main, srv) != 0)
+                return -EAGAIN;
+        srv->pruner_started = true;
+        return 0;
+}
+
+static void stop_pruner(struct server *srv)
+{
+        pthread_mutex_lock(&srv->stop_lock);
+        srv->stopping = true;
+        pthread_cond_broadcast(&srv->stop_cond);
+        pthread_mutex_unlock(&srv->stop_lock);
+        if (srv->pruner_started)
+                pthread_join(srv->pruner, NULL);
+        pthread_cond_destroy(&srv->stop_cond);
+        pthread_mutex_destroy(&srv->stop_lock);
+}
+
 /* The store's schema, made or brought up to date, as `db migrate` does. */
 static int prepare_store(const char *uri)
 {
@@ -613,7 +684,7 @@ int nd_serve_run(const struct nd_serve_options *o)
                 key = cert ? read_file(o->tls_key, why, sizeof(why)) : NULL;
                 if (!cert || !key) {
                         log_error("serve: %s", why);
-                        r = -EINVAL;
+                        r = -EIO;
                 }
                 flags |= MHD_USE_TLS;
         }
@@ -665,6 +736,9 @@ int nd_serve_run(const struct nd_serve_options *o)
         }
         if (!o->tokens)
                 log_warning("serve: no --tokens: anyone on this host may read and write; loopback only");
+        r = start_pruner(&srv);
+        if (r < 0)
+                log_warning("serve: cannot start the pruner: nothing will be pruned");
         sd_notifyf(0, "READY=1\nSTATUS=listening on %s", o->listen);
 
         for (;;) {
@@ -678,6 +752,7 @@ int nd_serve_run(const struct nd_serve_options *o)
         sd_notify(0, "STOPPING=1");
         log_notice("serve: stopping (signal %d)", sig);
         MHD_stop_daemon(d);
+        stop_pruner(&srv);
         r = 0;
 out:
         nd_store_pool_free(srv.pool);

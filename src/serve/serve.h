@@ -26,6 +26,7 @@ struct nd_serve_options {
         unsigned queue_timeout_ms; /* how long each may wait */
         size_t threads; /* request threads */
         size_t readers; /* reads answered at once */
+        uint64_t retention_s; /* observations older are pruned hourly; 0: never */
 };
 
 /* Runs until SIGTERM or SIGINT (SIGHUP reloads the token file). Returns

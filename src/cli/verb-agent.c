@@ -45,16 +45,19 @@ static void help(FILE *out)
                 "                             (eBPF events only), hybrid (both), or auto: hybrid\n"
                 "                             where eBPF loads, else polling (default auto).\n"
                 "                             NETDEP_BPF=off turns eBPF off.\n"
-                "      --ring-bytes=N         ring-bytes / NETDEP_RING_BYTES: eBPF ring buffer\n"
-                "                             (default 1 MiB)\n"
+                "      --ring-bytes=SIZE      ring-bytes / NETDEP_RING_BYTES: eBPF ring buffer,\n"
+                "                             e.g. 1048576, 512k, 4M (default 1M)\n"
                 "      --max-sockets=N        max-sockets / NETDEP_MAX_SOCKETS: connections\n"
                 "                             followed at once by eBPF (default 65536)\n"
                 "      --nice=N               nice / NETDEP_NICE: the agent's scheduling niceness,\n"
                 "                             0 to 19; at 19 it yields to the applications\n"
                 "                             (default 19)\n"
-                "      --all-netns            all-netns / NETDEP_ALL_NETNS\n"
-                "      --keep-loopback        keep-loopback / NETDEP_KEEP_LOOPBACK\n"
-                "      --no-processes         no-processes / NETDEP_NO_PROCESSES\n"
+                "      --all-netns            all-netns / NETDEP_ALL_NETNS: every network\n"
+                "                             namespace's flows, not only this one's\n"
+                "      --keep-loopback        keep-loopback / NETDEP_KEEP_LOOPBACK: keep flows\n"
+                "                             between this host's own addresses\n"
+                "      --no-processes         no-processes / NETDEP_NO_PROCESSES: skip finding\n"
+                "                             the process of each socket (cheaper, less said)\n"
                 "      --config=FILE          'key = value' lines; flags beat the\n"
                 "                             environment, which beats the file\n"
                 "      --once                 one scan, one flush, exit (polling)\n"
@@ -139,7 +142,7 @@ int verb_agent(int argc, char **argv)
         struct nd_agent_options o = {};
         const char *config = NULL;
         bool no_processes = false;
-        uint64_t retention_ms;
+        uint64_t retention_ms, ring_bytes;
         size_t max_sockets, nice;
         char why[600] = "";
         int c, index, r;
@@ -208,7 +211,14 @@ int verb_agent(int argc, char **argv)
                 settings_done(settings);
                 return EXIT_USAGE;
         }
-        if (number_setting(settings, "ring-bytes", 1, 1 << 30, &o.events.ring_bytes) < 0 ||
+        r = settings_number(settings, "ring-bytes", true, 1, 1 << 30, &ring_bytes, why, sizeof(why));
+        if (r < 0) {
+                usage_error("agent", "%s", why);
+                settings_done(settings);
+                return EXIT_USAGE;
+        }
+        o.events.ring_bytes = (size_t)ring_bytes;
+        if (
             number_setting(settings, "max-sockets", 1, 1 << 24, &max_sockets) < 0 ||
             number_setting(settings, "nice", 0, 19, &nice) < 0) {
                 settings_done(settings);

@@ -44,7 +44,7 @@ static void help(FILE *out)
                 "                             deadline (default 30s)\n"
                 "      --pool=N               pool / NETDEP_POOL: store connections (default 4)\n"
                 "      --max-queued=N         max-queued / NETDEP_MAX_QUEUED: posts waiting for\n"
-                "                             one; more get 503 (default 64)\n"
+                "                             a store connection; more get 503 (default 64)\n"
                 "      --queue-timeout=D      queue-timeout / NETDEP_QUEUE_TIMEOUT: how long\n"
                 "                             each may wait (default 2s)\n"
                 "      --threads=N            threads / NETDEP_THREADS: request threads (default 8)\n"

@@ -102,12 +102,12 @@ wait_for 30 ready || { local_ask look --host a1 >&2 || true; cat "$E2E_TMP"/agen
 echo "ok: four agents report through two servers over TLS"
 
 # Both servers ingest, and hold no more store connections than their pools.
-for s in A B; do
-        url=URL_$s
-        stored=$(in_ns srv curl -sf --cacert "$E2E_TMP/cert.pem" "${!url}/metrics" |
-                awk '/^netdep_ingest_requests_total\{result="stored"\}/ {print $2}')
-        [ "${stored:-0}" -gt 3 ] || fail "serve $s stored ${stored:-0} flushes"
-done
+stored() { # URL: flushes that server stored
+        in_ns srv curl -sf --cacert "$E2E_TMP/cert.pem" "$1/metrics" |
+                awk '/^netdep_ingest_requests_total\{result="stored"\}/ {print $2}'
+}
+both_ingest() { [ "$(stored "$URL_A")" -gt 3 ] && [ "$(stored "$URL_B")" -gt 3 ]; }
+wait_for 20 both_ingest || fail "serve A stored $(stored "$URL_A") flushes, serve B $(stored "$URL_B")"
 sessions=$("$ND_TEST_PG_PSQL" -Atc "SELECT count(*) FROM pg_stat_activity
         WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()")
 [ "$sessions" -le 4 ] || fail "$sessions PostgreSQL sessions, more than the two pools of 2"

@@ -19,16 +19,20 @@
         X(PQconnectdbParams)                                                    \
         X(PQconninfoFree)                                                       \
         X(PQconninfoParse)                                                      \
+        X(PQconsumeInput)                                                       \
         X(PQenterPipelineMode)                                                  \
         X(PQerrorMessage)                                                       \
         X(PQexec)                                                               \
         X(PQexecParams)                                                         \
         X(PQexecPrepared)                                                       \
         X(PQexitPipelineMode)                                                   \
+        X(PQfformat)                                                            \
         X(PQfinish)                                                             \
         X(PQfreemem)                                                            \
         X(PQgetResult)                                                          \
+        X(PQgetlength)                                                          \
         X(PQgetvalue)                                                           \
+        X(PQisBusy)                                                             \
         X(PQnfields)                                                            \
         X(PQntuples)                                                            \
         X(PQpipelineSync)                                                       \
@@ -60,16 +64,20 @@ int pq_dlopen(char *errbuf, size_t size);
 #define PQconnectdbParams sym_PQconnectdbParams
 #define PQconninfoFree sym_PQconninfoFree
 #define PQconninfoParse sym_PQconninfoParse
+#define PQconsumeInput sym_PQconsumeInput
 #define PQenterPipelineMode sym_PQenterPipelineMode
 #define PQerrorMessage sym_PQerrorMessage
 #define PQexec sym_PQexec
 #define PQexecParams sym_PQexecParams
 #define PQexecPrepared sym_PQexecPrepared
 #define PQexitPipelineMode sym_PQexitPipelineMode
+#define PQfformat sym_PQfformat
 #define PQfinish sym_PQfinish
 #define PQfreemem sym_PQfreemem
 #define PQgetResult sym_PQgetResult
+#define PQgetlength sym_PQgetlength
 #define PQgetvalue sym_PQgetvalue
+#define PQisBusy sym_PQisBusy
 #define PQnfields sym_PQnfields
 #define PQntuples sym_PQntuples
 #define PQpipelineSync sym_PQpipelineSync

@@ -60,6 +60,12 @@ struct pg_store {
          * read, -1 when none are known: a prune that deleted endpoints
          * since makes a flush that uses them fail (postgres-ingest.c). */
         int64_t known_prunes;
+        /* pg_scan_edges asks for its next rows before it hands the last
+         * ones to its callback (postgres-query.c). A question the callback
+         * asks (naming hosts reads the hosts table on first use) first
+         * reads that answer into scan_ahead, for the scan to take. */
+        bool scan_fetching;
+        PGresult *scan_ahead;
 };
 
 static inline struct pg_store *to_pg(struct nd_store *s)

@@ -1,5 +1,6 @@
 /* Questions to the PostgreSQL store: edges by address, hosts, endpoint
  * addresses, and the role rules (kept and read here too). */
+#include <endian.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,8 +31,6 @@ enum edge_query {
         EDGES_BY_CLIENT,
         EDGES_BY_SERVER_RANGED,
         EDGES_BY_CLIENT_RANGED,
-        EDGES_BY_ID,
-        EDGES_BY_ID_RANGED,
         EDGE_ENDPOINTS,
         _EDGE_QUERY_MAX,
 };
@@ -63,31 +62,37 @@ enum edge_column {
         "WHERE m.addr = q.addr OFFSET 0) e " join " " group ") "                                        \
         "x(id, client_id, server_id, first_seen, last_seen, connections, sides, opened, failed, "       \
         "buckets, client_pgid, client_processes)"
-/* The same answer for the edges whose server endpoint's id is in ($1, $5]:
- * a scan of the whole store in slices, through edges_by_server, each
- * server endpoint's edges in one slice. */
-#define EDGES_BY_ID_SQL(columns, join, group)                                                           \
-        "SELECT array_agg(id), array_agg(client_id), array_agg(server_id), array_agg(first_seen), "     \
-        "array_agg(last_seen), array_agg(connections), array_agg(sides), array_agg(opened), "          \
-        "array_agg(failed), array_agg(client_pgid), array_agg(client_processes), array_agg(buckets) "   \
+/* The whole table in server endpoint order (edges_by_server), for
+ * pg_scan_edges to read through a cursor SCAN_ROWS rows at a time: one
+ * answer of all the edges would be held whole by libpq, and slices of
+ * server endpoint ids were as large as the busiest endpoints made them (the
+ * infra hosts' 200k edges in one). The columns in enum edge_column's order,
+ * each a bigint, asked for in binary: 16M numbers that the server need not
+ * format nor the client parse. */
+#define SCAN_SQL(columns, join, group)                                                                   \
+        "DECLARE netdep_scan NO SCROLL CURSOR FOR "                                                      \
+        "SELECT id, client_id, server_id, first_seen, last_seen, connections::bigint, sides::bigint, "   \
+        "opened::bigint, failed::bigint, client_pgid::bigint, client_processes::bigint, buckets::bigint " \
         "FROM (SELECT e.id, e.client_id, e.server_id, e.first_seen, e.last_seen, " columns ", "          \
-        "e.client_pgid, e.client_processes FROM edges e " join " "                                      \
-        "WHERE e.server_id > $1::bigint AND e.server_id <= $5::bigint " group ") "                      \
+        "e.client_pgid, e.client_processes FROM edges e " join " " group ") "                           \
         "x(id, client_id, server_id, first_seen, last_seen, connections, sides, opened, failed, "       \
-        "buckets, client_pgid, client_processes)"
+        "buckets, client_pgid, client_processes) ORDER BY server_id"
 #define OPEN_COLUMNS                                                                                    \
         /* Both sides count the same connections opened: the larger. */                                 \
         "e.last_connections, e.sides, greatest(e.opened_by_client, e.opened_by_server), e.failed, 0"
-/* A bucket [b, b + width) overlaps [since, until]: $2 is since - width,
- * $4 since. The edge's own first and last sightings say whether it was
- * there in the range: a bucket that overlaps it may hold only sightings
- * from before or after. */
+/* A bucket [b, b + width) overlaps [since, until]: since_bucket is since -
+ * width. The edge's own first and last sightings say whether it was there
+ * in the range: a bucket that overlaps it may hold only sightings from
+ * before or after. The queries by address have them as $2..$4, after the
+ * addresses; the scan as $1..$3. */
 #define RANGED_COLUMNS                                                                                  \
         "max(o.connections), e.sides, greatest(sum(o.opened_by_client), sum(o.opened_by_server))::bigint, " \
         "sum(o.failed)::bigint, count(o.bucket)"
-#define RANGED_JOIN                                                                                     \
-        "JOIN observations o ON o.edge_id = e.id AND o.bucket > $2::bigint AND o.bucket <= $3::bigint "   \
-        "AND e.first_seen <= $3::bigint AND e.last_seen >= $4::bigint"
+#define RANGED_JOIN_AT(since_bucket, until, since)                                                      \
+        "JOIN observations o ON o.edge_id = e.id AND o.bucket > " since_bucket "::bigint "               \
+        "AND o.bucket <= " until "::bigint AND e.first_seen <= " until "::bigint "                       \
+        "AND e.last_seen >= " since "::bigint"
+#define RANGED_JOIN RANGED_JOIN_AT("$2", "$3", "$4")
 #define RANGED_GROUP                                                                                    \
         "GROUP BY e.id, e.client_id, e.server_id, e.first_seen, e.last_seen, e.sides, e.client_pgid, "    \
         "e.client_processes"
@@ -97,10 +102,6 @@ static const char *const edge_query_sql[_EDGE_QUERY_MAX] = {
         [EDGES_BY_CLIENT] = EDGES_SQL("client_id", OPEN_COLUMNS, "", ""),
         [EDGES_BY_SERVER_RANGED] = EDGES_SQL("server_id", RANGED_COLUMNS, RANGED_JOIN, RANGED_GROUP),
         [EDGES_BY_CLIENT_RANGED] = EDGES_SQL("client_id", RANGED_COLUMNS, RANGED_JOIN, RANGED_GROUP),
-        /* $2..$4 unused but typed, so that both take the same parameters. */
-        [EDGES_BY_ID] = EDGES_BY_ID_SQL(OPEN_COLUMNS, "", "AND $2::bigint IS NOT NULL AND $3::bigint IS NOT NULL "
-                                                          "AND $4::bigint IS NOT NULL"),
-        [EDGES_BY_ID_RANGED] = EDGES_BY_ID_SQL(RANGED_COLUMNS, RANGED_JOIN, RANGED_GROUP),
         [EDGE_ENDPOINTS] = "SELECT id, addr, port, name, pgid FROM endpoints WHERE id = ANY ($1::bigint[])",
 };
 
@@ -109,8 +110,6 @@ static const char *const edge_query_name[_EDGE_QUERY_MAX] = {
         [EDGES_BY_CLIENT] = "netdep_edges_by_client",
         [EDGES_BY_SERVER_RANGED] = "netdep_edges_by_server_ranged",
         [EDGES_BY_CLIENT_RANGED] = "netdep_edges_by_client_ranged",
-        [EDGES_BY_ID] = "netdep_edges_by_id",
-        [EDGES_BY_ID_RANGED] = "netdep_edges_by_id_ranged",
         [EDGE_ENDPOINTS] = "netdep_edge_endpoints",
 };
 
@@ -256,23 +255,45 @@ static void free_columns(int64_t *(*columns)[_EDGE_COLUMN_MAX])
                 free((*columns)[c]);
 }
 
-/* Row indexes by the values of a column (userdata). */
-static int compare_by_column(const void *a, const void *b, void *userdata)
+/* Row i of an answer to EDGE_ENDPOINTS; its id is column 0. */
+static void read_endpoint(const PGresult *res, int i, struct nd_endpoint *e)
 {
-        const int64_t *column = userdata;
-        int64_t x = column[*(const uint32_t *)a], y = column[*(const uint32_t *)b];
+        copy_text(e->addr, sizeof(e->addr), PQgetvalue(res, i, 1));
+        e->port = (uint16_t)atoi(PQgetvalue(res, i, 2));
+        copy_text(e->process, sizeof(e->process), PQgetvalue(res, i, 3));
+        e->pgid = atoi(PQgetvalue(res, i, 4));
+}
 
-        return x < y ? -1 : x > y;
+/* An edge of its columns (enum edge_column) and endpoints. */
+static void edge_of(const int64_t v[static _EDGE_COLUMN_MAX], const struct nd_endpoint *client,
+                    const struct nd_endpoint *server, struct nd_edge *ret)
+{
+        *ret = (struct nd_edge){
+                .id = v[EDGE_ID],
+                .client = *client,
+                .server = *server,
+                .first_seen = v[EDGE_FIRST_SEEN],
+                .last_seen = v[EDGE_LAST_SEEN],
+                .connections = (uint32_t)v[EDGE_CONNECTIONS],
+                .sides = (uint8_t)v[EDGE_SIDES],
+                .opened = (uint64_t)v[EDGE_OPENED],
+                .failed = (uint64_t)v[EDGE_FAILED],
+                .client_processes = (uint32_t)v[EDGE_CLIENT_PROCESSES],
+                .buckets = (uint32_t)v[EDGE_BUCKETS],
+        };
+        /* The edge's own: another edge of the endpoint may have been
+         * reported by another process since. */
+        if (v[EDGE_CLIENT_PGID] >= 0)
+                ret->client.pgid = (int32_t)v[EDGE_CLIENT_PGID];
 }
 
 /* An answer of column arrays (EDGES_SQL) to edges, with their endpoints
- * asked in a second question, each to fn; by_server: in server endpoint
- * order. The answer's text is freed once read (*res is NULL then): a
- * slice of 200k edges is held as numbers, not as text and edges both. */
-static int edges_of_answer(struct pg_store *s, PGresult **res, bool by_server, nd_edge_fn fn, void *userdata)
+ * asked in a second question, each to fn. The answer's text is freed once
+ * read (*res is NULL then): the edges of an infra host are held as
+ * numbers, not as text and edges both. */
+static int edges_of_answer(struct pg_store *s, PGresult **res, nd_edge_fn fn, void *userdata)
 {
         _cleanup_result_ PGresult *endpoints = NULL;
-        _cleanup_free_ uint32_t *order = NULL;
         _cleanup_(free_columns) int64_t *column[_EDGE_COLUMN_MAX] = {};
         _cleanup_free_ struct nd_endpoint *ends = NULL;
         _cleanup_free_ char *ids = NULL;
@@ -294,13 +315,6 @@ static int edges_of_answer(struct pg_store *s, PGresult **res, bool by_server, n
         }
         PQclear(*res);
         *res = NULL;
-        order = malloc(n * sizeof(*order));
-        if (!order)
-                return -ENOMEM;
-        for (size_t i = 0; i < n; i++)
-                order[i] = (uint32_t)i;
-        if (by_server)
-                qsort_r(order, n, sizeof(*order), compare_by_column, column[EDGE_SERVER_ID]);
 
         r = endpoint_ids(column, n, &index, &ids);
         if (r >= 0)
@@ -311,48 +325,44 @@ static int edges_of_answer(struct pg_store *s, PGresult **res, bool by_server, n
         if (!ends)
                 return -ENOMEM;
         for (int i = 0; i < PQntuples(endpoints); i++) {
-                struct nd_endpoint *e = &ends[i];
-
-                copy_text(e->addr, sizeof(e->addr), PQgetvalue(endpoints, i, 1));
-                e->port = (uint16_t)atoi(PQgetvalue(endpoints, i, 2));
-                copy_text(e->process, sizeof(e->process), PQgetvalue(endpoints, i, 3));
-                e->pgid = atoi(PQgetvalue(endpoints, i, 4));
+                read_endpoint(endpoints, i, &ends[i]);
                 index.rows[id_slot(&index, strtoll(PQgetvalue(endpoints, i, 0), NULL, 10))] = (uint32_t)i;
         }
 
-        for (size_t k = 0; r >= 0 && k < n; k++) {
-                size_t i = order[k];
+        for (size_t i = 0; r >= 0 && i < n; i++) {
                 uint32_t client = index.rows[id_slot(&index, column[EDGE_CLIENT_ID][i])];
                 uint32_t server = index.rows[id_slot(&index, column[EDGE_SERVER_ID][i])];
-                struct nd_edge edge, *e = &edge;
+                int64_t v[_EDGE_COLUMN_MAX];
+                struct nd_edge e;
 
                 /* Gone since the first question: a prune deleted the edge
                  * (an endpoint goes only with the last of its edges). */
                 if (client == UINT32_MAX || server == UINT32_MAX)
                         continue;
-                *e = (struct nd_edge){
-                        .id = column[EDGE_ID][i],
-                        .client = ends[client],
-                        .server = ends[server],
-                        .first_seen = column[EDGE_FIRST_SEEN][i],
-                        .last_seen = column[EDGE_LAST_SEEN][i],
-                        .connections = (uint32_t)column[EDGE_CONNECTIONS][i],
-                        .sides = (uint8_t)column[EDGE_SIDES][i],
-                        .opened = (uint64_t)column[EDGE_OPENED][i],
-                        .failed = (uint64_t)column[EDGE_FAILED][i],
-                        .client_processes = (uint32_t)column[EDGE_CLIENT_PROCESSES][i],
-                        .buckets = (uint32_t)column[EDGE_BUCKETS][i],
-                };
-                /* The edge's own: another edge of the endpoint may have
-                 * been reported by another process since. */
-                if (column[EDGE_CLIENT_PGID][i] >= 0)
-                        e->client.pgid = (int32_t)column[EDGE_CLIENT_PGID][i];
-                r = fn(e, userdata);
+                for (int c = 0; c < _EDGE_COLUMN_MAX; c++)
+                        v[c] = column[c][i];
+                edge_of(v, &ends[client], &ends[server], &e);
+                r = fn(&e, userdata);
         }
         return r;
 bad:
         nd_store_set_error(&s->base, "query edges: an answer not as asked");
         return -EBADMSG;
+}
+
+/* Frees the connection of a scan's FETCH in flight (pg_scan_edges), its
+ * answer kept for the scan: its callback may ask a question of its own. */
+static void settle_scan(struct pg_store *s)
+{
+        PGresult *more;
+
+        if (!s->scan_fetching)
+                return;
+        /* The answer, then libpq's NULL that ends it. */
+        s->scan_ahead = PQgetResult(s->conn);
+        while ((more = PQgetResult(s->conn)))
+                PQclear(more);
+        s->scan_fetching = false;
 }
 
 /* A range's parameters: since less a bucket (an overlapping bucket starts
@@ -382,6 +392,8 @@ int pg_edges(struct nd_store *base, const struct nd_edge_query *q, struct nd_edg
         char since_bucket[24], since[24], until[24];
         int r;
 
+        settle_scan(s);
+
         for (size_t i = 0; i < q->n_addrs; i++)
                 text_array_add(&array, q->addrs[i]);
         addrs = text_array_finish(&array);
@@ -391,7 +403,7 @@ int pg_edges(struct nd_store *base, const struct nd_edge_query *q, struct nd_edg
         r = exec_edge_query(s, which, ranged ? 4 : 1, (const char *[]){ addrs, since_bucket, until, since }, &res);
         if (r < 0)
                 return r;
-        return edges_of_answer(s, &res, false, push_edge, out);
+        return edges_of_answer(s, &res, push_edge, out);
 }
 
 int pg_hosts(struct nd_store *base, struct nd_host_list *out)
@@ -399,6 +411,8 @@ int pg_hosts(struct nd_store *base, struct nd_host_list *out)
         struct pg_store *s = to_pg(base);
         _cleanup_result_ PGresult *res = NULL;
         int r;
+
+        settle_scan(s);
 
         /* Byte order, as SQLite sorts text. */
         r = pg_exec_params(s, "SELECT addr, hostname FROM hosts ORDER BY addr COLLATE \"C\"", 0, NULL, "read hosts",
@@ -415,6 +429,8 @@ int pg_hosts_of(struct nd_store *base, const char *const *addrs, size_t n, struc
         _cleanup_free_ char *array = NULL;
         struct text_array a = {};
         int r;
+
+        settle_scan(s);
 
         for (size_t i = 0; i < n; i++)
                 text_array_add(&a, addrs[i]);
@@ -434,6 +450,8 @@ int pg_endpoint_addrs(struct nd_store *base, struct nd_host_list *out)
         struct pg_store *s = to_pg(base);
         _cleanup_result_ PGresult *res = NULL;
         int r;
+
+        settle_scan(s);
 
         r = pg_exec_params(s, "SELECT DISTINCT addr COLLATE \"C\" AS addr FROM endpoints ORDER BY 1", 0, NULL,
                            "read endpoint addresses", &res);
@@ -484,6 +502,8 @@ int pg_roles_load(struct nd_store *base, struct nd_role_rules *out)
         _cleanup_result_ PGresult *res = NULL;
         int r;
 
+        settle_scan(s);
+
         r = pg_exec_params(s, "SELECT match, service || ':' || role, datacenter, name FROM roles ORDER BY position", 0,
                            NULL, "read roles", &res);
         for (int i = 0; r >= 0 && i < PQntuples(res); i++) {
@@ -500,33 +520,252 @@ int pg_roles_load(struct nd_store *base, struct nd_role_rules *out)
         return r;
 }
 
-/* The edges table in slices of server endpoint ids, each one question (and
- * one for its endpoints), each in server endpoint order: memory bounded by
- * a slice, whatever the store holds. */
-int pg_scan_edges(struct nd_store *base, const struct nd_time_range *range, nd_edge_fn fn, void *userdata)
+/* The rows a scan asks for at a time. Each round trip's answer is held
+ * twice at most (the rows handed to fn, the next ones being read), ~4 MB
+ * each in libpq, however the edges fall on endpoints: 20,000 cost 4 MiB
+ * more of peak RSS and saved no time. */
+#define SCAN_ROWS 10000
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x)
+
+/* The endpoints a scan has read, by id. The clients of one server
+ * endpoint are mostly those of the next: asked for with each round trip's
+ * edges, at 10,000 hosts, they came to 270k rows in 137 questions against
+ * 54k endpoints, a tenth of the scan's time. So the whole table is read
+ * with the cursor's opening, when it fits (ENDPOINT_CACHE_MAX); else each
+ * round trip asks for those it lacks, and the cache starts again from
+ * nothing when the next might overflow it. */
+#define ENDPOINT_CACHE_MAX 65536
+_Static_assert(ENDPOINT_CACHE_MAX >= 2 * SCAN_ROWS, "a round trip's endpoints fit in the cache");
+
+struct endpoint_cache {
+        struct id_index index; /* rows: the place in ends; UINT32_MAX: asked for, not found */
+        struct nd_endpoint *ends;
+        size_t n_ids, n_ends;
+        bool complete; /* every endpoint the scan's snapshot holds */
+};
+
+static void endpoint_cache_done(struct endpoint_cache *c)
 {
-        enum { SLICE = 2000 }; /* server endpoints */
-        struct pg_store *s = to_pg(base);
-        bool ranged = !nd_time_range_is_open(range);
-        _cleanup_result_ PGresult *top = NULL;
-        char since_bucket[24], since[24], until[24], lo[24], hi[24];
-        int64_t max_id;
+        id_index_done(&c->index);
+        free(c->ends);
+}
+
+static int endpoint_cache_init(struct endpoint_cache *c)
+{
+        /* Pages are touched as endpoints come: a small store costs little. */
+        *c = (struct endpoint_cache){ .ends = malloc(ENDPOINT_CACHE_MAX * sizeof(*c->ends)) };
+        if (!c->ends)
+                return -ENOMEM;
+        return id_index_init(&c->index, ENDPOINT_CACHE_MAX);
+}
+
+static void endpoint_cache_clear(struct endpoint_cache *c)
+{
+        memset(c->index.ids, 0, (c->index.mask + 1) * sizeof(*c->index.ids));
+        memset(c->index.rows, 0xff, (c->index.mask + 1) * sizeof(*c->index.rows));
+        c->n_ids = c->n_ends = 0;
+}
+
+static int scan_answer_bad(struct pg_store *s)
+{
+        nd_store_set_error(&s->base, "scan edges: an answer not as asked");
+        return -EBADMSG;
+}
+
+/* Column c of a FETCH's row i: a bigint, in binary. */
+static int scan_field(struct pg_store *s, const PGresult *res, int i, int c, int64_t *ret)
+{
+        uint64_t v;
+
+        if (PQgetlength(res, i, c) != (int)sizeof(v))
+                return scan_answer_bad(s);
+        memcpy(&v, PQgetvalue(res, i, c), sizeof(v));
+        *ret = (int64_t)be64toh(v);
+        return 0;
+}
+
+/* Endpoints (EDGE_ENDPOINTS' columns) into the cache: with asked, only
+ * those of ids put there to be asked for; else all. */
+static void cache_answer(struct endpoint_cache *c, const PGresult *endpoints, bool asked)
+{
+        for (int i = 0; i < PQntuples(endpoints) && c->n_ends < ENDPOINT_CACHE_MAX; i++) {
+                int64_t id = strtoll(PQgetvalue(endpoints, i, 0), NULL, 10);
+                size_t slot = id_slot(&c->index, id);
+
+                if (c->index.ids[slot] != id) {
+                        if (asked)
+                                continue;
+                        c->index.ids[slot] = id;
+                        c->n_ids++;
+                } else if (c->index.rows[slot] != UINT32_MAX)
+                        continue; /* there already */
+                read_endpoint(endpoints, i, &c->ends[c->n_ends]);
+                c->index.rows[slot] = (uint32_t)c->n_ends++;
+        }
+}
+
+/* Asks, in one question, for the endpoints of a FETCH's rows that the
+ * cache lacks. */
+static int cache_endpoints(struct pg_store *s, struct endpoint_cache *c, const PGresult *res)
+{
+        _cleanup_result_ PGresult *endpoints = NULL;
+        _cleanup_free_ char *ids = NULL;
+        struct text_array missing = {};
+        size_t n_missing = 0;
+        int n = PQntuples(res), r = 0;
+
+        if (c->complete)
+                return 0;
+        if (c->n_ids + 2 * (size_t)n > ENDPOINT_CACHE_MAX)
+                endpoint_cache_clear(c);
+        for (int i = 0; r >= 0 && i < n; i++)
+                for (int col = EDGE_CLIENT_ID; r >= 0 && col <= EDGE_SERVER_ID; col++) {
+                        int64_t id;
+                        size_t slot;
+
+                        r = scan_field(s, res, i, col, &id);
+                        if (r < 0)
+                                break;
+                        slot = id_slot(&c->index, id);
+                        if (c->index.ids[slot] == id)
+                                continue;
+                        c->index.ids[slot] = id; /* rows[slot] stays UINT32_MAX until answered */
+                        c->n_ids++;
+                        text_array_add_i64(&missing, id);
+                        n_missing++;
+                }
+        ids = text_array_finish(&missing);
+        if (r < 0 || n_missing == 0)
+                return r;
+        if (!ids)
+                return -ENOMEM;
+        r = exec_edge_query(s, EDGE_ENDPOINTS, 1, (const char *[]){ ids }, &endpoints);
+        if (r >= 0)
+                cache_answer(c, endpoints, true);
+        return r;
+}
+
+/* Reads what has come of the FETCH in flight: the server, which waits once
+ * the socket's buffer is full, goes on with it while the client works
+ * through the rows before. libpq parses it as it comes (PQisBusy), so its
+ * input buffer stays small. */
+static void read_along(struct pg_store *s)
+{
+        if (s->scan_fetching && PQconsumeInput(s->conn))
+                (void) PQisBusy(s->conn);
+}
+
+/* A FETCH's rows, their endpoints cached, to fn. */
+static int edges_of_rows(struct pg_store *s, const struct endpoint_cache *c, const PGresult *res, nd_edge_fn fn,
+                         void *userdata)
+{
         int r = 0;
 
-        top = PQexec(s->conn, "SELECT coalesce(max(id), 0) FROM endpoints");
-        if (!pg_result_ok(top))
-                return pg_fail(s, top, "scan edges");
-        max_id = strtoll(PQgetvalue(top, 0, 0), NULL, 10);
-        range_params(range, since_bucket, until, since);
-        for (int64_t start = 0; r >= 0 && start < max_id; start += SLICE) {
-                _cleanup_result_ PGresult *res = NULL;
+        for (int i = 0; r >= 0 && i < PQntuples(res); i++) {
+                int64_t v[_EDGE_COLUMN_MAX];
+                uint32_t client, server;
+                struct nd_edge e;
 
-                format_i64(lo, start);
-                format_i64(hi, start + SLICE);
-                r = exec_edge_query(s, ranged ? EDGES_BY_ID_RANGED : EDGES_BY_ID, 5,
-                                    (const char *[]){ lo, since_bucket, until, since, hi }, &res);
-                if (r >= 0)
-                        r = edges_of_answer(s, &res, true, fn, userdata);
+                if (i % 256 == 0)
+                        read_along(s);
+                for (int col = 0; r >= 0 && col < _EDGE_COLUMN_MAX; col++)
+                        r = scan_field(s, res, i, col, &v[col]);
+                if (r < 0)
+                        break;
+                client = c->index.rows[id_slot(&c->index, v[EDGE_CLIENT_ID])];
+                server = c->index.rows[id_slot(&c->index, v[EDGE_SERVER_ID])];
+                /* Not to be within one snapshot (an endpoint goes only with
+                 * the last of its edges); if it were, the edge is left out. */
+                if (client == UINT32_MAX || server == UINT32_MAX)
+                        continue;
+                edge_of(v, &c->ends[client], &c->ends[server], &e);
+                r = fn(&e, userdata);
         }
-        return r < 0 ? r : 0;
+        return r;
+}
+
+static int send_fetch(struct pg_store *s)
+{
+        /* Binary (the last argument): SCAN_SQL's columns are bigints. */
+        if (!PQsendQueryParams(s->conn, "FETCH " STRINGIFY(SCAN_ROWS) " FROM netdep_scan", 0, NULL, NULL, NULL,
+                               NULL, 1))
+                return pg_fail(s, NULL, "scan edges");
+        s->scan_fetching = true;
+        return 0;
+}
+
+/* The answer of the FETCH sent: read already by a question of fn's
+ * (settle_scan), else now. */
+static PGresult *take_fetch(struct pg_store *s)
+{
+        settle_scan(s);
+        return TAKE_PTR(s->scan_ahead);
+}
+
+/* The edges table through a cursor (SCAN_SQL), SCAN_ROWS rows per round
+ * trip, in one read-only transaction: memory bounded by two round trips'
+ * rows and the endpoint cache, however many edges an endpoint has; and
+ * one snapshot, so that every edge's endpoints are there to be read. Each
+ * FETCH goes out before the rows of the one before go to fn, so that the
+ * server reads on while the client works. */
+int pg_scan_edges(struct nd_store *base, const struct nd_time_range *range, nd_edge_fn fn, void *userdata)
+{
+        struct pg_store *s = to_pg(base);
+        bool ranged = !nd_time_range_is_open(range);
+        _cleanup_(endpoint_cache_done) struct endpoint_cache cache = {};
+        _cleanup_result_ PGresult *endpoints = NULL;
+        char since_bucket[24], since[24], until[24];
+        struct pg_step steps[3] = {
+                { .sql = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" },
+                { .sql = ranged ? SCAN_SQL(RANGED_COLUMNS, RANGED_JOIN_AT("$1", "$2", "$3"), RANGED_GROUP)
+                                : SCAN_SQL(OPEN_COLUMNS, "", ""),
+                  .n_params = ranged ? 3 : 0,
+                  .params = { since_bucket, until, since } },
+                /* No rows when there are more than the cache holds. */
+                { .sql = "SELECT id, addr, port, name, pgid FROM endpoints "
+                         "WHERE (SELECT count(*) FROM endpoints) <= " STRINGIFY(ENDPOINT_CACHE_MAX),
+                  .ret = &endpoints },
+        };
+        bool more;
+        int r;
+
+        range_params(range, since_bucket, until, since);
+        r = endpoint_cache_init(&cache);
+        if (r >= 0)
+                r = pg_run_pipeline(s, steps, ELEMENTSOF(steps), "scan edges");
+        /* The first rows come while the endpoints are read. */
+        if (r >= 0)
+                r = send_fetch(s);
+        if (r >= 0 && PQntuples(endpoints) > 0) {
+                cache_answer(&cache, endpoints, false);
+                cache.complete = true;
+        }
+        PQclear(TAKE_PTR(endpoints));
+        more = r >= 0;
+        while (more) {
+                _cleanup_result_ PGresult *res = take_fetch(s);
+                int n;
+
+                if (!pg_result_ok(res)) {
+                        r = pg_fail(s, res, "scan edges");
+                        break;
+                }
+                n = PQntuples(res);
+                if (n > 0 && (PQnfields(res) != _EDGE_COLUMN_MAX || PQfformat(res, 0) != 1))
+                        r = scan_answer_bad(s);
+                if (r >= 0)
+                        r = cache_endpoints(s, &cache, res);
+                /* Fewer rows than asked for: the last of them. */
+                more = r >= 0 && n == SCAN_ROWS;
+                if (more)
+                        r = send_fetch(s);
+                if (r >= 0)
+                        r = edges_of_rows(s, &cache, res, fn, userdata);
+                more = more && r >= 0;
+        }
+        /* fn failed with a FETCH in flight. */
+        settle_scan(s);
+        PQclear(TAKE_PTR(s->scan_ahead));
+        return pg_commit(s, r, "scan edges");
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "model/addr.h"
+#include "model/json_read.h"
 
 enum edge_field {
         F_CLIENT_ADDR, F_CLIENT_PROCESS, F_CLIENT_PGID,
@@ -74,85 +75,16 @@ int nd_flush_to_json(const struct nd_flush *f, char **ret, size_t *ret_size)
 
 /* ---- reading ---- */
 
-struct reader {
-        char *why;
-        size_t why_size;
-        bool failed;
-};
-
-static int bad(struct reader *rd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int bad(struct reader *rd, const char *fmt, ...)
-{
-        va_list ap;
-
-        if (!rd->failed) {
-                va_start(ap, fmt);
-                vsnprintf(rd->why, rd->why_size, fmt, ap);
-                va_end(ap);
-                rd->failed = true;
-        }
-        return -EBADMSG;
-}
-
-/* A name: printable, no control characters, 1..max-1 bytes. */
-static bool printable(const char *s, size_t len)
-{
-        for (size_t i = 0; i < len; i++)
-                if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-                        return false;
-        return true;
-}
-
-static int get_name(struct reader *rd, json_t *v, const char *what, size_t max, bool may_be_empty, char *out)
-{
-        size_t len;
-
-        if (!json_is_string(v))
-                return bad(rd, "%s: want a string", what);
-        len = json_string_length(v);
-        if (len >= max || (!may_be_empty && len == 0) || !printable(json_string_value(v), len) ||
-            strlen(json_string_value(v)) != len)
-                return bad(rd, "%s: want %s%zu bytes of printable text", what, may_be_empty ? "0 to " : "1 to ",
-                           max - 1);
-        memcpy(out, json_string_value(v), len + 1);
-        return 0;
-}
-
-static int get_int(struct reader *rd, json_t *v, const char *what, long long min, long long max, long long *ret)
-{
-        if (!json_is_integer(v))
-                return bad(rd, "%s: want an integer", what);
-        if (json_integer_value(v) < min || json_integer_value(v) > max)
-                return bad(rd, "%s: %lld out of range %lld..%lld", what, (long long)json_integer_value(v), min, max);
-        *ret = json_integer_value(v);
-        return 0;
-}
-
-/* An address in its canonical form, as the agent writes it. */
-static int get_addr(struct reader *rd, json_t *v, const char *what, char out[ND_ADDR_TEXT_MAX])
-{
-        struct nd_addr a;
-        char canonical[ND_ADDR_STRLEN];
-
-        if (get_name(rd, v, what, ND_ADDR_TEXT_MAX, false, out) < 0)
-                return -EBADMSG;
-        if (nd_addr_parse(out, &a) < 0)
-                return bad(rd, "%s: '%s' is not an IP address", what, out);
-        if (strcmp(nd_addr_format(&a, canonical), out) != 0)
-                return bad(rd, "%s: '%s' is not in canonical form ('%s')", what, out, canonical);
-        return 0;
-}
-
-static int get_addrs(struct reader *rd, json_t *v, const char *what, size_t *budget, char ***ret, size_t *ret_n)
+static int get_addrs(struct nd_json_reader *rd, json_t *v, const char *what, size_t *budget, char ***ret, size_t *ret_n)
 {
         size_t n;
         char **addrs;
 
         if (!json_is_array(v))
-                return bad(rd, "%s: want an array of addresses", what);
+                return nd_json_bad(rd, "%s: want an array of addresses", what);
         n = json_array_size(v);
         if (n > *budget)
-                return bad(rd, "%s: more than %d addresses in the flush", what, ND_FLUSH_MAX_ADDRS);
+                return nd_json_bad(rd, "%s: more than %d addresses in the flush", what, ND_FLUSH_MAX_ADDRS);
         *budget -= n;
         addrs = calloc(n ? n : 1, sizeof(*addrs));
         if (!addrs)
@@ -162,7 +94,7 @@ static int get_addrs(struct reader *rd, json_t *v, const char *what, size_t *bud
                 char where[64], text[ND_ADDR_TEXT_MAX];
 
                 snprintf(where, sizeof(where), "%s[%zu]", what, i);
-                if (get_addr(rd, json_array_get(v, i), where, text) < 0)
+                if (nd_json_get_addr(rd, json_array_get(v, i), where, text) < 0)
                         return -EBADMSG;
                 if (!(addrs[i] = strdup(text)))
                         return -ENOMEM;
@@ -171,7 +103,7 @@ static int get_addrs(struct reader *rd, json_t *v, const char *what, size_t *bud
         return 0;
 }
 
-static int get_edge(struct reader *rd, json_t *v, size_t index, struct nd_edge_observation *o)
+static int get_edge(struct nd_json_reader *rd, json_t *v, size_t index, struct nd_edge_observation *o)
 {
         static const char *const names[_F_MAX] = {
                 "client address", "client process", "client pgid", "server address", "server port",
@@ -183,29 +115,29 @@ static int get_edge(struct reader *rd, json_t *v, size_t index, struct nd_edge_o
         int r = 0;
 
         if (!json_is_array(v) || json_array_size(v) != _F_MAX)
-                return bad(rd, "edges[%zu]: want an array of %d fields", index, _F_MAX);
+                return nd_json_bad(rd, "edges[%zu]: want an array of %d fields", index, _F_MAX);
         for (int i = 0; i < _F_MAX; i++)
                 snprintf(what[i], sizeof(what[i]), "edges[%zu] %s", index, names[i]);
 
-        r = get_addr(rd, json_array_get(v, F_CLIENT_ADDR), what[F_CLIENT_ADDR], o->client.addr);
+        r = nd_json_get_addr(rd, json_array_get(v, F_CLIENT_ADDR), what[F_CLIENT_ADDR], o->client.addr);
         if (r >= 0)
-                r = get_name(rd, json_array_get(v, F_CLIENT_PROCESS), what[F_CLIENT_PROCESS], ND_PROCESS_NAME_MAX,
+                r = nd_json_get_name(rd, json_array_get(v, F_CLIENT_PROCESS), what[F_CLIENT_PROCESS], ND_PROCESS_NAME_MAX,
                              true, o->client.process);
         if (r >= 0)
-                r = get_addr(rd, json_array_get(v, F_SERVER_ADDR), what[F_SERVER_ADDR], o->server.addr);
+                r = nd_json_get_addr(rd, json_array_get(v, F_SERVER_ADDR), what[F_SERVER_ADDR], o->server.addr);
         if (r >= 0)
-                r = get_name(rd, json_array_get(v, F_SERVER_PROCESS), what[F_SERVER_PROCESS], ND_PROCESS_NAME_MAX,
+                r = nd_json_get_name(rd, json_array_get(v, F_SERVER_PROCESS), what[F_SERVER_PROCESS], ND_PROCESS_NAME_MAX,
                              true, o->server.process);
         if (r < 0)
                 return r;
         if (!json_is_string(json_array_get(v, F_SIDE)))
-                return bad(rd, "%s: want \"client\" or \"server\"", what[F_SIDE]);
+                return nd_json_bad(rd, "%s: want \"client\" or \"server\"", what[F_SIDE]);
         if (strcmp(json_string_value(json_array_get(v, F_SIDE)), "client") == 0)
                 o->side = ND_SIDE_CLIENT;
         else if (strcmp(json_string_value(json_array_get(v, F_SIDE)), "server") == 0)
                 o->side = ND_SIDE_SERVER;
         else
-                return bad(rd, "%s: want \"client\" or \"server\"", what[F_SIDE]);
+                return nd_json_bad(rd, "%s: want \"client\" or \"server\"", what[F_SIDE]);
 
         for (int i = 0; r >= 0 && i < _F_MAX; i++) {
                 long long min = 0, max = UINT32_MAX;
@@ -234,7 +166,7 @@ static int get_edge(struct reader *rd, json_t *v, size_t index, struct nd_edge_o
                 default:
                         break;
                 }
-                r = get_int(rd, json_array_get(v, i), what[i], min, max, &x[i]);
+                r = nd_json_get_int(rd, json_array_get(v, i), what[i], min, max, &x[i]);
         }
         if (r < 0)
                 return r;
@@ -257,7 +189,7 @@ static int get_edge(struct reader *rd, json_t *v, size_t index, struct nd_edge_o
 #define TS_MIN 946684800LL
 #define TS_MAX 4102444800LL
 
-static int read_flush(struct reader *rd, json_t *root, struct nd_flush *f)
+static int read_flush(struct nd_json_reader *rd, json_t *root, struct nd_flush *f)
 {
         static const char *const known[] = { "netdep_flush", "hostname", "ts", "first_ts", "addrs", "namespaces",
                                              "edges" };
@@ -265,30 +197,24 @@ static int read_flush(struct reader *rd, json_t *root, struct nd_flush *f)
         size_t budget = ND_FLUSH_MAX_ADDRS, n;
         long long version, ts, first_ts;
         json_t *v, *edges, *namespaces;
-        const char *key;
         int r;
 
         if (!json_is_object(root))
-                return bad(rd, "want a JSON object");
-        json_object_foreach(root, key, v) {
-                bool ok = false;
-                for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-                        ok = ok || strcmp(key, known[i]) == 0;
-                if (!ok)
-                        return bad(rd, "unknown field '%.64s'", key);
-        }
+                return nd_json_bad(rd, "want a JSON object");
+        if (nd_json_only_known(rd, root, known, sizeof(known) / sizeof(known[0])) < 0)
+                return -EBADMSG;
         v = json_object_get(root, "netdep_flush");
         if (!v)
-                return bad(rd, "missing field 'netdep_flush' (not a netdep flush)");
-        if (get_int(rd, v, "netdep_flush", ND_FLUSH_JSON_VERSION, ND_FLUSH_JSON_VERSION, &version) < 0)
+                return nd_json_bad(rd, "missing field 'netdep_flush' (not a netdep flush)");
+        if (nd_json_get_int(rd, v, "netdep_flush", ND_FLUSH_JSON_VERSION, ND_FLUSH_JSON_VERSION, &version) < 0)
                 return -EBADMSG;
         for (size_t i = 1; i < sizeof(known) / sizeof(known[0]); i++)
                 if (!json_object_get(root, known[i]))
-                        return bad(rd, "missing field '%s'", known[i]);
+                        return nd_json_bad(rd, "missing field '%s'", known[i]);
 
-        if (get_name(rd, json_object_get(root, "hostname"), "hostname", sizeof(hostname), false, hostname) < 0 ||
-            get_int(rd, json_object_get(root, "ts"), "ts", TS_MIN, TS_MAX, &ts) < 0 ||
-            get_int(rd, json_object_get(root, "first_ts"), "first_ts", TS_MIN, ts, &first_ts) < 0)
+        if (nd_json_get_name(rd, json_object_get(root, "hostname"), "hostname", sizeof(hostname), false, hostname) < 0 ||
+            nd_json_get_int(rd, json_object_get(root, "ts"), "ts", TS_MIN, TS_MAX, &ts) < 0 ||
+            nd_json_get_int(rd, json_object_get(root, "first_ts"), "first_ts", TS_MIN, ts, &first_ts) < 0)
                 return -EBADMSG;
         if (!(f->hostname = strdup(hostname)))
                 return -ENOMEM;
@@ -301,10 +227,10 @@ static int read_flush(struct reader *rd, json_t *root, struct nd_flush *f)
 
         namespaces = json_object_get(root, "namespaces");
         if (!json_is_array(namespaces))
-                return bad(rd, "namespaces: want an array");
+                return nd_json_bad(rd, "namespaces: want an array");
         n = json_array_size(namespaces);
         if (n > ND_FLUSH_MAX_NAMESPACES)
-                return bad(rd, "namespaces: more than %d", ND_FLUSH_MAX_NAMESPACES);
+                return nd_json_bad(rd, "namespaces: more than %d", ND_FLUSH_MAX_NAMESPACES);
         if (n > 0 && !(f->addrs.named = calloc(n, sizeof(*f->addrs.named))))
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++) {
@@ -315,9 +241,9 @@ static int read_flush(struct reader *rd, json_t *root, struct nd_flush *f)
                 snprintf(what, sizeof(what), "namespaces[%zu]", i);
                 if (!json_is_object(g) || json_object_size(g) != 2 || !json_object_get(g, "name") ||
                     !json_object_get(g, "addrs"))
-                        return bad(rd, "%s: want {\"name\": ..., \"addrs\": [...]}", what);
+                        return nd_json_bad(rd, "%s: want {\"name\": ..., \"addrs\": [...]}", what);
                 snprintf(what, sizeof(what), "namespaces[%zu].name", i);
-                if (get_name(rd, json_object_get(g, "name"), what, sizeof(name), false, name) < 0)
+                if (nd_json_get_name(rd, json_object_get(g, "name"), what, sizeof(name), false, name) < 0)
                         return -EBADMSG;
                 if (!(named->name = strdup(name)))
                         return -ENOMEM;
@@ -330,10 +256,10 @@ static int read_flush(struct reader *rd, json_t *root, struct nd_flush *f)
 
         edges = json_object_get(root, "edges");
         if (!json_is_array(edges))
-                return bad(rd, "edges: want an array");
+                return nd_json_bad(rd, "edges: want an array");
         n = json_array_size(edges);
         if (n > ND_FLUSH_MAX_EDGES)
-                return bad(rd, "edges: %zu, more than %d", n, ND_FLUSH_MAX_EDGES);
+                return nd_json_bad(rd, "edges: %zu, more than %d", n, ND_FLUSH_MAX_EDGES);
         if (!(f->rows = calloc(n ? n : 1, sizeof(*f->rows))))
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++) {
@@ -347,20 +273,15 @@ static int read_flush(struct reader *rd, json_t *root, struct nd_flush *f)
 
 int nd_flush_from_json(const char *buf, size_t size, struct nd_flush **ret, char *why, size_t why_size)
 {
-        struct reader rd = { why, why_size, false };
+        struct nd_json_reader rd = { why, why_size, false };
         struct nd_flush *f;
-        json_error_t error;
         json_t *root;
         int r;
 
         if (why_size > 0)
                 why[0] = '\0';
-        /* No duplicate keys; and the text must be one JSON value. */
-        root = json_loadb(buf, size, JSON_REJECT_DUPLICATES, &error);
-        if (!root) {
-                bad(&rd, "invalid JSON at line %d column %d: %s", error.line, error.column, error.text);
+        if (nd_json_load(&rd, buf, size, &root) < 0)
                 return -EBADMSG;
-        }
         f = calloc(1, sizeof(*f));
         if (!f) {
                 json_decref(root);

@@ -7,6 +7,7 @@
 
 #include "cli/cli.h"
 #include "cli/settings.h"
+#include "serve/peer_list.h"
 #include "serve/serve.h"
 #include "store/store.h"
 #include "shared/log.h"
@@ -18,7 +19,9 @@ static void help(FILE *out)
         fprintf(out,
                 "Usage: netdep serve [--store URI] [--listen ADDR:PORT] [OPTIONS]\n"
                 "\n"
-                "The fleet's server: agents post their flushes to it (agent --server),\n"
+                "The fleet's server: agents post their flushes and probe reports to it\n"
+                "(agent --server) and fetch their peer lists; `netdep query` and\n"
+                "`netdep check` read its live state;\n"
                 "readers ask it what look, graph, impact, diff, hosts and roles answer\n"
                 "(GET /api/v1/VERB?OPTION=VALUE, or the verbs' --server). Several\n"
                 "servers may share one PostgreSQL store. SIGHUP reloads the token file.\n"
@@ -52,6 +55,16 @@ static void help(FILE *out)
                 "                             (default 4)\n"
                 "      --retention=D          retention / NETDEP_RETENTION: observations older\n"
                 "                             are pruned, hourly (default 30d)\n"
+                "      --peers-file=FILE      peers-file / NETDEP_PEERS_FILE: links to add or\n"
+                "                             exclude, 'HOSTGLOB add|exclude ADDR[:PORT] [KIND]'\n"
+                "      --peer-window=D        peer-window / NETDEP_PEER_WINDOW: edges seen within\n"
+                "                             it are a host's links to probe (default 1h)\n"
+                "      --probe-kind=KIND      probe-kind / NETDEP_PROBE_KIND: how discovered links\n"
+                "                             are probed: tcp, icmp or both (default tcp)\n"
+                "      --down-after=K/N       down-after / NETDEP_DOWN_AFTER: a link is down when\n"
+                "                             K of its last N rounds failed (default 3/5)\n"
+                "      --up-after=N           up-after / NETDEP_UP_AFTER: and back after N clean\n"
+                "                             rounds in a row (default 5)\n"
                 "      --config=FILE          'key = value' lines (default " DEFAULT_CONFIG "\n"
                 "                             when it exists); flags beat the environment,\n"
                 "                             which beats the file\n"
@@ -84,6 +97,11 @@ int verb_serve(int argc, char **argv)
                 { "threads", required_argument, NULL, OPT_SETTING },
                 { "readers", required_argument, NULL, OPT_SETTING },
                 { "retention", required_argument, NULL, OPT_SETTING },
+                { "peers-file", required_argument, NULL, OPT_SETTING },
+                { "peer-window", required_argument, NULL, OPT_SETTING },
+                { "probe-kind", required_argument, NULL, OPT_SETTING },
+                { "down-after", required_argument, NULL, OPT_SETTING },
+                { "up-after", required_argument, NULL, OPT_SETTING },
                 {}
         };
         struct setting settings[] = {
@@ -103,11 +121,16 @@ int verb_serve(int argc, char **argv)
                 { "threads", "NETDEP_THREADS", SETTING_STRING, "8" },
                 { "readers", "NETDEP_READERS", SETTING_STRING, "4" },
                 { "retention", "NETDEP_RETENTION", SETTING_DURATION, "30d" },
+                { "peers-file", "NETDEP_PEERS_FILE", SETTING_STRING, NULL },
+                { "peer-window", "NETDEP_PEER_WINDOW", SETTING_DURATION, "1h" },
+                { "probe-kind", "NETDEP_PROBE_KIND", SETTING_STRING, "tcp" },
+                { "down-after", "NETDEP_DOWN_AFTER", SETTING_STRING, "3/5" },
+                { "up-after", "NETDEP_UP_AFTER", SETTING_STRING, "5" },
                 {}
         };
         struct nd_serve_options o = {};
         const char *config = NULL;
-        uint64_t retention_ms, max_body, max_connections, idle_ms, request_ms, pool, max_queued, queue_ms, threads, readers;
+        uint64_t peer_window_ms, up_after, retention_ms, max_body, max_connections, idle_ms, request_ms, pool, max_queued, queue_ms, threads, readers;
         char why[600] = "";
         int c, index, r;
 
@@ -163,6 +186,33 @@ int verb_serve(int argc, char **argv)
                 r = settings_number(settings, "readers", false, 1, 256, &readers, why, sizeof(why));
         if (r >= 0)
                 r = settings_duration_ms(settings, "retention", &retention_ms, why, sizeof(why));
+        if (r >= 0)
+                r = settings_duration_ms(settings, "peer-window", &peer_window_ms, why, sizeof(why));
+        if (r >= 0)
+                r = settings_number(settings, "up-after", false, 1, ND_LINK_HISTORY_MAX, &up_after, why,
+                                    sizeof(why));
+        if (r >= 0 && nd_peer_kinds_parse(settings_string(settings, "probe-kind"), &o.probe_kinds) < 0) {
+                snprintf(why, sizeof(why), "invalid probe-kind '%s' from %s: want tcp, icmp or both",
+                         settings_string(settings, "probe-kind"), settings_find(settings, "probe-kind")->source);
+                r = -EINVAL;
+        }
+        if (r >= 0) {
+                const char *v = settings_string(settings, "down-after");
+                unsigned k, n;
+                char end;
+
+                o.link_policy = ND_LINK_POLICY_DEFAULT;
+                o.link_policy.up_after = (unsigned)up_after;
+                if (sscanf(v, "%u/%u%c", &k, &n, &end) != 2 ||
+                    !nd_link_policy_valid(&(struct nd_link_policy){ k, n, (unsigned)up_after })) {
+                        snprintf(why, sizeof(why), "invalid down-after '%s' from %s: want K/N, 1 <= K <= N <= %d", v,
+                                 settings_find(settings, "down-after")->source, ND_LINK_HISTORY_MAX);
+                        r = -EINVAL;
+                } else {
+                        o.link_policy.down_after = k;
+                        o.link_policy.window = n;
+                }
+        }
         if (r < 0) {
                 usage_error("serve", "%s", why);
                 settings_done(settings);
@@ -183,6 +233,8 @@ int verb_serve(int argc, char **argv)
         o.threads = (size_t)threads;
         o.readers = (size_t)readers;
         o.retention_s = retention_ms / 1000;
+        o.peers_file = settings_string(settings, "peers-file");
+        o.peer_window_s = peer_window_ms / 1000;
 
         r = nd_serve_run(&o);
         settings_done(settings);

@@ -19,7 +19,10 @@
 
 #include "agent/flush_json.h"
 #include "model/addr.h"
+#include "serve/connectivity.h"
+#include "serve/http_answer.h"
 #include "serve/metrics.h"
+#include "serve/peer_list.h"
 #include "serve/read_request.h"
 #include "serve/store_pool.h"
 #include "serve/tokens.h"
@@ -37,6 +40,7 @@
 struct server {
         const struct nd_serve_options *o;
         struct nd_store_pool *pool;
+        struct nd_connectivity *conn;
         struct nd_metrics *metrics;
         pthread_rwlock_t tokens_lock;
         struct nd_tokens tokens;
@@ -52,6 +56,7 @@ struct server {
 enum request_kind {
         REQ_FLUSH,
         REQ_READ,
+        REQ_REPORT,
 };
 
 struct request {
@@ -63,57 +68,6 @@ struct request {
         size_t size, allocated;
         bool too_large;
 };
-
-/* ---- answers ---- */
-
-static enum MHD_Result answer(struct MHD_Connection *c, unsigned status, const char *content_type, char *body,
-                              size_t size, unsigned retry_after_s)
-{
-        struct MHD_Response *res = MHD_create_response_from_buffer(size, body, MHD_RESPMEM_MUST_FREE);
-        enum MHD_Result ret;
-
-        if (!res) {
-                free(body);
-                return MHD_NO;
-        }
-        MHD_add_response_header(res, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
-        MHD_add_response_header(res, "X-Content-Type-Options", "nosniff");
-        MHD_add_response_header(res, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-        if (status == MHD_HTTP_UNAUTHORIZED)
-                MHD_add_response_header(res, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"netdep\"");
-        if (retry_after_s) {
-                char v[16];
-                snprintf(v, sizeof(v), "%u", retry_after_s);
-                MHD_add_response_header(res, MHD_HTTP_HEADER_RETRY_AFTER, v);
-        }
-        ret = MHD_queue_response(c, status, res);
-        MHD_destroy_response(res);
-        return ret;
-}
-
-/* A one-line text answer: the reason, or "ok". */
-static enum MHD_Result answer_text(struct MHD_Connection *c, unsigned status, unsigned retry_after_s, const char *fmt,
-                                   ...) __attribute__((format(printf, 4, 5)));
-static enum MHD_Result answer_text(struct MHD_Connection *c, unsigned status, unsigned retry_after_s, const char *fmt,
-                                   ...)
-{
-        char *text = NULL;
-        va_list ap;
-        int n;
-
-        va_start(ap, fmt);
-        n = vasprintf(&text, fmt, ap);
-        va_end(ap);
-        if (n < 0)
-                return MHD_NO;
-        /* One line, whatever the reason held. */
-        text[strcspn(text, "\r\n")] = '\0';
-        n = (int)strlen(text);
-        text = realloc(text, (size_t)n + 2) ?: text;
-        text[n] = '\n';
-        text[n + 1] = '\0';
-        return answer(c, status, "text/plain; charset=utf-8", text, (size_t)n + 1, retry_after_s);
-}
 
 /* ---- who asks ---- */
 
@@ -149,9 +103,46 @@ static int authorize(struct server *srv, struct MHD_Connection *c, enum nd_scope
 
 /* ---- POST /api/v1/flush ---- */
 
-static enum MHD_Result finish_flush(struct server *srv, struct MHD_Connection *c, struct request *req)
+/* The body as JSON text: inflated when gzip'd. On failure the answer is
+ * queued (*ret_answered) and -1 returned. *ret is NULL when the body was
+ * sent as is: use req->body then. */
+static int inflate_body(struct server *srv, struct MHD_Connection *c, struct request *req, char **ret,
+                        size_t *ret_size, enum MHD_Result *ret_answered)
 {
         const char *encoding = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_ENCODING);
+        int r;
+
+        *ret = NULL;
+        *ret_size = 0;
+        if (req->too_large) {
+                *ret_answered = nd_http_text(c, MHD_HTTP_CONTENT_TOO_LARGE, 0, "body larger than %zu bytes",
+                                             srv->o->max_body);
+                return -1;
+        }
+        if (encoding && strcasecmp(encoding, "gzip") == 0) {
+                r = nd_gunzip(req->body, req->size, srv->o->max_body * INFLATE_RATIO, ret, ret_size);
+                if (r == -EFBIG) {
+                        req->too_large = true;
+                        *ret_answered = nd_http_text(c, MHD_HTTP_CONTENT_TOO_LARGE, 0, "body inflates past %zu bytes",
+                                                     srv->o->max_body * INFLATE_RATIO);
+                        return -1;
+                }
+                if (r < 0) {
+                        *ret_answered = nd_http_text(c, MHD_HTTP_BAD_REQUEST, 0, "body is not whole gzip: %s",
+                                                     r == -EBADMSG ? "damaged or cut short" : strerror(-r));
+                        return -1;
+                }
+        } else if (encoding && strcasecmp(encoding, "identity") != 0) {
+                *ret_answered = nd_http_text(c, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, 0,
+                                             "Content-Encoding %s: want gzip or none", encoding);
+                return -1;
+        }
+        return 0;
+}
+
+static enum MHD_Result finish_flush(struct server *srv, struct MHD_Connection *c, struct request *req)
+{
+        enum MHD_Result answered = MHD_NO;
         struct nd_flush *f = NULL;
         struct nd_store *s = NULL;
         char why[512] = "", *json = NULL;
@@ -159,40 +150,23 @@ static enum MHD_Result finish_flush(struct server *srv, struct MHD_Connection *c
         struct timespec t0, t1;
         int r;
 
-        if (req->too_large) {
-                nd_metrics_ingest(srv->metrics, ND_INGEST_TOO_LARGE, 0);
-                return answer_text(c, MHD_HTTP_CONTENT_TOO_LARGE, 0, "body larger than %zu bytes", srv->o->max_body);
-        }
-        if (encoding && strcasecmp(encoding, "gzip") == 0) {
-                r = nd_gunzip(req->body, req->size, srv->o->max_body * INFLATE_RATIO, &json, &json_size);
-                if (r == -EFBIG) {
-                        nd_metrics_ingest(srv->metrics, ND_INGEST_TOO_LARGE, 0);
-                        return answer_text(c, MHD_HTTP_CONTENT_TOO_LARGE, 0, "body inflates past %zu bytes",
-                                           srv->o->max_body * INFLATE_RATIO);
-                }
-                if (r < 0) {
-                        nd_metrics_ingest(srv->metrics, ND_INGEST_BAD_REQUEST, 0);
-                        return answer_text(c, MHD_HTTP_BAD_REQUEST, 0, "body is not whole gzip: %s",
-                                           r == -EBADMSG ? "damaged or cut short" : strerror(-r));
-                }
-        } else if (encoding && strcasecmp(encoding, "identity") != 0) {
-                nd_metrics_ingest(srv->metrics, ND_INGEST_BAD_REQUEST, 0);
-                return answer_text(c, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, 0, "Content-Encoding %s: want gzip or none",
-                                   encoding);
+        if (inflate_body(srv, c, req, &json, &json_size, &answered) < 0) {
+                nd_metrics_ingest(srv->metrics, req->too_large ? ND_INGEST_TOO_LARGE : ND_INGEST_BAD_REQUEST, 0);
+                return answered;
         }
         r = nd_flush_from_json(json ? json : (req->body ? req->body : ""), json ? json_size : req->size, &f, why,
                                sizeof(why));
         free(json);
         if (r < 0) {
                 nd_metrics_ingest(srv->metrics, ND_INGEST_BAD_REQUEST, 0);
-                return answer_text(c, r == -ENOMEM ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_BAD_REQUEST,
+                return nd_http_text(c, r == -ENOMEM ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_BAD_REQUEST,
                                    r == -ENOMEM ? RETRY_AFTER_BUSY_S : 0, "flush refused: %s", why);
         }
         /* An agent writes for the host its token names, and nothing else. */
         if (req->has_token && req->token.scope == ND_SCOPE_AGENT && strcasecmp(req->token.hostname, f->hostname) != 0) {
                 size_t n = f->n_rows;
                 nd_metrics_ingest(srv->metrics, ND_INGEST_FORBIDDEN, n);
-                r = answer_text(c, MHD_HTTP_FORBIDDEN, 0, "this token writes for host %s, not %.255s",
+                r = nd_http_text(c, MHD_HTTP_FORBIDDEN, 0, "this token writes for host %s, not %.255s",
                                 req->token.hostname, f->hostname);
                 nd_flush_free(f);
                 return (enum MHD_Result)r;
@@ -205,7 +179,7 @@ static enum MHD_Result finish_flush(struct server *srv, struct MHD_Connection *c
                 nd_metrics_ingest(srv->metrics, r == -EBUSY ? ND_INGEST_OVERLOADED : ND_INGEST_STORE_ERROR, n);
                 if (r != -EBUSY)
                         log_warning("serve: store unavailable: %s", why);
-                return answer_text(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+                return nd_http_text(c, MHD_HTTP_SERVICE_UNAVAILABLE,
                                    r == -EBUSY ? RETRY_AFTER_BUSY_S : RETRY_AFTER_STORE_DOWN_S, "%s%s",
                                    r == -EBUSY ? "" : "store unavailable: ", why);
         }
@@ -220,15 +194,72 @@ static enum MHD_Result finish_flush(struct server *srv, struct MHD_Connection *c
                 nd_flush_free(f);
                 nd_metrics_ingest(srv->metrics, ND_INGEST_STORE_ERROR, n);
                 log_warning("serve: store write failed: %s", why);
-                return answer_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, RETRY_AFTER_STORE_DOWN_S, "store write failed: %s",
+                return nd_http_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, RETRY_AFTER_STORE_DOWN_S, "store write failed: %s",
                                    why);
         }
         nd_metrics_store_write(srv->metrics, (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
         nd_metrics_ingest(srv->metrics, ND_INGEST_STORED, f->n_rows);
         nd_metrics_agent_seen(srv->metrics, f->hostname, (int64_t)time(NULL));
-        r = answer_text(c, MHD_HTTP_OK, 0, "stored %zu edges", f->n_rows);
+        r = nd_http_text(c, MHD_HTTP_OK, 0, "stored %zu edges", f->n_rows);
         nd_flush_free(f);
         return (enum MHD_Result)r;
+}
+
+/* ---- POST /api/v1/report, and the live state's reads ---- */
+
+static const char *bound_host(const struct request *req)
+{
+        return req->has_token && req->token.scope == ND_SCOPE_AGENT ? req->token.hostname : NULL;
+}
+
+static enum MHD_Result finish_report(struct server *srv, struct MHD_Connection *c, struct request *req)
+{
+        enum MHD_Result answered = MHD_NO;
+        struct nd_answer a = {};
+        char *json = NULL;
+        size_t json_size = 0;
+        int r;
+
+        if (inflate_body(srv, c, req, &json, &json_size, &answered) < 0)
+                return answered;
+        r = nd_connectivity_report(srv->conn, json ? json : (req->body ? req->body : ""),
+                                   json ? json_size : req->size, bound_host(req), &a);
+        free(json);
+        if (r < 0)
+                return MHD_NO;
+        return nd_http_send(c, &a);
+}
+
+/* GET /api/v1/peers, /query and /alerts: answered at once, no body. */
+static enum MHD_Result answer_live(struct server *srv, struct MHD_Connection *c, const char *url, bool is_get)
+{
+        struct request req = {};
+        struct nd_answer a = {};
+        enum nd_scope scope = strcmp(url, "/api/v1/peers") == 0 ? ND_SCOPE_AGENT | ND_SCOPE_READER : ND_SCOPE_READER;
+        unsigned status = 0;
+        char why[512] = "";
+        int r;
+
+        if (!is_get)
+                return nd_http_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, 0, "%s takes GET", url);
+        r = authorize(srv, c, scope, &req, &status, why, sizeof(why));
+        if (r < 0)
+                return nd_http_text(c, status, 0, "%s", why);
+        if (strcmp(url, "/api/v1/peers") == 0)
+                r = nd_connectivity_peers(srv->conn, MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "host"),
+                                          bound_host(&req),
+                                          MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                                      MHD_HTTP_HEADER_IF_NONE_MATCH),
+                                          &a);
+        else if (strcmp(url, "/api/v1/query") == 0)
+                r = nd_connectivity_query(srv->conn, MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "sql"),
+                                          MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit"), &a);
+        else
+                r = nd_connectivity_alerts(srv->conn, MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "since"),
+                                           &a);
+        if (r < 0)
+                return nd_http_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, RETRY_AFTER_BUSY_S, "out of memory");
+        return nd_http_send(c, &a);
 }
 
 /* ---- the read API ---- */
@@ -258,19 +289,19 @@ static enum MHD_Result finish_read(struct server *srv, struct MHD_Connection *c,
 
         if (req->too_large) {
                 nd_metrics_read(srv->metrics, ND_READ_CLIENT_ERROR);
-                return answer_text(c, MHD_HTTP_CONTENT_TOO_LARGE, 0, "body larger than %zu bytes", srv->o->max_body);
+                return nd_http_text(c, MHD_HTTP_CONTENT_TOO_LARGE, 0, "body larger than %zu bytes", srv->o->max_body);
         }
         if (atomic_fetch_add(&srv->reads_running, 1) >= srv->o->readers) {
                 atomic_fetch_sub(&srv->reads_running, 1);
                 nd_metrics_read(srv->metrics, ND_READ_OVERLOADED);
-                return answer_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, RETRY_AFTER_BUSY_S,
+                return nd_http_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, RETRY_AFTER_BUSY_S,
                                    "busy: %zu reads are being answered", srv->o->readers);
         }
         r = nd_verb_run(req->read.argv, srv->o->store_uri, req->body, req->size, srv->o->request_timeout_ms, &res);
         atomic_fetch_sub(&srv->reads_running, 1);
         if (r < 0) {
                 nd_metrics_read(srv->metrics, ND_READ_FAILED);
-                return answer_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, RETRY_AFTER_BUSY_S, "cannot answer: %s",
+                return nd_http_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, RETRY_AFTER_BUSY_S, "cannot answer: %s",
                                    strerror(-r));
         }
         if (res.exit_status != 0) {
@@ -286,7 +317,7 @@ static enum MHD_Result finish_read(struct server *srv, struct MHD_Connection *c,
                 else
                         status = MHD_HTTP_SERVICE_UNAVAILABLE;
                 nd_metrics_read(srv->metrics, status < 500 ? ND_READ_CLIENT_ERROR : ND_READ_FAILED);
-                return answer_text(c, status, status == MHD_HTTP_SERVICE_UNAVAILABLE ? RETRY_AFTER_STORE_DOWN_S : 0,
+                return nd_http_text(c, status, status == MHD_HTTP_SERVICE_UNAVAILABLE ? RETRY_AFTER_STORE_DOWN_S : 0,
                                    "%s", res.error[0] ? res.error : "failed");
         }
         nd_metrics_read(srv->metrics, ND_READ_OK);
@@ -323,11 +354,13 @@ static enum MHD_Result answer_metrics(struct server *srv, struct MHD_Connection 
                 .agent_window_s = AGENT_WINDOW_S,
         };
         r = nd_metrics_write(srv->metrics, &g, out);
+        if (r >= 0)
+                r = nd_connectivity_write_metrics(srv->conn, out);
         if (fclose(out) != 0 || r < 0) {
                 free(text);
-                return answer_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, 0, "cannot write metrics");
+                return nd_http_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, 0, "cannot write metrics");
         }
-        return answer(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", text, size, 0);
+        return nd_http_answer(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", text, size, 0);
 }
 
 static enum MHD_Result answer_ready(struct server *srv, struct MHD_Connection *c)
@@ -344,8 +377,8 @@ static enum MHD_Result answer_ready(struct server *srv, struct MHD_Connection *c
                 nd_store_pool_give(srv->pool, s, r < 0);
         }
         if (r < 0)
-                return answer_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, RETRY_AFTER_BUSY_S, "not ready: %s", why);
-        return answer_text(c, MHD_HTTP_OK, 0, "ready: store schema version %d", version);
+                return nd_http_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, RETRY_AFTER_BUSY_S, "not ready: %s", why);
+        return nd_http_text(c, MHD_HTTP_OK, 0, "ready: store schema version %d", version);
 }
 
 /* ---- the request handler ---- */
@@ -361,28 +394,32 @@ static enum MHD_Result begin(struct server *srv, struct MHD_Connection *c, const
         int r;
 
         if (strcmp(url, "/healthz") == 0 && is_get)
-                return answer_text(c, MHD_HTTP_OK, 0, "ok");
+                return nd_http_text(c, MHD_HTTP_OK, 0, "ok");
         if (strcmp(url, "/readyz") == 0 && is_get)
                 return answer_ready(srv, c);
         if (strcmp(url, "/metrics") == 0 && is_get)
                 return answer_metrics(srv, c);
 
+        if (strcmp(url, "/api/v1/peers") == 0 || strcmp(url, "/api/v1/query") == 0 ||
+            strcmp(url, "/api/v1/alerts") == 0)
+                return answer_live(srv, c, url, is_get);
+
         req = calloc(1, sizeof(*req));
         if (!req)
                 return MHD_NO;
-        if (strcmp(url, "/api/v1/flush") == 0) {
+        if (strcmp(url, "/api/v1/flush") == 0 || strcmp(url, "/api/v1/report") == 0) {
                 if (strcmp(method, "POST") != 0) {
                         free(req);
-                        return answer_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, 0, "%s takes POST", url);
+                        return nd_http_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, 0, "%s takes POST", url);
                 }
-                req->kind = REQ_FLUSH;
+                req->kind = strcmp(url, "/api/v1/flush") == 0 ? REQ_FLUSH : REQ_REPORT;
                 r = authorize(srv, c, ND_SCOPE_AGENT, req, &status, why, sizeof(why));
                 if (r < 0) {
                         free(req);
                         nd_metrics_ingest(srv->metrics,
                                           status == MHD_HTTP_UNAUTHORIZED ? ND_INGEST_UNAUTHORIZED : ND_INGEST_FORBIDDEN,
                                           0);
-                        return answer_text(c, status, 0, "%s", why);
+                        return nd_http_text(c, status, 0, "%s", why);
                 }
         } else {
                 struct params p = {};
@@ -394,7 +431,7 @@ static enum MHD_Result begin(struct server *srv, struct MHD_Connection *c, const
                         free(req);
                         if (r != -ENOENT)
                                 nd_metrics_read(srv->metrics, ND_READ_CLIENT_ERROR);
-                        return answer_text(c,
+                        return nd_http_text(c,
                                            r == -ENOENT        ? MHD_HTTP_NOT_FOUND
                                            : r == -EOPNOTSUPP ? MHD_HTTP_METHOD_NOT_ALLOWED
                                            : r == -ENOMEM     ? MHD_HTTP_SERVICE_UNAVAILABLE
@@ -407,7 +444,7 @@ static enum MHD_Result begin(struct server *srv, struct MHD_Connection *c, const
                         nd_read_request_done(&req->read);
                         free(req);
                         nd_metrics_read(srv->metrics, ND_READ_CLIENT_ERROR);
-                        return answer_text(c, status, 0, "%s", why);
+                        return nd_http_text(c, status, 0, "%s", why);
                 }
         }
         /* Known too large before a byte of it is read: say so now. */
@@ -416,7 +453,7 @@ static enum MHD_Result begin(struct server *srv, struct MHD_Connection *c, const
                         nd_metrics_ingest(srv->metrics, ND_INGEST_TOO_LARGE, 0);
                 nd_read_request_done(&req->read);
                 free(req);
-                return answer_text(c, MHD_HTTP_CONTENT_TOO_LARGE, 0, "body of %s bytes, more than %zu", length,
+                return nd_http_text(c, MHD_HTTP_CONTENT_TOO_LARGE, 0, "body of %s bytes, more than %zu", length,
                                    srv->o->max_body);
         }
         *ret = req;
@@ -467,7 +504,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
                 *upload_data_size = 0;
                 return MHD_YES;
         }
-        return req->kind == REQ_FLUSH ? finish_flush(srv, c, req) : finish_read(srv, c, req);
+        switch (req->kind) {
+        case REQ_FLUSH:
+                return finish_flush(srv, c, req);
+        case REQ_REPORT:
+                return finish_report(srv, c, req);
+        default:
+                return finish_read(srv, c, req);
+        }
 }
 
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
@@ -694,6 +738,14 @@ int nd_serve_run(const struct nd_serve_options *o)
                 r = nd_store_pool_new(o->store_uri, o->pool, o->max_queued, o->queue_timeout_ms, &srv.pool);
         if (r >= 0)
                 r = nd_metrics_new(&srv.metrics);
+        if (r >= 0) {
+                struct nd_connectivity_options co = {
+                        .peers_file = o->peers_file, .peer_window_s = o->peer_window_s,
+                        .discovered_kinds = o->probe_kinds, .policy = o->link_policy,
+                        .query_limits = ND_QUERY_LIMITS_DEFAULT,
+                };
+                r = nd_connectivity_new(&co, srv.pool, &srv.conn);
+        }
         if (r < 0)
                 goto out;
 
@@ -755,6 +807,7 @@ int nd_serve_run(const struct nd_serve_options *o)
         stop_pruner(&srv);
         r = 0;
 out:
+        nd_connectivity_free(srv.conn);
         nd_store_pool_free(srv.pool);
         nd_metrics_free(srv.metrics);
         nd_tokens_done(&srv.tokens);

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "live/link_state.h"
+
 #define ND_SERVE_DEFAULT_LISTEN "127.0.0.1:8470"
 
 struct nd_serve_options {
@@ -27,6 +29,11 @@ struct nd_serve_options {
         size_t threads; /* request threads */
         size_t readers; /* reads answered at once */
         uint64_t retention_s; /* observations older are pruned hourly; 0: never */
+        /* Connectivity (serve/connectivity.h). */
+        const char *peers_file; /* static additions and exclusions; NULL: none */
+        uint64_t peer_window_s; /* edges seen within it make a host's links */
+        unsigned probe_kinds; /* ND_PEER_*: how discovered links are probed */
+        struct nd_link_policy link_policy;
 };
 
 /* Runs until SIGTERM or SIGINT (SIGHUP reloads the token file). Returns

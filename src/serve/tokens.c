@@ -186,5 +186,5 @@ const struct nd_token *nd_tokens_check(const struct nd_tokens *t, const char *au
 
 bool nd_token_allows(const struct nd_token *t, enum nd_scope scope)
 {
-        return t && (t->scope == scope || t->scope == ND_SCOPE_ADMIN);
+        return t && ((t->scope & scope) || t->scope == ND_SCOPE_ADMIN);
 }

@@ -47,5 +47,6 @@ void nd_tokens_done(struct nd_tokens *t);
  * or NULL when missing or unknown. Constant time in which entry matches. */
 const struct nd_token *nd_tokens_check(const struct nd_tokens *t, const char *authorization);
 
-/* Whether a token allows a scope: admin allows all. */
+/* Whether a token allows one of the scopes in scope (a mask): admin
+ * allows all. */
 bool nd_token_allows(const struct nd_token *t, enum nd_scope scope);

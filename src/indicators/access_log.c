@@ -200,7 +200,7 @@ static void close_current(struct nd_access_log *l, struct nd_access_log_counts *
 static int drain(struct nd_access_log *l, struct nd_access_log_counts *c, size_t *budget)
 {
         _cleanup_free_ char *buf = NULL;
-        uint64_t size, avail;
+        uint64_t size, avail, skipped;
         struct stat st;
         int r;
 
@@ -236,9 +236,11 @@ static int drain(struct nd_access_log *l, struct nd_access_log_counts *c, size_t
                 }
                 if (n == 0)
                         break;
+                skipped = c->bytes_skipped;
                 feed(l, c, buf, (size_t)n);
                 l->offset += (uint64_t)n;
-                c->bytes_read += (uint64_t)n;
+                /* Bytes dropped up to a newline are skipped, not read. */
+                c->bytes_read += (uint64_t)n - (c->bytes_skipped - skipped);
                 *budget -= (size_t)n;
                 avail -= (uint64_t)n;
         }

@@ -55,26 +55,6 @@ int nd_access_log_parse_status(const char *line, size_t len)
         return status;
 }
 
-int nd_access_log_new(const char *path, size_t read_max, struct nd_access_log **ret)
-{
-        _cleanup_free_ struct nd_access_log *l = NULL;
-
-        l = calloc(1, sizeof(*l));
-        if (!l)
-                return -ENOMEM;
-        l->path = strdup(path);
-        l->line = malloc(LINE_KEEP_MAX);
-        if (!l->path || !l->line) {
-                free(l->path);
-                free(l->line);
-                return -ENOMEM;
-        }
-        l->read_max = read_max ? read_max : ND_ACCESS_LOG_READ_MAX_DEFAULT;
-        l->fd = -EBADF;
-        *ret = TAKE_PTR(l);
-        return 0;
-}
-
 struct nd_access_log *nd_access_log_free(struct nd_access_log *l)
 {
         if (!l)
@@ -85,6 +65,25 @@ struct nd_access_log *nd_access_log_free(struct nd_access_log *l)
         free(l->line);
         free(l);
         return NULL;
+}
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct nd_access_log *, nd_access_log_free);
+
+int nd_access_log_new(const char *path, size_t read_max, struct nd_access_log **ret)
+{
+        _cleanup_(nd_access_log_freep) struct nd_access_log *l = NULL;
+
+        l = calloc(1, sizeof(*l));
+        if (!l)
+                return -ENOMEM;
+        l->fd = -EBADF;
+        l->path = strdup(path);
+        l->line = malloc(LINE_KEEP_MAX);
+        if (!l->path || !l->line)
+                return -ENOMEM;
+        l->read_max = read_max ? read_max : ND_ACCESS_LOG_READ_MAX_DEFAULT;
+        *ret = TAKE_PTR(l);
+        return 0;
 }
 
 static void count_line(struct nd_access_log_counts *c, const char *line, size_t len)
@@ -173,7 +172,7 @@ static int open_current(struct nd_access_log *l, bool at_end)
         if (fstat(fd, &st) < 0)
                 return -errno;
         if (!S_ISREG(st.st_mode))
-                return -EBADFD;
+                return -EOPNOTSUPP; /* a pipe or a device cannot be followed by offset */
         l->fd = TAKE_FD(fd);
         l->dev = st.st_dev;
         l->ino = st.st_ino;

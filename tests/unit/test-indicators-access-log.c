@@ -249,6 +249,19 @@ static void test_read_cap(void **state)
         nd_access_log_free(l);
 }
 
+static void test_not_a_file(void **state)
+{
+        struct fixture *f = *state;
+        struct nd_access_log *l = NULL;
+        struct nd_access_log_counts c = { .requests = 42 };
+
+        /* A directory (or a pipe) has no offsets to follow. */
+        assert_int_equal(nd_access_log_new(f->dir, 0, &l), 0);
+        assert_int_equal(nd_access_log_read(l, &c), -EOPNOTSUPP);
+        assert_int_equal(c.requests, 42);
+        assert_null(nd_access_log_free(l));
+}
+
 static uint64_t fake_clock(void *userdata)
 {
         return *(uint64_t *)userdata;
@@ -332,6 +345,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_partial_line, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rotation, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_read_cap, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_not_a_file, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_sampled_rates, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_sampled_cap, setup, teardown),
         };

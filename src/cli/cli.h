@@ -31,6 +31,8 @@ int verb_graph(int argc, char **argv);
 int verb_impact(int argc, char **argv);
 int verb_serve(int argc, char **argv);
 int verb_hosts(int argc, char **argv);
+int verb_query(int argc, char **argv);
+int verb_check(int argc, char **argv);
 
 /* Prints "netdep: error: MESSAGE" and a hint to --help; returns EXIT_USAGE. */
 int usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -21,6 +21,8 @@ static const struct verb verbs[] = {
         { "diff", "edges that appeared or vanished between two time ranges", verb_diff },
         { "hosts", "the hosts agents reported, and their addresses", verb_hosts },
         { "serve", "the fleet's server: agents report to it, readers ask it", verb_serve },
+        { "query", "read-only SQL over the live state of the fleet's links", verb_query },
+        { "check", "a Nagios plugin: broken hosts and links down, without flapping", verb_check },
         { "roles", "import or list the rules that group hosts into roles", verb_roles },
         { "db", "create or migrate the store's schema", verb_db },
         { "trace", "TCP connections as they open, close or fail, live (eBPF)", verb_trace },

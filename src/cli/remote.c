@@ -41,7 +41,8 @@ void cli_remote_param(struct cli_remote *r, const char *name, const char *value)
 
 struct answer {
         CURL *curl;
-        bool ok; /* 2xx: the body goes to stdout */
+        FILE *out; /* where a 2xx body goes */
+        bool ok; /* 2xx */
         bool decided;
         char error[1024];
         size_t error_len;
@@ -60,7 +61,7 @@ static size_t take_body(char *data, size_t size, size_t n, void *userdata)
                 a->decided = true;
         }
         if (a->ok) {
-                if (fwrite(data, 1, len, stdout) != len) {
+                if (fwrite(data, 1, len, a->out) != len) {
                         a->write_failed = true;
                         return 0;
                 }
@@ -92,54 +93,37 @@ static int read_token(const char *path, char *buf, size_t size)
         return len > 0 ? 0 : -EINVAL;
 }
 
-int cli_remote_run(struct cli_remote *r, const char *verb, const char *path, const char *method,
-                   const char *body_path)
+int cli_remote_fetch(struct cli_remote *r, const char *path, const char *method, const char *body, size_t body_size,
+                     FILE *out, long *ret_status, char *why, size_t why_size)
 {
-        struct answer a = {};
+        struct answer a = { .out = out };
         struct curl_slist *headers = NULL;
-        char token[1024], auth[1100], *url = NULL, *body = NULL;
-        size_t body_size = 0;
+        char token[1024], auth[1100], *url = NULL;
         long status = 0;
         CURLU *u = NULL;
         CURLcode cr;
-        int ret = EXIT_RUNTIME;
+        int ret = -EIO;
 
-        if (r->n > CLI_REMOTE_MAX_PARAMS)
-                return usage_error(verb, "too many options for --server");
+        *ret_status = 0;
+        if (r->n > CLI_REMOTE_MAX_PARAMS) {
+                snprintf(why, why_size, "too many options for --server");
+                return -EINVAL;
+        }
         if (r->token_file) {
                 int rr = read_token(r->token_file, token, sizeof(token));
                 if (rr < 0) {
-                        log_error("Failed to read token file %s: %s", r->token_file,
-                                  rr == -EINVAL ? "want the token on the first line" : strerror(-rr));
-                        return EXIT_RUNTIME;
+                        snprintf(why, why_size, "Failed to read token file %s: %s", r->token_file,
+                                 rr == -EINVAL ? "want the token on the first line" : strerror(-rr));
+                        return -EIO;
                 }
         }
-        if (body_path) {
-                FILE *f = strcmp(body_path, "-") == 0 ? stdin : fopen(body_path, "re");
-                FILE *out = open_memstream(&body, &body_size);
-                char buf[4096];
-                size_t n;
-
-                if (!f || !out) {
-                        log_error("Failed to read %s: %s", body_path, strerror(errno));
-                        if (out)
-                                fclose(out);
-                        free(body);
-                        return EXIT_RUNTIME;
-                }
-                while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-                        fwrite(buf, 1, n, out);
-                if (f != stdin)
-                        fclose(f);
-                fclose(out);
-        }
-
         curl_global_init(CURL_GLOBAL_DEFAULT);
         a.curl = curl_easy_init();
         u = curl_url();
         if (!a.curl || !u || curl_url_set(u, CURLUPART_URL, r->server, 0) != CURLUE_OK ||
             nd_url_set_api_path(u, path) < 0) {
-                ret = usage_error(verb, "invalid --server '%s' (want http(s)://HOST:PORT)", r->server);
+                snprintf(why, why_size, "invalid --server '%s' (want http(s)://HOST:PORT)", r->server);
+                ret = -EINVAL;
                 goto out;
         }
         for (size_t i = 0; i < r->n; i++) {
@@ -166,6 +150,8 @@ int cli_remote_run(struct cli_remote *r, const char *verb, const char *path, con
         curl_easy_setopt(a.curl, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
         curl_easy_setopt(a.curl, CURLOPT_PROTOCOLS_STR, "http,https");
         curl_easy_setopt(a.curl, CURLOPT_USERAGENT, "netdep/" NETDEP_VERSION);
+        if (r->timeout_ms)
+                curl_easy_setopt(a.curl, CURLOPT_TIMEOUT_MS, (long)r->timeout_ms);
         if (r->ca_file)
                 curl_easy_setopt(a.curl, CURLOPT_CAINFO, r->ca_file);
         if (strcmp(method, "POST") == 0) {
@@ -174,29 +160,70 @@ int cli_remote_run(struct cli_remote *r, const char *verb, const char *path, con
         }
         cr = curl_easy_perform(a.curl);
         if (a.write_failed) {
-                log_error("Failed to write the answer: %s", strerror(errno));
+                snprintf(why, why_size, "Failed to write the answer: %s", strerror(errno));
                 goto out;
         }
         if (cr != CURLE_OK) {
-                log_error("Failed to ask %s: %s", r->server, curl_easy_strerror(cr));
+                snprintf(why, why_size, "Failed to ask %s: %s", r->server, curl_easy_strerror(cr));
                 goto out;
         }
         curl_easy_getinfo(a.curl, CURLINFO_RESPONSE_CODE, &status);
+        *ret_status = status;
         if (status >= 200 && status < 300) {
-                ret = fflush(stdout) == 0 ? EXIT_OK : EXIT_RUNTIME;
+                ret = 0;
                 goto out;
         }
         a.error[strcspn(a.error, "\r\n")] = '\0';
         if (status == 400)
-                ret = usage_error(verb, "%s", a.error);
+                snprintf(why, why_size, "%s", a.error);
         else
-                log_error("%s%s(server %s answered %ld)", a.error, a.error[0] ? " " : "", r->server, status);
+                snprintf(why, why_size, "%s%s(server %s answered %ld)", a.error, a.error[0] ? " " : "", r->server,
+                         status);
+        ret = -EPROTO;
 out:
         curl_free(url);
         curl_url_cleanup(u);
         curl_slist_free_all(headers);
         if (a.curl)
                 curl_easy_cleanup(a.curl);
-        free(body);
         return ret;
+}
+
+int cli_remote_run(struct cli_remote *r, const char *verb, const char *path, const char *method,
+                   const char *body_path)
+{
+        char *body = NULL, why[1200] = "";
+        size_t body_size = 0;
+        long status = 0;
+        int k;
+
+        if (body_path) {
+                FILE *f = strcmp(body_path, "-") == 0 ? stdin : fopen(body_path, "re");
+                FILE *out = open_memstream(&body, &body_size);
+                char buf[4096];
+                size_t n;
+
+                if (!f || !out) {
+                        log_error("Failed to read %s: %s", body_path, strerror(errno));
+                        if (out)
+                                fclose(out);
+                        if (f && f != stdin)
+                                fclose(f);
+                        free(body);
+                        return EXIT_RUNTIME;
+                }
+                while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+                        fwrite(buf, 1, n, out);
+                if (f != stdin)
+                        fclose(f);
+                fclose(out);
+        }
+        k = cli_remote_fetch(r, path, method, body, body_size, stdout, &status, why, sizeof(why));
+        free(body);
+        if (k == 0)
+                return fflush(stdout) == 0 ? EXIT_OK : EXIT_RUNTIME;
+        if (k == -EINVAL || status == 400)
+                return usage_error(verb, "%s", why);
+        log_error("%s", why);
+        return EXIT_RUNTIME;
 }

@@ -7,6 +7,7 @@
 #include <getopt.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 enum {
         CLI_OPT_SERVER = 0x300,
@@ -22,6 +23,7 @@ enum {
 
 struct cli_remote {
         const char *server, *token_file, *ca_file;
+        unsigned timeout_ms; /* the whole request; 0: none */
         struct {
                 const char *name, *value; /* value NULL: a flag */
         } params[CLI_REMOTE_MAX_PARAMS];
@@ -35,6 +37,13 @@ bool cli_remote_option(struct cli_remote *r, int c, const struct option *options
 
 /* Adds a parameter by hand (an operand such as impact's target). */
 void cli_remote_param(struct cli_remote *r, const char *name, const char *value);
+
+/* The lower half, which logs nothing: asks r->server, writes a 2xx body
+ * to out and returns 0. Otherwise *ret_status is the HTTP status (0 when
+ * there was no answer) and why the reason in one line: -EPROTO for a
+ * non-2xx answer, -EINVAL for a bad --server, -EIO when it could not ask. */
+int cli_remote_fetch(struct cli_remote *r, const char *path, const char *method, const char *body, size_t body_size,
+                     FILE *out, long *ret_status, char *why, size_t why_size);
 
 /* Asks r->server: method "GET", or "POST" with body_path's content.
  * Writes the answer to stdout; returns the exit status the verb would

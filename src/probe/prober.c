@@ -21,6 +21,7 @@
 
 #define MAX_PROBES_PER_ROUND 65535U
 #define MAX_EVENTS 64
+#define TIMER_SLACK_US 2000
 
 /* epoll data of the fds that are not TCP probes (those carry their index). */
 #define EV_STOP UINT64_MAX
@@ -313,6 +314,23 @@ static void round_results(const struct nd_prober *p, struct round *rd)
         }
 }
 
+/* When a probe leaves: once due and its token is there, on the bucket's
+ * own clock, so that a loop woken a little late (epoll's timeouts are in
+ * milliseconds) neither loses probes at the end of the sending window nor
+ * sends them closer together than the cap; but not more than
+ * TIMER_SLACK_US in the past, so that a loop stalled for long (a
+ * suspended host) does not make up for it in one burst. */
+static uint64_t leave_at(const struct nd_prober *p, const struct probe *pr, uint64_t now)
+{
+        uint64_t at = nd_token_bucket_ready_us(&p->bucket);
+
+        if (pr->due_us > at)
+                at = pr->due_us;
+        if (now > TIMER_SLACK_US && now - TIMER_SLACK_US > at)
+                at = now - TIMER_SLACK_US;
+        return at;
+}
+
 int nd_prober_run_round(struct nd_prober *p, struct nd_probe_result **ret, size_t *ret_n)
 {
         _cleanup_(round_done) struct round rd = {};
@@ -332,8 +350,11 @@ int nd_prober_run_round(struct nd_prober *p, struct nd_probe_result **ret, size_
                 int n, timeout_ms;
 
                 /* Due probes leave while the bucket has tokens; the rest wait. */
-                while (next < rd.n && rd.probes[next].due_us <= now && now < send_end &&
-                       nd_token_bucket_take(&p->bucket, now)) {
+                while (next < rd.n) {
+                        uint64_t at = leave_at(p, &rd.probes[next], now);
+
+                        if (at > now || at >= send_end || !nd_token_bucket_take(&p->bucket, at))
+                                break;
                         r = launch(p, &rd, next++);
                         if (r < 0)
                                 return r;
@@ -348,21 +369,13 @@ int nd_prober_run_round(struct nd_prober *p, struct nd_probe_result **ret, size_
                                 break;
                         settle(p, &rd, oldest, ND_PROBE_LOST, now);
                 }
-                launching = next < rd.n && now < send_end;
+                launching = next < rd.n && leave_at(p, &rd.probes[next], now) < send_end;
                 if (!launching && oldest == next && now >= round_end)
                         break;
                 if (now < round_end)
                         wake = round_end;
-                if (launching) {
-                        uint64_t at = nd_token_bucket_next_us(&p->bucket, now);
-
-                        if (rd.probes[next].due_us > at)
-                                at = rd.probes[next].due_us;
-                        if (at > send_end)
-                                at = send_end;
-                        if (at < wake)
-                                wake = at;
-                }
+                if (launching && leave_at(p, &rd.probes[next], now) < wake)
+                        wake = leave_at(p, &rd.probes[next], now);
                 if (oldest < next && rd.probes[oldest].deadline_us < wake)
                         wake = rd.probes[oldest].deadline_us;
                 timeout_ms = wake <= now ? 0 : (int)((wake - now + 999) / 1000);

@@ -31,12 +31,9 @@ bool nd_token_bucket_take(struct nd_token_bucket *b, uint64_t now_us)
         return true;
 }
 
-uint64_t nd_token_bucket_next_us(const struct nd_token_bucket *b, uint64_t now_us)
+uint64_t nd_token_bucket_ready_us(const struct nd_token_bucket *b)
 {
-        struct nd_token_bucket copy = *b;
-
-        refill(&copy, now_us);
-        if (copy.level >= ONE_TOKEN)
-                return now_us;
-        return now_us + (ONE_TOKEN - copy.level + copy.rate_per_s - 1) / copy.rate_per_s;
+        if (b->level >= ONE_TOKEN)
+                return b->last_us;
+        return b->last_us + (ONE_TOKEN - b->level + b->rate_per_s - 1) / b->rate_per_s;
 }

@@ -18,5 +18,7 @@ void nd_token_bucket_init(struct nd_token_bucket *b, uint64_t rate_per_s, uint64
 /* Takes a token if there is one at now_us. */
 bool nd_token_bucket_take(struct nd_token_bucket *b, uint64_t now_us);
 
-/* When the next token will be there (now_us if it is already). */
-uint64_t nd_token_bucket_next_us(const struct nd_token_bucket *b, uint64_t now_us);
+/* When the next token was or will be there, from the bucket's state as
+ * last brought up to date (not from the clock now): a prober woken late
+ * can still take the token at the time it came. */
+uint64_t nd_token_bucket_ready_us(const struct nd_token_bucket *b);

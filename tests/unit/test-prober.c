@@ -94,9 +94,13 @@ static void test_token_bucket(void **state)
         nd_token_bucket_init(&b, 100, 1000);
         assert_true(nd_token_bucket_take(&b, 1000));
         assert_false(nd_token_bucket_take(&b, 1000));
-        assert_int_equal(nd_token_bucket_next_us(&b, 1000), 11000);
+        assert_int_equal(nd_token_bucket_ready_us(&b), 11000);
         assert_false(nd_token_bucket_take(&b, 10999));
+        assert_int_equal(nd_token_bucket_ready_us(&b), 11000);
         assert_true(nd_token_bucket_take(&b, 11000));
+        /* Taken on the bucket's clock, late: the next is 10 ms after it. */
+        assert_true(nd_token_bucket_take(&b, 21000));
+        assert_int_equal(nd_token_bucket_ready_us(&b), 31000);
         /* Never more than one token: a long pause buys no burst. */
         assert_true(nd_token_bucket_take(&b, 5000000));
         assert_false(nd_token_bucket_take(&b, 5000000));

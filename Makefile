@@ -9,7 +9,7 @@
 DEBIAN_PACKAGES := gcc make meson ninja-build pkg-config python3 libmnl-dev libjansson-dev \
                    libsqlite3-dev sqlite3 libpq-dev libcmocka-dev iproute2 jq util-linux procps \
                    postgresql clang libbpf-dev bpftool libmicrohttpd-dev libgnutls28-dev libcurl4-gnutls-dev zlib1g-dev libsystemd-dev wrk tcpdump nftables libbpf-tools \
-                   qemu-system-x86 busybox-static cpio debian-archive-keyring graphviz netcat-openbsd curl openssl nginx
+                   qemu-system-x86 busybox-static cpio debian-archive-keyring graphviz netcat-openbsd curl openssl nginx fping
 STORE ?= sqlite:netdep.db
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 

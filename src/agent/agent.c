@@ -149,8 +149,19 @@ static int open_connections(struct sources *src, struct nd_flow_set *flows, stru
         return 0;
 }
 
+/* The agent's own active connections: its probes (and its posts). A
+ * probed link must not keep itself in the graph, and so in the peer list,
+ * after the application that used it is gone. */
+static bool not_own(const struct nd_flow *f, void *userdata)
+{
+        const pid_t *self = userdata;
+
+        return !(f->direction == ND_DIRECTION_ACTIVE && f->has_process && f->process.pid == *self);
+}
+
 static int take_snapshot(const struct nd_agent_options *o, struct sources *src, struct nd_edge_batch *b)
 {
+        pid_t self = getpid();
         struct nd_flow_set flows;
         struct nd_flows_report report = {};
         uint64_t start = now_ms(CLOCK_MONOTONIC);
@@ -179,6 +190,8 @@ static int take_snapshot(const struct nd_agent_options *o, struct sources *src, 
                             report.procs_denied, geteuid() != 0 ? " without root" : "");
                 src->warned_denied = true;
         }
+        if (r >= 0 && o->probe.interval_ms && o->dest.server_url)
+                nd_flow_set_filter(&flows, not_own, &self);
         if (r >= 0)
                 r = nd_edge_batch_add_snapshot(b, &flows, (int64_t)(now_ms(CLOCK_REALTIME) / 1000),
                                                o->keep_loopback);
@@ -392,6 +405,7 @@ int nd_agent_run(const struct nd_agent_options *o)
         struct nd_socket_owners owners;
         struct sources src = {};
         struct nd_writer *w = NULL;
+        struct nd_probe_loop *probing = NULL;
         struct nd_writer_stats stats;
         sigset_t old_mask;
         _cleanup_close_ int sfd = -EBADF;
@@ -423,6 +437,25 @@ int nd_agent_run(const struct nd_agent_options *o)
                 return log_error_errno(r, "Failed to start the writer: %m");
         }
 
+        if (o->probe.interval_ms && o->dest.server_url) {
+                struct nd_probe_loop_options po = o->probe;
+                char hostname[256], why[512];
+
+                if (o->hostname)
+                        snprintf(hostname, sizeof(hostname), "%s", o->hostname);
+                else if (gethostname(hostname, sizeof(hostname)) < 0)
+                        strcpy(hostname, "unknown");
+                po.server_url = o->dest.server_url;
+                po.token_file = o->dest.token_file;
+                po.ca_file = o->dest.ca_file;
+                po.hostname = hostname;
+                r = nd_probe_loop_start(&po, &probing, why, sizeof(why));
+                if (r < 0)
+                        log_warning("agent: not probing: %s", why);
+                else
+                        log_info("agent: probing this host's links every %llu ms",
+                                 (unsigned long long)o->probe.interval_ms);
+        }
         nd_edge_batch_init(&batch);
         /* Kept between scans: only what changed is looked at again. */
         nd_socket_owners_init(&owners);
@@ -491,6 +524,7 @@ int nd_agent_run(const struct nd_agent_options *o)
                 }
         }
 
+        probing = nd_probe_loop_stop(probing);
         /* The events since the last scan belong in the final flush. */
         if (src.events && take_snapshot(o, &src, &batch) < 0)
                 log_warning("agent: the events since the last snapshot could not be added");

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "agent/destination.h"
+#include "agent/probe_loop.h"
 #include "api/flows.h"
 #include "collect/tcp_events.h"
 
@@ -42,6 +43,10 @@ struct nd_agent_options {
         const char *mode_source; /* where mode was set, for the log line */
         struct nd_flows_options collect;
         struct nd_tcp_events_options events; /* all_netns is taken from collect */
+        /* With a server: probe this host's links (agent/probe_loop.h);
+         * probe.interval_ms 0 turns it off. The server, token, CA and
+         * hostname are taken from dest and hostname. */
+        struct nd_probe_loop_options probe;
 };
 
 /* Runs until SIGTERM/SIGINT (or one round with once). Returns 0, or -errno

@@ -1,5 +1,6 @@
 /* An agent's side of `netdep serve`: each flush posted as gzip'd JSON
- * (agent/flush_json.h) to URL/api/v1/flush, with a bearer token, over one
+ * (agent/flush_json.h) to URL/api/v1/flush, probe reports and peer lists
+ * likewise, with a bearer token, over one
  * kept-alive connection (libcurl). */
 #pragma once
 
@@ -30,3 +31,16 @@ struct nd_server_client *nd_server_client_free(struct nd_server_client *c);
  * be reached. why says what happened in one line. */
 int nd_server_client_post(struct nd_server_client *c, const struct nd_flush *f, unsigned *retry_after_ms,
                           char *why, size_t why_size);
+
+/* Any JSON the same way, gzip'd, to URL + api_path ("/api/v1/report");
+ * the same returns. */
+int nd_server_client_post_json(struct nd_server_client *c, const char *api_path, const char *json, size_t json_size,
+                               unsigned *retry_after_ms, char *why, size_t why_size);
+
+/* GET URL + api_path + "?" query (already encoded; NULL for none). etag
+ * (etag_size bytes; NULL: none): in, the version held ("" none), sent as
+ * If-None-Match; out, the answer's. 0 and the body in *ret (caller frees);
+ * 1 when the server says the held version is current (304). -EACCES,
+ * -EBADMSG, -EAGAIN, others: as for a post. */
+int nd_server_client_get(struct nd_server_client *c, const char *api_path, const char *query, char *etag,
+                         size_t etag_size, char **ret, size_t *ret_size, char *why, size_t why_size);

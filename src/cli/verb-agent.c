@@ -31,6 +31,21 @@ static void help(FILE *out)
                 "                             agent token, on the file's first line\n"
                 "      --ca-file=FILE         ca-file / NETDEP_CA_FILE: the CA or certificate\n"
                 "                             to trust for https (default: the system's)\n"
+                "      --probe-interval=D     probe-interval / NETDEP_PROBE_INTERVAL: with a server,\n"
+                "                             probe this host's links (its peer list) every D,\n"
+                "                             and report them; 0 turns it off (default 30s)\n"
+                "      --probes=N             probes / NETDEP_PROBES: probes a link a round\n"
+                "                             (default 5)\n"
+                "      --probe-timeout=D      probe-timeout / NETDEP_PROBE_TIMEOUT: unanswered this\n"
+                "                             long, a probe is lost (default 1s)\n"
+                "      --probe-rate=N         probe-rate / NETDEP_PROBE_RATE: probes a second at\n"
+                "                             most, all links together (default 100)\n"
+                "      --peers-interval=D     peers-interval / NETDEP_PEERS_INTERVAL: how often the\n"
+                "                             peer list is asked for again (default 2m)\n"
+                "      --nginx-status=URL     nginx-status / NETDEP_NGINX_STATUS: nginx's\n"
+                "                             stub_status page, for its request rate\n"
+                "      --nginx-access-log=F   nginx-access-log / NETDEP_NGINX_ACCESS_LOG: followed\n"
+                "                             for error rates by status code\n"
                 "      --interval=D           interval / NETDEP_INTERVAL (default 1s)\n"
                 "      --flush-interval=D     flush-interval / NETDEP_FLUSH_INTERVAL (default 10s)\n"
                 "      --retention=D          retention / NETDEP_RETENTION (default 30d)\n"
@@ -117,6 +132,13 @@ int verb_agent(int argc, char **argv)
                 { "all-netns", no_argument, NULL, OPT_SETTING },
                 { "keep-loopback", no_argument, NULL, OPT_SETTING },
                 { "no-processes", no_argument, NULL, OPT_SETTING },
+                { "probe-interval", required_argument, NULL, OPT_SETTING },
+                { "probes", required_argument, NULL, OPT_SETTING },
+                { "probe-timeout", required_argument, NULL, OPT_SETTING },
+                { "probe-rate", required_argument, NULL, OPT_SETTING },
+                { "peers-interval", required_argument, NULL, OPT_SETTING },
+                { "nginx-status", required_argument, NULL, OPT_SETTING },
+                { "nginx-access-log", required_argument, NULL, OPT_SETTING },
                 {}
         };
         struct setting settings[] = {
@@ -137,13 +159,20 @@ int verb_agent(int argc, char **argv)
                 { "all-netns", "NETDEP_ALL_NETNS", SETTING_BOOL, "false" },
                 { "keep-loopback", "NETDEP_KEEP_LOOPBACK", SETTING_BOOL, "false" },
                 { "no-processes", "NETDEP_NO_PROCESSES", SETTING_BOOL, "false" },
+                { "probe-interval", "NETDEP_PROBE_INTERVAL", SETTING_STRING, "30s" },
+                { "probes", "NETDEP_PROBES", SETTING_STRING, "5" },
+                { "probe-timeout", "NETDEP_PROBE_TIMEOUT", SETTING_DURATION, "1s" },
+                { "probe-rate", "NETDEP_PROBE_RATE", SETTING_STRING, "100" },
+                { "peers-interval", "NETDEP_PEERS_INTERVAL", SETTING_DURATION, "2m" },
+                { "nginx-status", "NETDEP_NGINX_STATUS", SETTING_STRING, NULL },
+                { "nginx-access-log", "NETDEP_NGINX_ACCESS_LOG", SETTING_STRING, NULL },
                 {}
         };
         struct nd_agent_options o = {};
         const char *config = NULL;
         bool no_processes = false;
         uint64_t retention_ms, ring_bytes;
-        size_t max_sockets, nice;
+        size_t max_sockets, nice, probes, probe_rate;
         char why[600] = "";
         int c, index, r;
 
@@ -257,6 +286,28 @@ int verb_agent(int argc, char **argv)
                 settings_done(settings);
                 return EXIT_USAGE;
         }
+        if (strcmp(settings_string(settings, "probe-interval"), "0") != 0) {
+                r = settings_duration_ms(settings, "probe-interval", &o.probe.interval_ms, why, sizeof(why));
+                if (r >= 0)
+                        r = settings_duration_ms(settings, "probe-timeout", &o.probe.timeout_ms, why, sizeof(why));
+                if (r >= 0)
+                        r = settings_duration_ms(settings, "peers-interval", &o.probe.peers_every_ms, why,
+                                                 sizeof(why));
+                if (r < 0) {
+                        usage_error("agent", "%s", why);
+                        settings_done(settings);
+                        return EXIT_USAGE;
+                }
+        }
+        if (number_setting(settings, "probes", 1, 100, &probes) < 0 ||
+            number_setting(settings, "probe-rate", 1, 100000, &probe_rate) < 0) {
+                settings_done(settings);
+                return EXIT_USAGE;
+        }
+        o.probe.probes_per_round = (unsigned)probes;
+        o.probe.max_probes_per_s = (unsigned)probe_rate;
+        o.probe.indicators.nginx_status_url = settings_string(settings, "nginx-status");
+        o.probe.indicators.nginx_access_log = settings_string(settings, "nginx-access-log");
         o.hostname = settings_string(settings, "hostname");
         o.spool_dir = settings_string(settings, "spool-dir");
         o.retention_s = retention_ms / 1000;

@@ -10,7 +10,6 @@
 
 #include "shared/url_path.h"
 #include "agent/flush_json.h"
-#include "shared/cleanup.h"
 #include "shared/gzip.h"
 
 struct nd_server_client {
@@ -169,8 +168,9 @@ int nd_server_client_new(const char *url, const char *token_file, const char *ca
                 r = build_headers(c, why, why_size);
         curl_free(scheme);
         curl_free(endpoint);
-        if (r >= 0)
-                c->base = TAKE_PTR(u);
+        /* The URL as given: the other endpoints go below its own path. */
+        if (r >= 0 && (!(c->base = curl_url()) || curl_url_set(c->base, CURLUPART_URL, url, 0) != CURLUE_OK))
+                r = -ENOMEM;
         curl_url_cleanup(u);
         if (r < 0) {
                 nd_server_client_free(c);

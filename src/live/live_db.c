@@ -268,7 +268,9 @@ static int host_recount(struct nd_live *live, const char *name, int64_t now)
         sqlite3_reset(st);
 
         broken = disconnects >= ND_LIVE_BROKEN_LINKS || peers >= ND_LIVE_BROKEN_PEERS;
-        state = stale ? "stale" : broken ? "broken" : "ok";
+        /* A host others cannot reach has usually stopped reporting too:
+         * broken says more than stale. */
+        state = broken ? "broken" : stale ? "stale" : "ok";
         st = stmt(live, ST_HOST_SET_STATE);
         sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
         sqlite3_bind_int(st, 2, broken);

@@ -175,7 +175,7 @@ static double core_fraction(const struct cost *c)
 
 int main(int argc, char **argv)
 {
-        struct bench_options o = { .links = AGENT_LINKS, .rounds = 10, .interval_ms = 200 };
+        struct bench_options o = { .links = AGENT_LINKS, .rounds = 25, .interval_ms = 200 };
         struct nd_probe_target icmp[MAX_LINKS], tcp[MAX_LINKS];
         char addrs[MAX_LINKS][INET_ADDRSTRLEN];
         int listeners[MAX_LINKS];

@@ -21,7 +21,7 @@
 
 #define MAX_PROBES_PER_ROUND 65535U
 #define MAX_EVENTS 64
-#define TIMER_SLACK_US 2000
+#define TIMER_SLACK_US 20000
 
 /* epoll data of the fds that are not TCP probes (those carry their index). */
 #define EV_STOP UINT64_MAX
@@ -315,11 +315,12 @@ static void round_results(const struct nd_prober *p, struct round *rd)
 }
 
 /* When a probe leaves: once due and its token is there, on the bucket's
- * own clock, so that a loop woken a little late (epoll's timeouts are in
- * milliseconds) neither loses probes at the end of the sending window nor
- * sends them closer together than the cap; but not more than
- * TIMER_SLACK_US in the past, so that a loop stalled for long (a
- * suspended host) does not make up for it in one burst. */
+ * own clock rather than when the loop woke up, so that a loop woken a
+ * little late (epoll's timeouts are in milliseconds, a busy host schedules
+ * late) loses no probe at the end of the sending window. Never more than
+ * TIMER_SLACK_US in the past: a loop stalled for long (a suspended host)
+ * does not make up for it in one burst; at most TIMER_SLACK_US x the cap
+ * probes (2 at 100/s) leave together. */
 static uint64_t leave_at(const struct nd_prober *p, const struct probe *pr, uint64_t now)
 {
         uint64_t at = nd_token_bucket_ready_us(&p->bucket);

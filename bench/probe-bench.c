@@ -149,9 +149,12 @@ static int parse_args(int argc, char **argv, struct bench_options *o)
                 else if (strcmp(argv[i], "--interval-ms") == 0)
                         v = &o->interval_ms, max = 1000;
                 if (!v || i + 1 >= argc || bench_parse_uint(argv[++i], 1, max, v) < 0) {
-                        fprintf(stderr, "Usage: probe-bench [--links N<=%d] [--rounds R<=100] [--interval-ms I<=1000]\n",
+                        bool help = strcmp(argv[i], "--help") == 0;
+
+                        fprintf(help ? stdout : stderr,
+                                "Usage: probe-bench [--links N<=%d] [--rounds R<=100] [--interval-ms I<=1000]\n",
                                 MAX_LINKS);
-                        return -EINVAL;
+                        return help ? 1 : -EINVAL;
                 }
         }
         if (o->interval_ms < 50) {
@@ -175,7 +178,7 @@ static double core_fraction(const struct cost *c)
 
 int main(int argc, char **argv)
 {
-        struct bench_options o = { .links = AGENT_LINKS, .rounds = 10, .interval_ms = 200 };
+        struct bench_options o = { .links = AGENT_LINKS, .rounds = 25, .interval_ms = 200 };
         struct nd_probe_target icmp[MAX_LINKS], tcp[MAX_LINKS];
         char addrs[MAX_LINKS][INET_ADDRSTRLEN];
         int listeners[MAX_LINKS];
@@ -185,8 +188,9 @@ int main(int argc, char **argv)
         bool netns;
         int r;
 
-        if (parse_args(argc, argv, &o) < 0)
-                return 2;
+        r = parse_args(argc, argv, &o);
+        if (r != 0)
+                return r > 0 ? EXIT_SUCCESS : 2;
         bench_catch_signals();
         netns = getuid() == 0 && hold_enter_fresh_netns() == 0;
         f = fopen("/proc/sys/net/ipv4/ping_group_range", "re");

@@ -1,10 +1,13 @@
 #include "probe/prober.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/param.h>
 #include <sys/eventfd.h>
 #include <sys/random.h>
 #include <time.h>
@@ -20,8 +23,9 @@
 #include "shared/sort.h"
 
 #define MAX_PROBES_PER_ROUND 65535U
+#define MAX_INTERVAL_MS (7ULL * 24 * 3600 * 1000) /* a week: keeps microseconds far from overflow */
 #define MAX_EVENTS 64
-#define TIMER_SLACK_US 2000
+#define TIMER_SLACK_US 20000
 
 /* epoll data of the fds that are not TCP probes (those carry their index). */
 #define EV_STOP UINT64_MAX
@@ -118,7 +122,8 @@ int nd_prober_new(const struct nd_prober_options *o, struct nd_prober **ret)
                 p->o.timeout_ms = 1000;
         if (p->o.max_probes_per_s == 0)
                 p->o.max_probes_per_s = 100;
-        if (p->o.probes_per_round > MAX_PROBES_PER_ROUND)
+        if (p->o.probes_per_round > MAX_PROBES_PER_ROUND || p->o.interval_ms > MAX_INTERVAL_MS ||
+            p->o.timeout_ms > MAX_INTERVAL_MS)
                 return -EINVAL;
         /* The token tells this prober's replies from other pingers' on a
          * raw socket; it need not be secret. */
@@ -145,6 +150,13 @@ void nd_prober_stop(struct nd_prober *p)
 
         /* Fails only when the counter would overflow: it is set already. */
         (void)!write(p->stop_fd, &one, sizeof(one));
+}
+
+static bool stopped(const struct nd_prober *p)
+{
+        struct pollfd pfd = { .fd = p->stop_fd, .events = POLLIN };
+
+        return poll(&pfd, 1, 0) > 0;
 }
 
 static int icmp_open(struct nd_prober *p, int family)
@@ -315,11 +327,12 @@ static void round_results(const struct nd_prober *p, struct round *rd)
 }
 
 /* When a probe leaves: once due and its token is there, on the bucket's
- * own clock, so that a loop woken a little late (epoll's timeouts are in
- * milliseconds) neither loses probes at the end of the sending window nor
- * sends them closer together than the cap; but not more than
- * TIMER_SLACK_US in the past, so that a loop stalled for long (a
- * suspended host) does not make up for it in one burst. */
+ * own clock rather than when the loop woke up, so that a loop woken a
+ * little late (epoll's timeouts are in milliseconds, a busy host schedules
+ * late) loses no probe at the end of the sending window. Never more than
+ * TIMER_SLACK_US in the past: a loop stalled for long (a suspended host)
+ * does not make up for it in one burst; at most TIMER_SLACK_US x the cap
+ * probes (2 at 100/s) leave together. */
 static uint64_t leave_at(const struct nd_prober *p, const struct probe *pr, uint64_t now)
 {
         uint64_t at = nd_token_bucket_ready_us(&p->bucket);
@@ -340,6 +353,8 @@ int nd_prober_run_round(struct nd_prober *p, struct nd_probe_result **ret, size_
         size_t next = 0, oldest = 0; /* next to launch; oldest possibly out */
         int r;
 
+        if (stopped(p))
+                return -ECANCELED;
         r = round_plan(p, start, span_us, &rd);
         if (r < 0)
                 return r;
@@ -378,7 +393,7 @@ int nd_prober_run_round(struct nd_prober *p, struct nd_probe_result **ret, size_
                         wake = leave_at(p, &rd.probes[next], now);
                 if (oldest < next && rd.probes[oldest].deadline_us < wake)
                         wake = rd.probes[oldest].deadline_us;
-                timeout_ms = wake <= now ? 0 : (int)((wake - now + 999) / 1000);
+                timeout_ms = wake <= now ? 0 : (int)MIN((wake - now + 999) / 1000, (uint64_t)INT_MAX);
                 n = epoll_wait(p->epoll_fd, events, MAX_EVENTS, timeout_ms);
                 if (n < 0) {
                         if (errno == EINTR)

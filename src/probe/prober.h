@@ -26,7 +26,8 @@ struct nd_prober_options {
 
 struct nd_prober;
 
-/* Caller owns *ret; free with nd_prober_free(). */
+/* Caller owns *ret; free with nd_prober_free(). -EINVAL for more than
+ * 65,535 probes a round, or an interval or timeout longer than a week. */
 int nd_prober_new(const struct nd_prober_options *o, struct nd_prober **ret);
 struct nd_prober *nd_prober_free(struct nd_prober *p);
 

@@ -41,9 +41,14 @@ uint64_t nd_probe_offset(uint64_t target_hash, uint64_t round, unsigned j, unsig
                          (int64_t)jitter_width;
         at = nd_probe_phase(target_hash, slot) + (uint64_t)j * slot;
         offset = (int64_t)at + jitter;
+        /* Jitter past either end of the round comes back in as far: clamped
+         * to the end instead, probes of different targets would meet there
+         * and leave at the same instant. */
         if (offset < 0)
-                offset = 0;
+                offset = -offset;
         if ((uint64_t)offset >= span_us)
-                offset = (int64_t)span_us - 1;
+                offset = 2 * ((int64_t)span_us - 1) - offset;
+        if (offset < 0)
+                offset = 0; /* a span shorter than the jitter */
         return (uint64_t)offset;
 }

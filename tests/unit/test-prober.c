@@ -353,6 +353,11 @@ static void test_bad_targets(void **state)
         assert_int_equal(nd_prober_set_targets(p, &t, 65535 / 5 + 1), -E2BIG);
         nd_prober_free(p);
 
+        /* Options past their bounds. */
+        assert_int_equal(nd_prober_new(&(struct nd_prober_options){ .interval_ms = 8ULL * 24 * 3600 * 1000 }, &p),
+                         -EINVAL);
+        assert_int_equal(nd_prober_new(&(struct nd_prober_options){ .probes_per_round = 65536 }, &p), -EINVAL);
+
         /* No targets: a round of nothing, still interval_ms long. */
         p = prober(5, 50, 10, 0);
         assert_int_equal(nd_prober_run_round(p, &res, &n), 0);

@@ -1,5 +1,7 @@
 #include "agent/agent.h"
 
+#include <curl/curl.h>
+
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -149,19 +151,53 @@ static int open_connections(struct sources *src, struct nd_flow_set *flows, stru
         return 0;
 }
 
-/* The agent's own active connections: its probes (and its posts). A
+/* The agent's own active connections: its probes, and its posts to the
+ * server (by address too, for a connection whose owner a scan missed). A
  * probed link must not keep itself in the graph, and so in the peer list,
  * after the application that used it is gone. */
+struct own {
+        pid_t pid;
+        bool has_server;
+        struct nd_addr server;
+        uint16_t server_port;
+};
+
 static bool not_own(const struct nd_flow *f, void *userdata)
 {
-        const pid_t *self = userdata;
+        const struct own *own = userdata;
 
-        return !(f->direction == ND_DIRECTION_ACTIVE && f->has_process && f->process.pid == *self);
+        if (f->direction != ND_DIRECTION_ACTIVE)
+                return true;
+        if (f->has_process && f->process.pid == own->pid)
+                return false;
+        return !(own->has_server && f->peer_port == own->server_port && nd_addr_equal(&f->peer, &own->server));
+}
+
+/* The server's address and port, when its URL names them numerically. */
+static void own_of(const struct nd_agent_options *o, struct own *ret)
+{
+        CURLU *u = curl_url();
+        char *host = NULL, *port = NULL;
+
+        *ret = (struct own){ .pid = getpid() };
+        if (u && curl_url_set(u, CURLUPART_URL, o->dest.server_url, 0) == CURLUE_OK &&
+            curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+            curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK) {
+                size_t len = strlen(host);
+                if (len > 2 && host[0] == '[' && host[len - 1] == ']') {
+                        memmove(host, host + 1, len - 2);
+                        host[len - 2] = '\0';
+                }
+                ret->has_server = nd_addr_parse(host, &ret->server) == 0;
+                ret->server_port = (uint16_t)atoi(port);
+        }
+        curl_free(host);
+        curl_free(port);
+        curl_url_cleanup(u);
 }
 
 static int take_snapshot(const struct nd_agent_options *o, struct sources *src, struct nd_edge_batch *b)
 {
-        pid_t self = getpid();
         struct nd_flow_set flows;
         struct nd_flows_report report = {};
         uint64_t start = now_ms(CLOCK_MONOTONIC);
@@ -190,8 +226,11 @@ static int take_snapshot(const struct nd_agent_options *o, struct sources *src, 
                             report.procs_denied, geteuid() != 0 ? " without root" : "");
                 src->warned_denied = true;
         }
-        if (r >= 0 && o->probe.interval_ms && o->dest.server_url)
-                nd_flow_set_filter(&flows, not_own, &self);
+        if (r >= 0 && o->probe.interval_ms && o->dest.server_url) {
+                struct own own;
+                own_of(o, &own);
+                nd_flow_set_filter(&flows, not_own, &own);
+        }
         if (r >= 0)
                 r = nd_edge_batch_add_snapshot(b, &flows, (int64_t)(now_ms(CLOCK_REALTIME) / 1000),
                                                o->keep_loopback);

@@ -133,9 +133,14 @@ static int check_links(struct check *c)
         json_array_foreach(json_object_get(hosts, "rows"), i, row)
         {
                 if (strcmp(str(row, 1), "broken") == 0) {
-                        char h[300];
-                        snprintf(h, sizeof(h), "%s%s (%lld links down, %lld hosts cannot reach it)",
-                                 n_broken ? ", " : "", str(row, 0), num(row, 2), num(row, 3));
+                        char h[300], own[64] = "", peers[64] = "";
+
+                        if (num(row, 2) > 0)
+                                snprintf(own, sizeof(own), "%lld of its links down", num(row, 2));
+                        if (num(row, 3) > 0)
+                                snprintf(peers, sizeof(peers), "unreachable from %lld hosts", num(row, 3));
+                        snprintf(h, sizeof(h), "%s%s (%s%s%s)", n_broken ? ", " : "", str(row, 0), own,
+                                 own[0] && peers[0] ? ", " : "", peers);
                         if (strlen(broken) + strlen(h) < sizeof(broken) - 8)
                                 strcat(broken, h);
                         n_broken++;

@@ -65,6 +65,13 @@ static void help(FILE *out)
                 "                             K of its last N rounds failed (default 3/5)\n"
                 "      --up-after=N           up-after / NETDEP_UP_AFTER: and back after N clean\n"
                 "                             rounds in a row (default 5)\n"
+                "      --live-peers=URL,...   live-peers / NETDEP_LIVE_PEERS: other servers that\n"
+                "                             get every probe report this one takes, so that\n"
+                "                             each answers query and check for the whole fleet\n"
+                "      --live-peer-token-file=F  live-peer-token-file / NETDEP_LIVE_PEER_TOKEN_FILE:\n"
+                "                             an admin token of those servers\n"
+                "      --live-peer-ca-file=F  live-peer-ca-file / NETDEP_LIVE_PEER_CA_FILE: the CA\n"
+                "                             to trust for them (default: the system's)\n"
                 "      --config=FILE          'key = value' lines (default " DEFAULT_CONFIG "\n"
                 "                             when it exists); flags beat the environment,\n"
                 "                             which beats the file\n"
@@ -102,6 +109,9 @@ int verb_serve(int argc, char **argv)
                 { "probe-kind", required_argument, NULL, OPT_SETTING },
                 { "down-after", required_argument, NULL, OPT_SETTING },
                 { "up-after", required_argument, NULL, OPT_SETTING },
+                { "live-peers", required_argument, NULL, OPT_SETTING },
+                { "live-peer-token-file", required_argument, NULL, OPT_SETTING },
+                { "live-peer-ca-file", required_argument, NULL, OPT_SETTING },
                 {}
         };
         struct setting settings[] = {
@@ -126,6 +136,9 @@ int verb_serve(int argc, char **argv)
                 { "probe-kind", "NETDEP_PROBE_KIND", SETTING_STRING, "tcp" },
                 { "down-after", "NETDEP_DOWN_AFTER", SETTING_STRING, "3/5" },
                 { "up-after", "NETDEP_UP_AFTER", SETTING_STRING, "5" },
+                { "live-peers", "NETDEP_LIVE_PEERS", SETTING_STRING, NULL },
+                { "live-peer-token-file", "NETDEP_LIVE_PEER_TOKEN_FILE", SETTING_STRING, NULL },
+                { "live-peer-ca-file", "NETDEP_LIVE_PEER_CA_FILE", SETTING_STRING, NULL },
                 {}
         };
         struct nd_serve_options o = {};
@@ -235,6 +248,9 @@ int verb_serve(int argc, char **argv)
         o.retention_s = retention_ms / 1000;
         o.peers_file = settings_string(settings, "peers-file");
         o.peer_window_s = peer_window_ms / 1000;
+        o.live_peers = settings_string(settings, "live-peers");
+        o.live_peer_token_file = settings_string(settings, "live-peer-token-file");
+        o.live_peer_ca_file = settings_string(settings, "live-peer-ca-file");
 
         r = nd_serve_run(&o);
         settings_done(settings);

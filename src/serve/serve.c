@@ -21,6 +21,7 @@
 #include "model/addr.h"
 #include "serve/connectivity.h"
 #include "serve/http_answer.h"
+#include "serve/live_forward.h"
 #include "serve/metrics.h"
 #include "serve/peer_list.h"
 #include "serve/read_request.h"
@@ -41,6 +42,7 @@ struct server {
         const struct nd_serve_options *o;
         struct nd_store_pool *pool;
         struct nd_connectivity *conn;
+        struct nd_live_forward *forward; /* NULL without --live-peers */
         struct nd_metrics *metrics;
         pthread_rwlock_t tokens_lock;
         struct nd_tokens tokens;
@@ -67,6 +69,7 @@ struct request {
         char *body;
         size_t size, allocated;
         bool too_large;
+        bool forwarded; /* a report another server passed on */
 };
 
 /* ---- who asks ---- */
@@ -222,8 +225,13 @@ static enum MHD_Result finish_report(struct server *srv, struct MHD_Connection *
 
         if (inflate_body(srv, c, req, &json, &json_size, &answered) < 0)
                 return answered;
-        r = nd_connectivity_report(srv->conn, json ? json : (req->body ? req->body : ""),
-                                   json ? json_size : req->size, bound_host(req), &a);
+        const char *text = json ? json : (req->body ? req->body : "");
+        size_t size = json ? json_size : req->size;
+
+        r = nd_connectivity_report(srv->conn, text, size, req->forwarded ? NULL : bound_host(req), &a);
+        /* Taken: the other servers fold it in too. */
+        if (r >= 0 && a.status == MHD_HTTP_OK && srv->forward && !req->forwarded)
+                nd_live_forward_report(srv->forward, text, size);
         free(json);
         if (r < 0)
                 return MHD_NO;
@@ -356,6 +364,17 @@ static enum MHD_Result answer_metrics(struct server *srv, struct MHD_Connection 
         r = nd_metrics_write(srv->metrics, &g, out);
         if (r >= 0)
                 r = nd_connectivity_write_metrics(srv->conn, out);
+        if (r >= 0 && srv->forward) {
+                struct nd_live_forward_stats fs;
+                nd_live_forward_stats(srv->forward, &fs);
+                fprintf(out,
+                        "# HELP netdep_live_forward_reports_total Probe reports passed on to the live peers.\n"
+                        "# TYPE netdep_live_forward_reports_total counter\n"
+                        "netdep_live_forward_reports_total{result=\"sent\"} %llu\n"
+                        "netdep_live_forward_reports_total{result=\"failed\"} %llu\n"
+                        "netdep_live_forward_reports_total{result=\"dropped\"} %llu\n",
+                        (unsigned long long)fs.sent, (unsigned long long)fs.failed, (unsigned long long)fs.dropped);
+        }
         if (fclose(out) != 0 || r < 0) {
                 free(text);
                 return nd_http_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, 0, "cannot write metrics");
@@ -407,13 +426,17 @@ static enum MHD_Result begin(struct server *srv, struct MHD_Connection *c, const
         req = calloc(1, sizeof(*req));
         if (!req)
                 return MHD_NO;
-        if (strcmp(url, "/api/v1/flush") == 0 || strcmp(url, "/api/v1/report") == 0) {
+        if (strcmp(url, "/api/v1/flush") == 0 || strcmp(url, "/api/v1/report") == 0 ||
+            strcmp(url, ND_LIVE_FORWARD_PATH) == 0) {
                 if (strcmp(method, "POST") != 0) {
                         free(req);
                         return nd_http_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, 0, "%s takes POST", url);
                 }
                 req->kind = strcmp(url, "/api/v1/flush") == 0 ? REQ_FLUSH : REQ_REPORT;
-                r = authorize(srv, c, ND_SCOPE_AGENT, req, &status, why, sizeof(why));
+                req->forwarded = strcmp(url, ND_LIVE_FORWARD_PATH) == 0;
+                /* Only another server (an admin token) passes reports on. */
+                r = authorize(srv, c, req->forwarded ? ND_SCOPE_ADMIN : ND_SCOPE_AGENT, req, &status, why,
+                              sizeof(why));
                 if (r < 0) {
                         free(req);
                         nd_metrics_ingest(srv->metrics,
@@ -746,6 +769,12 @@ int nd_serve_run(const struct nd_serve_options *o)
                 };
                 r = nd_connectivity_new(&co, srv.pool, &srv.conn);
         }
+        if (r >= 0 && o->live_peers) {
+                r = nd_live_forward_start(o->live_peers, o->live_peer_token_file, o->live_peer_ca_file, &srv.forward,
+                                          why, sizeof(why));
+                if (r < 0)
+                        log_error("serve: --live-peers: %s", why);
+        }
         if (r < 0)
                 goto out;
 
@@ -807,6 +836,7 @@ int nd_serve_run(const struct nd_serve_options *o)
         stop_pruner(&srv);
         r = 0;
 out:
+        nd_live_forward_stop(srv.forward);
         nd_connectivity_free(srv.conn);
         nd_store_pool_free(srv.pool);
         nd_metrics_free(srv.metrics);

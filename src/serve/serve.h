@@ -34,6 +34,10 @@ struct nd_serve_options {
         uint64_t peer_window_s; /* edges seen within it make a host's links */
         unsigned probe_kinds; /* ND_PEER_*: how discovered links are probed */
         struct nd_link_policy link_policy;
+        /* Other servers that get every probe report this one takes
+         * (serve/live_forward.h): comma-separated URLs; NULL: none. */
+        const char *live_peers;
+        const char *live_peer_token_file, *live_peer_ca_file; /* an admin token on the peers */
 };
 
 /* Runs until SIGTERM or SIGINT (SIGHUP reloads the token file). Returns

@@ -10,6 +10,8 @@
 #     db1; restored: the alert clears;
 #   - `query` refuses DROP, ATTACH and PRAGMA writes, and cuts a runaway
 #     query at 1 s, with nothing changed;
+#   - a second server, which the first passes every report on to, answers
+#     `check` the same;
 #   - `check` is UNKNOWN once the server cannot answer.
 #
 #   web1 10.88.0.11  nginx :80; holds connections to db1:5432, cache1:6379
@@ -17,7 +19,8 @@
 #   web3 10.88.0.13  the same connections
 #   db1  10.88.0.21  a listener on :5432
 #   cache1 10.88.0.22  a listener on :6379
-#   srv  10.88.0.2   netdep serve (SQLite store), tokens, probe kind both
+#   srv  10.88.0.2   netdep serve (SQLite store), tokens, probe kind both, on
+#                    :8470 for the agents, passing reports on to :8471
 . "$(dirname "$0")/lib.sh"
 
 for tool in curl nft; do
@@ -51,6 +54,9 @@ token() { head -c 24 /dev/urandom | base64 | tr '+/' '-_'; }
         t=$(token)
         printf '%s\n' "$t" >"$E2E_TMP/token-reader"
         echo "reader $t"
+        t=$(token)
+        printf '%s\n' "$t" >"$E2E_TMP/token-admin"
+        echo "admin $t"
 } >"$E2E_TMP/tokens"
 chmod 600 "$E2E_TMP/tokens"
 
@@ -64,11 +70,19 @@ ROLES
 "$NETDEP" roles import "$E2E_TMP/roles" --store "$STORE" >/dev/null
 
 SERVER=http://10.88.0.2:8470
+SERVER_B=http://10.88.0.2:8471
+"$NETDEP" db migrate --store "sqlite:$E2E_TMP/b.db" >/dev/null
+"$NETDEP" roles import "$E2E_TMP/roles" --store "sqlite:$E2E_TMP/b.db" >/dev/null
 ip netns exec "${NS[srv]}" "$NETDEP" serve --store "$STORE" --listen 10.88.0.2:8470 --tokens "$E2E_TMP/tokens" \
-        --probe-kind both 2>"$E2E_TMP/serve.log" &
+        --probe-kind both --live-peers "$SERVER_B" --live-peer-token-file "$E2E_TMP/token-admin" \
+        2>"$E2E_TMP/serve.log" &
 SERVE=$!
 PIDS+=($SERVE)
+ip netns exec "${NS[srv]}" "$NETDEP" serve --store "sqlite:$E2E_TMP/b.db" --listen 10.88.0.2:8471 \
+        --tokens "$E2E_TMP/tokens" 2>"$E2E_TMP/serve-b.log" &
+PIDS+=($!)
 wait_for 20 in_ns srv curl -sf "$SERVER/readyz" -o /dev/null || { cat "$E2E_TMP/serve.log" >&2; fail "serve did not start"; }
+wait_for 20 in_ns srv curl -sf "$SERVER_B/readyz" -o /dev/null || { cat "$E2E_TMP/serve-b.log" >&2; fail "serve B did not start"; }
 
 # The services, nginx on web1, then the clients.
 in_ns db1 "$TCP_HOLD" --name postgres --listen 0.0.0.0:5432 --ready "$E2E_TMP/db1" &
@@ -130,6 +144,7 @@ done
 q() { in_ns srv "$NETDEP" query --server "$SERVER" --token-file "$E2E_TMP/token-reader" "$@"; }
 check() { in_ns srv "$NETDEP" check --server "$SERVER" --token-file "$E2E_TMP/token-reader" "$@"; }
 count() { q -f csv "$1" | tail -n +2 | tr -d '\r'; }
+count_b() { q --server "$SERVER_B" -f csv "$1" | tail -n +2 | tr -d '\r'; }
 
 # Each web host: tcp to db1:5432 and cache1:6379, icmp to both: 12 links.
 all_ok() { [ "$(count "SELECT count(*) FROM links WHERE state = 'ok'")" = 12 ]; }
@@ -137,6 +152,9 @@ wait_for 60 all_ok || { q "SELECT * FROM links" >&2; cat "$E2E_TMP/agent-web1.lo
 out=$(check) || fail "check on a healthy fleet: $out"
 grep -q "^NETDEP OK - fleet: 5 hosts, 12 links up |" <<<"$out" || fail "check: $out"
 echo "ok: five agents probe the 12 links of the graph; $out"
+b_ok() { [ "$(count_b "SELECT count(*) FROM links WHERE state = 'ok'")" = 12 ]; }
+wait_for 10 b_ok || { cat "$E2E_TMP/serve.log" >&2; fail "the second server's live state"; }
+echo "ok: the second server holds the same 12 links, passed on by the first"
 
 # A real nginx's rates arrive: 60 requests from web2, 10 of them 502.
 for ((i = 0; i < 50; i++)); do echo "url = \"http://10.88.0.11/?n=$i\""; echo 'output = "/dev/null"'; done >"$E2E_TMP/curl.cfg"
@@ -148,13 +166,19 @@ wait_for 10 rates || { q "SELECT name, nginx_request_rate, nginx_error_rate FROM
         fail "web1's 502 rate"
 echo "ok: web1's nginx request and error rates arrive"
 
-# The three queries of docs/connectivity.md, as written there.
-t=$(count "SELECT name, disconnects FROM hosts ORDER BY disconnects DESC, name")
+# The three queries of docs/connectivity.md, taken from it as written.
+DOC="$(dirname "$0")/../../docs/connectivity.md"
+mapfile -t SQL < <(awk '/^```sql$/ {on = 1; next} /^```$/ {on = 0} on' "$DOC")
+[ "${#SQL[@]}" = 3 ] || fail "docs/connectivity.md: ${#SQL[@]} sql blocks, not 3"
+t=$(count "${SQL[0]}")
 [ "$t" = "$(printf 'cache1,0\ndb1,0\nweb1,0\nweb2,0\nweb3,0')" ] || fail "hosts by disconnects: $t"
-t=$(count "SELECT dc, sum(nginx_request_rate) > 0, sum(nginx_error_rate) > 0 FROM hosts GROUP BY dc ORDER BY dc")
-[ "$t" = "$(printf 'east,1,1\nwest,,')" ] || fail "rates per datacenter: $t"
-t=$(count "SELECT name, load IS NOT NULL, nginx_error_rate IS NOT NULL FROM hosts WHERE role = 'web' ORDER BY name")
-[ "$t" = "$(printf 'web1,1,1\nweb2,1,0\nweb3,1,0')" ] || fail "load against error rate: $t"
+t=$(count "${SQL[1]}")
+awk -F, 'NR == 1 && $1 == "east" && $2 > 0 && $3 > 0 {e = 1} NR == 2 && $0 == "west,," {w = 1} END {exit !(e && w && NR == 2)}' \
+        <<<"$t" || fail "rates per datacenter: $t"
+t=$(count "${SQL[2]}")
+awk -F, 'NR == 1 && $1 == "web1" && $2 != "" && $3 > 0 {a = 1} NR == 2 && $1 == "web2" && $2 != "" && $3 == "" {b = 1}
+         NR == 3 && $1 == "web3" && $2 != "" && $3 == "" {c = 1} END {exit !(a && b && c && NR == 3)}' \
+        <<<"$t" || fail "load against error rate: $t"
 echo "ok: the three queries give the expected rows"
 
 # One probe in five dropped, round after round: loss noted, no alert.
@@ -201,6 +225,9 @@ critical() { local s=0; out=$(check) || s=$?; [ "$s" = 2 ]; }
 wait_for 20 critical || fail "check never CRITICAL: $out"
 grep -q "^NETDEP CRITICAL - fleet: 1 broken: db1 " <<<"$out" || fail "CRITICAL not naming db1: $out"
 grep -Eq "^web[123] -> 10.88.0.21:5432 db1 down$" <<<"$out" || fail "the down link not listed: $out"
+status=0; out_b=$(check --server "$SERVER_B") || status=$?
+[ "$status" = 2 ] && grep -q "^NETDEP CRITICAL - fleet: 1 broken: db1 " <<<"$out_b" ||
+        fail "the second server does not see it ($status): $out_b"
 in_ns srv curl -sf "$SERVER/metrics" -H "Authorization: Bearer $(cat "$E2E_TMP/token-reader")" |
         grep -q 'netdep_live_link_loss_ratio{src="web1",dst="10.88.0.21",port="5432",kind="tcp",dst_host="db1",state="down"} 1' ||
         fail "metrics: no series for the down link"

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes the starting corpus of both fuzz targets into corpus/.
+"""Writes the starting corpus of the fuzz targets into corpus/.
 
 Kept in the tree with its output so that the corpus can be read, changed
 and made again: `python3 fuzz/make-corpus.py`. The files are stable
@@ -11,7 +11,8 @@ import os
 
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
 
-# The first byte picks the path in fuzz-flush.c: even plain, odd gzip.
+# The first byte picks the path in fuzz-flush.c and fuzz-report.c: even
+# plain, odd gzip.
 PLAIN, GZIP = b"\x00", b"\x01"
 
 
@@ -49,6 +50,31 @@ FLUSHES = {
     "unknown-field": flush("app1", [])[:-1] + b',"extra":true}',
 }
 
+def report(hostname, links, indicators=None, addrs=("10.0.0.21",), ts=1765000000, interval=30):
+    r = {"netdep_report": 1, "hostname": hostname, "ts": ts, "interval_s": interval, "addrs": list(addrs),
+         "links": links}
+    if indicators is not None:
+        r["indicators"] = indicators
+    return json.dumps(r, separators=(",", ":")).encode()
+
+
+REPORTS = {
+    "no-links": report("app1", []),
+    "links": report("app1", [["10.0.0.30", 5432, "tcp", 5, 1, 0, 250, 900], ["10.0.0.30", 0, "icmp", 5, 0, 0, 80, 95],
+                             ["2001:db8::30", 443, "tcp", 5, 0, 5, -1, -1]],
+                    indicators={"load": [0.5, 0.25, 0.125], "cpu": 0.3,
+                                "nginx": {"requests_per_s": 120.5, "active": 3,
+                                          "errors_per_s": {"404": 0.5, "502": 0.25}}}),
+    "no-nginx": report("db1", [["10.0.0.21", 8080, "tcp", 1000, 0, 0, 0, 3600000000]],
+                       indicators={"load": [0, 0, 0], "cpu": 1}, addrs=(), interval=86400),
+    # Refused, each for one reason.
+    "bad-kind": report("app1", [["10.0.0.30", 53, "udp", 5, 0, 0, 1, 2]]),
+    "icmp-port": report("app1", [["10.0.0.30", 53, "icmp", 5, 0, 0, 1, 2]]),
+    "too-many-lost": report("app1", [["10.0.0.30", 80, "tcp", 5, 4, 2, 1, 2]]),
+    "bad-status": report("app1", [], indicators={"nginx": {"errors_per_s": {"200": 1}}}),
+    "bad-cpu": report("app1", [], indicators={"cpu": 1.5}),
+}
+
 REQUESTS = {
     "look": b"/api/v1/look\0GET\0host=db1&depth=2&direction=in&format=json",
     "graph": b"/api/v1/graph\0GET\0role=pg:primary&group-by=host&format=dot&active",
@@ -80,5 +106,8 @@ for name in ("one-client", "namespaces"):
     write("flush", name + ".json.gz", GZIP + gzip.compress(FLUSHES[name], mtime=0))
 # A valid gzip member around something that is not JSON.
 write("flush", "not-json.gz", GZIP + gzip.compress(b"netdep", mtime=0))
+for name, text in REPORTS.items():
+    write("report", name + ".json", PLAIN + text)
+write("report", "links.json.gz", GZIP + gzip.compress(REPORTS["links"], mtime=0))
 for name, data in REQUESTS.items():
     write("read-request", name, data)

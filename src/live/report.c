@@ -148,7 +148,7 @@ static int read_nginx(struct nd_json_reader *rd, json_t *v, struct nd_report_ind
                 long status = strtol(key, &end, 10);
 
                 snprintf(what, sizeof(what), "indicators.nginx.errors_per_s.%.16s", key);
-                if (*end || end == key || status < 400 || status > 599)
+                if (*end || strlen(key) != 3 || key[0] < '4' || key[0] > '5' || status < 400 || status > 599)
                         return nd_json_bad(rd, "%s: want an HTTP status 400..599", what);
                 if (nd_json_get_number(rd, x, what, 0, RATE_MAX, &e->per_s) < 0)
                         return -EBADMSG;

@@ -11,6 +11,7 @@
 
 #include "serve/peer_list.h"
 #include "shared/log.h"
+#include "shared/ticker.h"
 
 #define HOSTS_CACHE_S 60
 #define ROLES_EVERY_S 60
@@ -27,11 +28,9 @@ struct nd_connectivity {
         pthread_mutex_t hosts_lock;
         struct nd_host_list hosts;
         int64_t hosts_at;
-        /* The sweeper. */
-        pthread_t sweeper;
-        pthread_mutex_t stop_lock;
-        pthread_cond_t stop_cond;
-        bool stopping, sweeper_started;
+        /* Marks quiet hosts stale; reloads the role rules now and then. */
+        struct nd_ticker *sweeper;
+        int64_t roles_at;
 };
 
 /* ---- answers ---- */
@@ -90,38 +89,21 @@ static int load_roles(struct nd_connectivity *c)
         return r;
 }
 
-static void *sweeper_main(void *arg)
+static void sweep(void *userdata)
 {
-        struct nd_connectivity *c = arg;
-        int64_t roles_at = 0;
-        struct timespec until;
+        struct nd_connectivity *c = userdata;
+        int64_t now = (int64_t)time(NULL);
 
-        pthread_mutex_lock(&c->stop_lock);
-        while (!c->stopping) {
-                int64_t now = (int64_t)time(NULL);
-
-                pthread_mutex_unlock(&c->stop_lock);
-                if (now - roles_at >= ROLES_EVERY_S && load_roles(c) >= 0)
-                        roles_at = now;
-                if (nd_live_sweep(c->live, now) < 0)
-                        log_warning("serve: cannot sweep the live state");
-                pthread_mutex_lock(&c->stop_lock);
-                clock_gettime(CLOCK_MONOTONIC, &until);
-                until.tv_nsec += SWEEP_EVERY_MS * 1000000L;
-                until.tv_sec += until.tv_nsec / 1000000000L;
-                until.tv_nsec %= 1000000000L;
-                while (!c->stopping && pthread_cond_timedwait(&c->stop_cond, &c->stop_lock, &until) != ETIMEDOUT)
-                        ;
-        }
-        pthread_mutex_unlock(&c->stop_lock);
-        return NULL;
+        if (now - c->roles_at >= ROLES_EVERY_S && load_roles(c) >= 0)
+                c->roles_at = now;
+        if (nd_live_sweep(c->live, now) < 0)
+                log_warning("serve: cannot sweep the live state");
 }
 
 int nd_connectivity_new(const struct nd_connectivity_options *o, struct nd_store_pool *pool,
                         struct nd_connectivity **ret)
 {
         struct nd_connectivity *c = calloc(1, sizeof(*c));
-        pthread_condattr_t attr;
         int r;
 
         if (!c)
@@ -129,11 +111,6 @@ int nd_connectivity_new(const struct nd_connectivity_options *o, struct nd_store
         c->o = *o;
         c->pool = pool;
         pthread_mutex_init(&c->hosts_lock, NULL);
-        pthread_mutex_init(&c->stop_lock, NULL);
-        pthread_condattr_init(&attr);
-        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-        pthread_cond_init(&c->stop_cond, &attr);
-        pthread_condattr_destroy(&attr);
         if (o->peers_file) {
                 char why[512];
                 FILE *f = fopen(o->peers_file, "re");
@@ -157,11 +134,11 @@ int nd_connectivity_new(const struct nd_connectivity_options *o, struct nd_store
                 nd_connectivity_free(c);
                 return r;
         }
-        if (pthread_create(&c->sweeper, NULL, sweeper_main, c) != 0) {
+        r = nd_ticker_start(SWEEP_EVERY_MS, sweep, c, &c->sweeper);
+        if (r < 0) {
                 nd_connectivity_free(c);
-                return -EAGAIN;
+                return r;
         }
-        c->sweeper_started = true;
         *ret = c;
         return 0;
 }
@@ -170,14 +147,7 @@ struct nd_connectivity *nd_connectivity_free(struct nd_connectivity *c)
 {
         if (!c)
                 return NULL;
-        pthread_mutex_lock(&c->stop_lock);
-        c->stopping = true;
-        pthread_cond_broadcast(&c->stop_cond);
-        pthread_mutex_unlock(&c->stop_lock);
-        if (c->sweeper_started)
-                pthread_join(c->sweeper, NULL);
-        pthread_cond_destroy(&c->stop_cond);
-        pthread_mutex_destroy(&c->stop_lock);
+        c->sweeper = nd_ticker_stop(c->sweeper);
         pthread_mutex_destroy(&c->hosts_lock);
         nd_host_list_done(&c->hosts);
         nd_peer_rules_done(&c->rules);

@@ -30,6 +30,7 @@
 #include "serve/verb_child.h"
 #include "shared/gzip.h"
 #include "shared/log.h"
+#include "shared/ticker.h"
 
 /* A gzip'd flush inflates to at most this many times its size: JSON this
  * repetitive compresses about 10:1; a bomb compresses 1000:1. */
@@ -48,11 +49,7 @@ struct server {
         struct nd_tokens tokens;
         bool auth; /* a token file was given */
         atomic_size_t reads_running;
-        /* The pruner: a thread that wakes hourly, or to stop. */
-        pthread_t pruner;
-        pthread_mutex_t stop_lock;
-        pthread_cond_t stop_cond;
-        bool stopping, pruner_started;
+        struct nd_ticker *pruner; /* hourly: observations past the retention */
 };
 
 enum request_kind {
@@ -632,70 +629,28 @@ static int load_tokens(struct server *srv)
         return 0;
 }
 
-#define PRUNE_EVERY_S 3600
+#define PRUNE_EVERY_MS (3600 * 1000)
 
-/* Observations past the retention go, hourly, through the pool like any
- * write. Several servers on one store prune the same days: harmless. */
-static void *prune_main(void *arg)
+/* Observations past the retention go, through the pool like any write.
+ * Several servers on one store prune the same days: harmless. */
+static void prune(void *userdata)
 {
-        struct server *srv = arg;
-        struct timespec until;
+        struct server *srv = userdata;
+        struct nd_store *s = NULL;
+        char why[512] = "";
+        int r;
 
-        pthread_mutex_lock(&srv->stop_lock);
-        while (!srv->stopping) {
-                struct nd_store *s = NULL;
-                char why[512] = "";
-                int r;
-
-                pthread_mutex_unlock(&srv->stop_lock);
-                r = nd_store_pool_take(srv->pool, &s, why, sizeof(why));
-                if (r >= 0) {
-                        r = nd_store_prune(s, (int64_t)time(NULL) - (int64_t)srv->o->retention_s);
-                        if (r < 0)
-                                snprintf(why, sizeof(why), "%s", nd_store_last_error(s));
-                        nd_store_pool_give(srv->pool, s, r < 0);
-                }
+        r = nd_store_pool_take(srv->pool, &s, why, sizeof(why));
+        if (r >= 0) {
+                r = nd_store_prune(s, (int64_t)time(NULL) - (int64_t)srv->o->retention_s);
                 if (r < 0)
-                        log_warning("serve: pruning failed, next try in an hour: %s", why);
-                else if (r > 0)
-                        log_info("serve: pruned %d edges older than the retention", r);
-                pthread_mutex_lock(&srv->stop_lock);
-                clock_gettime(CLOCK_MONOTONIC, &until);
-                until.tv_sec += PRUNE_EVERY_S;
-                while (!srv->stopping && pthread_cond_timedwait(&srv->stop_cond, &srv->stop_lock, &until) != ETIMEDOUT)
-                        ;
+                        snprintf(why, sizeof(why), "%s", nd_store_last_error(s));
+                nd_store_pool_give(srv->pool, s, r < 0);
         }
-        pthread_mutex_unlock(&srv->stop_lock);
-        return NULL;
-}
-
-static int start_pruner(struct server *srv)
-{
-        pthread_condattr_t attr;
-
-        pthread_condattr_init(&attr);
-        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-        pthread_cond_init(&srv->stop_cond, &attr);
-        pthread_condattr_destroy(&attr);
-        pthread_mutex_init(&srv->stop_lock, NULL);
-        if (!srv->o->retention_s)
-                return 0;
-        if (pthread_create(&srv->pruner, NULL, prune_main, srv) != 0)
-                return -EAGAIN;
-        srv->pruner_started = true;
-        return 0;
-}
-
-static void stop_pruner(struct server *srv)
-{
-        pthread_mutex_lock(&srv->stop_lock);
-        srv->stopping = true;
-        pthread_cond_broadcast(&srv->stop_cond);
-        pthread_mutex_unlock(&srv->stop_lock);
-        if (srv->pruner_started)
-                pthread_join(srv->pruner, NULL);
-        pthread_cond_destroy(&srv->stop_cond);
-        pthread_mutex_destroy(&srv->stop_lock);
+        if (r < 0)
+                log_warning("serve: pruning failed, next try in an hour: %s", why);
+        else if (r > 0)
+                log_info("serve: pruned %d edges older than the retention", r);
 }
 
 /* The store's schema, made or brought up to date, as `db migrate` does. */
@@ -757,8 +712,12 @@ int nd_serve_run(const struct nd_serve_options *o)
         }
         if (r >= 0)
                 r = prepare_store(o->store_uri);
+        /* SQLite writes one transaction at a time: more connections would
+         * only wait on its lock, in its busy loop, instead of in the pool's
+         * bounded queue. */
         if (r >= 0)
-                r = nd_store_pool_new(o->store_uri, o->pool, o->max_queued, o->queue_timeout_ms, &srv.pool);
+                r = nd_store_pool_new(o->store_uri, nd_store_uri_is_postgres(o->store_uri) ? o->pool : 1,
+                                      o->max_queued, o->queue_timeout_ms, &srv.pool);
         if (r >= 0)
                 r = nd_metrics_new(&srv.metrics);
         if (r >= 0) {
@@ -791,9 +750,16 @@ int nd_serve_run(const struct nd_serve_options *o)
         pthread_sigmask(SIG_BLOCK, &mask, NULL);
         signal(SIGPIPE, SIG_IGN);
 
+        /* Without the option, libmicrohttpd sets SO_REUSEADDR, and a server
+         * restarted at once can listen again beside the sockets its last
+         * run left closing; with it at 0 it would not. So: there, or not. */
+        struct MHD_OptionItem reuse_port[] = {
+                { o->reuse_port ? MHD_OPTION_LISTENING_ADDRESS_REUSE : MHD_OPTION_END, 1, NULL },
+                { MHD_OPTION_END, 0, NULL },
+        };
         d = MHD_start_daemon(flags, 0, NULL, NULL, handle, &srv,
                              MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-                             MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)(o->reuse_port ? 1 : 0),
+                             MHD_OPTION_ARRAY, reuse_port,
                              MHD_OPTION_THREAD_POOL_SIZE, (unsigned)o->threads,
                              MHD_OPTION_CONNECTION_LIMIT, (unsigned)o->max_connections,
                              MHD_OPTION_CONNECTION_TIMEOUT, o->idle_timeout_s,
@@ -812,13 +778,16 @@ int nd_serve_run(const struct nd_serve_options *o)
         {
                 char *shown = nd_store_redact_uri(o->store_uri);
                 log_notice("serve: listening on %s%s, store %s, at most %zu store connections", o->listen,
-                           cert ? " (TLS)" : "", shown ? shown : "(store)", o->pool);
+                           cert ? " (TLS)" : "", shown ? shown : "(store)",
+                           nd_store_uri_is_postgres(o->store_uri) ? o->pool : (size_t)1);
                 free(shown);
         }
         if (!o->tokens)
                 log_warning("serve: no --tokens: anyone on this host may read and write; loopback only");
-        r = start_pruner(&srv);
-        if (r < 0)
+        else if (!cert && !loopback)
+                log_warning("serve: tokens travel in clear text over plain HTTP on %s: give --tls-cert and --tls-key",
+                            o->listen);
+        if (o->retention_s && nd_ticker_start(PRUNE_EVERY_MS, prune, &srv, &srv.pruner) < 0)
                 log_warning("serve: cannot start the pruner: nothing will be pruned");
         sd_notifyf(0, "READY=1\nSTATUS=listening on %s", o->listen);
 
@@ -833,7 +802,7 @@ int nd_serve_run(const struct nd_serve_options *o)
         sd_notify(0, "STOPPING=1");
         log_notice("serve: stopping (signal %d)", sig);
         MHD_stop_daemon(d);
-        stop_pruner(&srv);
+        srv.pruner = nd_ticker_stop(srv.pruner);
         r = 0;
 out:
         nd_live_forward_stop(srv.forward);

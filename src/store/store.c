@@ -63,6 +63,11 @@ char *nd_store_redact_uri(const char *uri)
         return out;
 }
 
+bool nd_store_uri_is_postgres(const char *uri)
+{
+        return has_prefix(uri, "postgres://") || has_prefix(uri, "postgresql://");
+}
+
 static const struct nd_store_ops *ops_for(const char *uri)
 {
         if (has_prefix(uri, "postgres://") || has_prefix(uri, "postgresql://"))

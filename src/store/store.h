@@ -120,6 +120,8 @@ struct nd_store {
 
 /* The store URI to use: uri if set, else $NETDEP_STORE, else the default. */
 const char *nd_store_default_uri(const char *uri);
+/* Whether a URI names PostgreSQL (else SQLite, a file one writer at a time). */
+bool nd_store_uri_is_postgres(const char *uri);
 
 /* Writes uri with the password of a URI's userinfo (and any password=
  * parameter) replaced by "***". Returns a malloc'd string or NULL. */

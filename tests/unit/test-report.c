@@ -84,6 +84,7 @@ static void test_refusals(void **state)
         refused(HEAD "\"links\":[], \"indicators\":{\"load\":[1,2]}}", "indicators.load");
         refused(HEAD "\"links\":[], \"indicators\":{\"nginx\":{\"errors_per_s\":{\"200\":1}}}}", "HTTP status");
         refused(HEAD "\"links\":[], \"indicators\":{\"nginx\":{\"requests_per_s\":-1}}}", "out of range");
+        refused(HEAD "\"links\":[], \"indicators\":{\"nginx\":{\"errors_per_s\":{\"0404\":1}}}}", "HTTP status");
         refused("{\"netdep_report\":2,\"hostname\":\"a\"}", "netdep_report");
 }
 

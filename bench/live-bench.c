@@ -4,7 +4,7 @@
  *
  *   live-bench [--hosts N] [--connections C] [--duration S] [--runs R] [--netdep PATH]
  *
- * The fleet: N (10,000) hosts, host i named h0000i at 10.D.R.K (D = 1 +
+ * The fleet: N (10,000) hosts, host i named h%05u at 10.D.R.K (D = 1 +
  * i % 6, R = 1 + (i / 6) % 10, K = 1 + i / 60), placed by 60 role rules,
  * one a /24: datacenter dcD, role web, lb, app, api, db, cache, queue,
  * search, batch or mon by R. Each host reports 20 links, to the hosts i +
@@ -420,8 +420,10 @@ static int post_reports(const struct bench_options *o, const struct fleet *f, co
         char url[96];
         int running, r = 0;
 
-        if (!posters || !multi)
+        if (!posters || !multi) {
+                curl_multi_cleanup(multi);
                 return bench_error(-ENOMEM, "Failed to set up libcurl: %m");
+        }
         snprintf(url, sizeof(url), "%s/api/v1/report", s->base);
         headers = curl_slist_append(headers, "Content-Type: application/json");
         headers = curl_slist_append(headers, "Content-Encoding: gzip");

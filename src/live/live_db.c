@@ -74,6 +74,11 @@ static const char *const statements[_ST_MAX] = {
         [ST_ALERT] = "INSERT INTO alerts (ts, kind, subject, state, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
 };
 
+const char *nd_live_schema(void)
+{
+        return schema;
+}
+
 int nd_live_exec(struct nd_live *live, const char *sql)
 {
         char *err = NULL;

@@ -34,6 +34,9 @@
 
 struct nd_live;
 
+/* The CREATE statements of the tables above, as one SQL text. */
+const char *nd_live_schema(void);
+
 int nd_live_new(const struct nd_link_policy *policy, struct nd_live **ret);
 struct nd_live *nd_live_free(struct nd_live *live);
 

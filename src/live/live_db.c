@@ -29,6 +29,7 @@ static const char schema[] =
         " rounds INTEGER, clean_run INTEGER,"
         " PRIMARY KEY (src, dst, port, kind)) WITHOUT ROWID;"
         "CREATE INDEX links_dst_host ON links (dst_host);"
+        "CREATE INDEX links_dst ON links (dst);"
         "CREATE TABLE host_addrs (addr TEXT PRIMARY KEY, host TEXT NOT NULL) WITHOUT ROWID;"
         "CREATE INDEX host_addrs_host ON host_addrs (host);"
         "CREATE TABLE nginx_errors (host TEXT NOT NULL, status INTEGER NOT NULL, rate REAL,"
@@ -52,12 +53,18 @@ static const char *const statements[_ST_MAX] = {
         [ST_ERROR_PUT] = "INSERT OR REPLACE INTO nginx_errors (host, status, rate) VALUES (?1, ?2, ?3)",
         [ST_LINKS_OF] = "SELECT dst, port, kind, down, failed_bits, refused_bits, lossy_bits, rounds, clean_run,"
                         " state, state_since, dst_host FROM links WHERE src = ?1",
+        /* Updated in place; where the far end is (dst_host and its place)
+         * is set when the link is new, and by ST_LINKS_RENAME when a host
+         * shows up with the address. */
         [ST_LINK_PUT] =
-                "INSERT OR REPLACE INTO links (src, dst, port, kind, dst_host, dst_dc, dst_service, dst_role,"
+                "INSERT INTO links (src, dst, port, kind, dst_host, dst_dc, dst_service, dst_role,"
                 " sent, lost, refused, loss, rtt_p50, rtt_p99, state, state_since, history, last_report,"
                 " down, failed_bits, refused_bits, lossy_bits, rounds, clean_run)"
                 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,"
-                " ?19, ?20, ?21, ?22, ?23, ?24)",
+                " ?19, ?20, ?21, ?22, ?23, ?24)"
+                " ON CONFLICT (src, dst, port, kind) DO UPDATE SET sent = ?9, lost = ?10, refused = ?11, loss = ?12,"
+                " rtt_p50 = ?13, rtt_p99 = ?14, state = ?15, state_since = ?16, history = ?17, last_report = ?18,"
+                " down = ?19, failed_bits = ?20, refused_bits = ?21, lossy_bits = ?22, rounds = ?23, clean_run = ?24",
         [ST_LINK_DELETE] = "DELETE FROM links WHERE src = ?1 AND dst = ?2 AND port = ?3 AND kind = ?4",
         /* A host's counts, from its own links and others' links to it;
          * links whose reporter went quiet count for nothing. */
@@ -72,6 +79,12 @@ static const char *const statements[_ST_MAX] = {
         [ST_HOST_STATE] = "SELECT disconnects, broken_peers, stale, state FROM hosts WHERE name = ?1",
         [ST_HOST_SET_STATE] = "UPDATE hosts SET broken = ?2, state = ?3 WHERE name = ?1",
         [ST_ALERT] = "INSERT INTO alerts (ts, kind, subject, state, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+        [ST_HOST_ADDRS_OF] = "SELECT addrs FROM hosts WHERE name = ?1",
+        [ST_LINKS_RENAME] = "UPDATE links SET (dst_host, dst_dc, dst_service, dst_role) ="
+                            " (SELECT name, dc, service, role FROM hosts WHERE name = ?2) WHERE dst = ?1",
+        [ST_BEGIN] = "BEGIN",
+        [ST_COMMIT] = "COMMIT",
+        [ST_ROLLBACK] = "ROLLBACK",
 };
 
 const char *nd_live_schema(void)
@@ -296,6 +309,7 @@ static int put_host(struct nd_live *live, const struct nd_report *r, int64_t now
         sqlite3_stmt *st;
         char *addrs;
         size_t len = 1;
+        bool same_addrs;
 
         for (size_t i = 0; i < r->n_addrs; i++)
                 len += strlen(r->addrs[i]) + 1;
@@ -307,6 +321,11 @@ static int put_host(struct nd_live *live, const struct nd_report *r, int64_t now
                 strcat(addrs, r->addrs[i]);
         }
         rule = role_of(live, r->hostname, addrs);
+        st = stmt(live, ST_HOST_ADDRS_OF);
+        sqlite3_bind_text(st, 1, r->hostname, -1, SQLITE_STATIC);
+        same_addrs = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0) &&
+                     strcmp((const char *)sqlite3_column_text(st, 0), addrs) == 0;
+        sqlite3_reset(st);
 
         st = stmt(live, ST_HOST_UPSERT);
         sqlite3_bind_text(st, 1, r->hostname, -1, SQLITE_STATIC);
@@ -331,16 +350,24 @@ static int put_host(struct nd_live *live, const struct nd_report *r, int64_t now
         if (done(live, st) < 0)
                 return -EIO;
 
-        st = stmt(live, ST_HOST_ADDRS_CLEAR);
-        sqlite3_bind_text(st, 1, r->hostname, -1, SQLITE_STATIC);
-        if (done(live, st) < 0)
-                return -EIO;
-        for (size_t i = 0; i < r->n_addrs; i++) {
-                st = stmt(live, ST_HOST_ADDR_PUT);
-                sqlite3_bind_text(st, 1, r->addrs[i], -1, SQLITE_STATIC);
-                sqlite3_bind_text(st, 2, r->hostname, -1, SQLITE_STATIC);
+        /* A host new, or with new addresses: links to them now end at it. */
+        if (!same_addrs) {
+                st = stmt(live, ST_HOST_ADDRS_CLEAR);
+                sqlite3_bind_text(st, 1, r->hostname, -1, SQLITE_STATIC);
                 if (done(live, st) < 0)
                         return -EIO;
+                for (size_t i = 0; i < r->n_addrs; i++) {
+                        st = stmt(live, ST_HOST_ADDR_PUT);
+                        sqlite3_bind_text(st, 1, r->addrs[i], -1, SQLITE_STATIC);
+                        sqlite3_bind_text(st, 2, r->hostname, -1, SQLITE_STATIC);
+                        if (done(live, st) < 0)
+                                return -EIO;
+                        st = stmt(live, ST_LINKS_RENAME);
+                        sqlite3_bind_text(st, 1, r->addrs[i], -1, SQLITE_STATIC);
+                        sqlite3_bind_text(st, 2, r->hostname, -1, SQLITE_STATIC);
+                        if (done(live, st) < 0)
+                                return -EIO;
+                }
         }
         st = stmt(live, ST_ERRORS_CLEAR);
         sqlite3_bind_text(st, 1, r->hostname, -1, SQLITE_STATIC);
@@ -470,8 +497,12 @@ static int put_link(struct nd_live *live, const char *src, const struct nd_link_
         int64_t since = prev && before == s.health ? prev->since : now;
         sqlite3_stmt *st = stmt(live, ST_HOST_OF_ADDR);
 
+        /* The far end's host, for a new link (then kept up to date by
+         * ST_LINKS_RENAME and nd_live_set_roles()). */
+        if (prev)
+                snprintf(dst_host, sizeof(dst_host), "%s", prev->dst_host);
         sqlite3_bind_text(st, 1, l->addr, -1, SQLITE_STATIC);
-        if (sqlite3_step(st) == SQLITE_ROW) {
+        if (!prev && sqlite3_step(st) == SQLITE_ROW) {
 #define COPY(buf, i) snprintf(buf, sizeof(buf), "%s", sqlite3_column_text(st, i) ? (const char *)sqlite3_column_text(st, i) : "")
                 COPY(dst_host, 0);
                 COPY(dst_dc, 1);
@@ -512,9 +543,15 @@ static int put_link(struct nd_live *live, const char *src, const struct nd_link_
         if (done(live, st) < 0)
                 return -EIO;
 
-        if (!edge && before != ND_HEALTH_STALE)
+        /* Counts change only with a link that is new, back from stale,
+         * or crossed between up and down: most rounds recount nothing. */
+        if (prev && !edge && before != ND_HEALTH_STALE)
                 return 0;
-        if (names_add(recount, dst_host) < 0 || (prev && names_add(recount, prev->dst_host) < 0))
+        if (names_add(recount, src) < 0)
+                return -ENOMEM;
+        /* The far end's count of hosts that cannot reach it: only a link
+         * that can be down moves it, and a new one is not yet. */
+        if (prev && names_add(recount, dst_host) < 0)
                 return -ENOMEM;
         if (!edge)
                 return 0;
@@ -544,7 +581,7 @@ static int apply_locked(struct nd_live *live, const struct nd_report *r, int64_t
         k = put_host(live, r, now);
         if (k >= 0)
                 k = load_prev(live, r->hostname, &prev);
-        if (k >= 0)
+        if (k >= 0 && was_stale)
                 k = names_add(&recount, r->hostname);
         for (size_t i = 0; k >= 0 && i < r->n_links; i++) {
                 struct prev_link *p = find_prev(&prev, &r->links[i]);
@@ -563,6 +600,8 @@ static int apply_locked(struct nd_live *live, const struct nd_report *r, int64_t
                 sqlite3_bind_int(st, 3, p->port);
                 sqlite3_bind_text(st, 4, nd_link_kind_name(p->kind), -1, SQLITE_STATIC);
                 k = done(live, st);
+                if (k >= 0)
+                        k = names_add(&recount, r->hostname);
                 if (k >= 0 && p->state.down)
                         k = names_add(&recount, p->dst_host);
         }
@@ -580,13 +619,13 @@ int nd_live_apply(struct nd_live *live, const struct nd_report *r, int64_t now, 
         int k;
 
         pthread_mutex_lock(&live->lock);
-        k = nd_live_exec(live, "BEGIN");
+        k = done(live, stmt(live, ST_BEGIN));
         if (k >= 0) {
                 k = apply_locked(live, r, now);
                 if (k < 0)
                         nd_why_set(why, why_size, "live state: %s",
                                    k == -ENOMEM ? "out of memory" : sqlite3_errmsg(live->db));
-                nd_live_exec(live, k < 0 ? "ROLLBACK" : "COMMIT");
+                done(live, stmt(live, k < 0 ? ST_ROLLBACK : ST_COMMIT));
         }
         pthread_mutex_unlock(&live->lock);
         return k;

@@ -20,6 +20,11 @@ enum live_stmt {
         ST_HOST_STATE,
         ST_HOST_SET_STATE,
         ST_ALERT,
+        ST_HOST_ADDRS_OF,
+        ST_LINKS_RENAME,
+        ST_BEGIN,
+        ST_COMMIT,
+        ST_ROLLBACK,
         _ST_MAX,
 };
 

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
 
 #include "agent/flush_json.h"
 #include "bench-util.h"
@@ -153,30 +155,117 @@ static void count_done(struct post_counts *c, struct slot *s, CURLcode result)
         }
 }
 
+/* A multi handle driven by socket events (curl_multi_socket_action on
+ * epoll), not curl_multi_perform(), which walks every transfer at each
+ * call: with hundreds of agents that walk would cost the simulated agents
+ * more CPU than serve uses. */
+struct driver {
+        CURLM *multi;
+        int epfd;
+        double timer_at; /* monotonic seconds; < 0: no timer */
+};
+
+static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+        struct driver *d = userp;
+        struct epoll_event ev = { .data.fd = fd };
+
+        if (what == CURL_POLL_REMOVE) {
+                epoll_ctl(d->epfd, EPOLL_CTL_DEL, fd, NULL);
+                curl_multi_assign(d->multi, fd, NULL);
+                return 0;
+        }
+        ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0) | (what & CURL_POLL_OUT ? EPOLLOUT : 0);
+        if (socketp)
+                epoll_ctl(d->epfd, EPOLL_CTL_MOD, fd, &ev);
+        else {
+                if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 && errno == EEXIST)
+                        epoll_ctl(d->epfd, EPOLL_CTL_MOD, fd, &ev);
+                curl_multi_assign(d->multi, fd, d); /* any non-NULL: registered */
+        }
+        return 0;
+}
+
+static int on_timer(CURLM *multi, long timeout_ms, void *userp)
+{
+        struct driver *d = userp;
+
+        d->timer_at = timeout_ms < 0 ? -1 : monotonic_s() + (double)timeout_ms / 1e3;
+        return 0;
+}
+
+static int driver_init(struct driver *d, long max_connections)
+{
+        pthread_once(&curl_once, curl_setup);
+        *d = (struct driver){ .epfd = epoll_create1(EPOLL_CLOEXEC), .timer_at = -1 };
+        if (d->epfd < 0)
+                return -errno;
+        d->multi = curl_multi_init();
+        if (!d->multi) {
+                close(d->epfd);
+                return -ENOMEM;
+        }
+        curl_multi_setopt(d->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+        curl_multi_setopt(d->multi, CURLMOPT_SOCKETDATA, d);
+        curl_multi_setopt(d->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+        curl_multi_setopt(d->multi, CURLMOPT_TIMERDATA, d);
+        curl_multi_setopt(d->multi, CURLMOPT_MAXCONNECTS, max_connections);
+        return 0;
+}
+
+/* Closes every connection the multi handle holds. */
+static void driver_done(struct driver *d)
+{
+        if (d->multi)
+                curl_multi_cleanup(d->multi);
+        if (d->epfd >= 0)
+                close(d->epfd);
+        d->multi = NULL;
+        d->epfd = -1;
+}
+
+/* Waits up to POLL_MS for sockets or the timer, and lets libcurl act. */
+static void driver_step(struct driver *d)
+{
+        struct epoll_event events[256];
+        double now = monotonic_s();
+        int timeout = POLL_MS, n, running;
+
+        if (d->timer_at >= 0) {
+                double left_ms = (d->timer_at - now) * 1e3;
+                timeout = left_ms <= 0 ? 0 : left_ms < POLL_MS ? (int)left_ms + 1 : POLL_MS;
+        }
+        n = epoll_wait(d->epfd, events, 256, timeout);
+        for (int i = 0; i < n; i++) {
+                int flags = (events[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
+                            (events[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+                            (events[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+                curl_multi_socket_action(d->multi, events[i].data.fd, flags, &running);
+        }
+        if (d->timer_at >= 0 && monotonic_s() >= d->timer_at) {
+                d->timer_at = -1;
+                curl_multi_socket_action(d->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+        }
+}
+
 int agents_post_until(struct posting_agent *agents, size_t n, const char *ca_file, double until,
                       const volatile sig_atomic_t *interrupted, struct post_counts *ret, double *ret_end)
 {
         struct post_counts counts = {};
         struct slot *slots = calloc(n, sizeof(*slots));
-        CURLM *multi;
+        struct driver d;
         size_t active = 0;
         double end = monotonic_s();
-        int r = 0;
+        int r;
 
-        pthread_once(&curl_once, curl_setup);
-        multi = curl_multi_init();
-        if (!slots || !multi) {
-                free(slots);
-                if (multi)
-                        curl_multi_cleanup(multi);
+        if (!slots)
                 return -ENOMEM;
-        }
-        curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, (long)n + 16);
+        r = driver_init(&d, (long)n + 16);
         for (size_t i = 0; i < n && r >= 0; i++) {
                 r = slot_init(&slots[i], ca_file);
                 if (r >= 0) {
                         slot_aim(&slots[i], &agents[i], false);
-                        if (curl_multi_add_handle(multi, slots[i].curl) != CURLM_OK)
+                        if (curl_multi_add_handle(d.multi, slots[i].curl) != CURLM_OK)
                                 r = -ENOMEM;
                         else
                                 active++;
@@ -184,7 +273,7 @@ int agents_post_until(struct posting_agent *agents, size_t n, const char *ca_fil
         }
         while (r >= 0 && active > 0) {
                 struct CURLMsg *msg;
-                int running, left;
+                int left;
 
                 if (interrupted && *interrupted) {
                         r = -EINTR;
@@ -195,8 +284,8 @@ int agents_post_until(struct posting_agent *agents, size_t n, const char *ca_fil
                                         DRAIN_S);
                         break;
                 }
-                curl_multi_perform(multi, &running);
-                while ((msg = curl_multi_info_read(multi, &left))) {
+                driver_step(&d);
+                while ((msg = curl_multi_info_read(d.multi, &left))) {
                         struct slot *s;
 
                         if (msg->msg != CURLMSG_DONE)
@@ -204,23 +293,22 @@ int agents_post_until(struct posting_agent *agents, size_t n, const char *ca_fil
                         curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&s);
                         count_done(&counts, s, msg->data.result);
                         end = monotonic_s();
-                        curl_multi_remove_handle(multi, s->curl);
+                        curl_multi_remove_handle(d.multi, s->curl);
                         active--;
                         if (end < until) {
                                 slot_aim(s, s->agent, false);
-                                if (curl_multi_add_handle(multi, s->curl) == CURLM_OK)
+                                if (curl_multi_add_handle(d.multi, s->curl) == CURLM_OK)
                                         active++;
                         }
                 }
-                if (active > 0)
-                        curl_multi_poll(multi, NULL, 0, POLL_MS, NULL);
         }
         for (size_t i = 0; i < n; i++)
                 if (slots[i].curl) {
-                        curl_multi_remove_handle(multi, slots[i].curl);
+                        if (d.multi)
+                                curl_multi_remove_handle(d.multi, slots[i].curl);
                         curl_easy_cleanup(slots[i].curl);
                 }
-        curl_multi_cleanup(multi);
+        driver_done(&d);
         free(slots);
         if (r < 0)
                 return r;
@@ -230,7 +318,7 @@ int agents_post_until(struct posting_agent *agents, size_t n, const char *ca_fil
 }
 
 struct agent_crowd {
-        CURLM *multi;
+        struct driver driver;
         struct slot *slots;
         size_t n_slots;
 };
@@ -239,12 +327,11 @@ struct agent_crowd *agent_crowd_free(struct agent_crowd *c)
 {
         if (!c)
                 return NULL;
-        /* The multi handle holds the connections: cleaning it up closes them. */
         for (size_t i = 0; i < c->n_slots; i++)
-                if (c->slots[i].curl)
-                        curl_multi_remove_handle(c->multi, c->slots[i].curl);
-        if (c->multi)
-                curl_multi_cleanup(c->multi);
+                if (c->slots[i].curl && c->driver.multi)
+                        curl_multi_remove_handle(c->driver.multi, c->slots[i].curl);
+        /* The multi handle holds the connections: this closes them. */
+        driver_done(&c->driver);
         for (size_t i = 0; i < c->n_slots; i++)
                 if (c->slots[i].curl)
                         curl_easy_cleanup(c->slots[i].curl);
@@ -260,26 +347,21 @@ int agent_crowd_connect(struct posting_agent *agents, size_t n, const char *ca_f
         struct post_counts counts = {};
         struct agent_crowd *c = calloc(1, sizeof(*c));
         size_t next = 0, active = 0;
-        int r = 0;
+        int r;
 
-        pthread_once(&curl_once, curl_setup);
         if (!c)
                 return -ENOMEM;
+        c->driver.epfd = -1;
         c->n_slots = max_in_flight < n ? max_in_flight : n;
         c->slots = calloc(c->n_slots, sizeof(*c->slots));
-        c->multi = curl_multi_init();
-        if (!c->slots || !c->multi) {
-                agent_crowd_free(c);
-                return -ENOMEM;
-        }
         /* Every connection stays in the multi handle's cache once its post
          * is answered: room for all of them. */
-        curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, (long)n + 64);
+        r = c->slots ? driver_init(&c->driver, (long)n + 64) : -ENOMEM;
         for (size_t i = 0; i < c->n_slots && r >= 0; i++) {
                 r = slot_init(&c->slots[i], ca_file);
                 if (r >= 0) {
                         slot_aim(&c->slots[i], &agents[next++], true);
-                        if (curl_multi_add_handle(c->multi, c->slots[i].curl) != CURLM_OK)
+                        if (curl_multi_add_handle(c->driver.multi, c->slots[i].curl) != CURLM_OK)
                                 r = -ENOMEM;
                         else
                                 active++;
@@ -287,7 +369,7 @@ int agent_crowd_connect(struct posting_agent *agents, size_t n, const char *ca_f
         }
         while (r >= 0 && active > 0) {
                 struct CURLMsg *msg;
-                int running, left;
+                int left;
 
                 if (interrupted && *interrupted) {
                         r = -EINTR;
@@ -298,24 +380,22 @@ int agent_crowd_connect(struct posting_agent *agents, size_t n, const char *ca_f
                                         DRAIN_S);
                         break;
                 }
-                curl_multi_perform(c->multi, &running);
-                while ((msg = curl_multi_info_read(c->multi, &left))) {
+                driver_step(&c->driver);
+                while ((msg = curl_multi_info_read(c->driver.multi, &left))) {
                         struct slot *s;
 
                         if (msg->msg != CURLMSG_DONE)
                                 continue;
                         curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&s);
                         count_done(&counts, s, msg->data.result);
-                        curl_multi_remove_handle(c->multi, s->curl);
+                        curl_multi_remove_handle(c->driver.multi, s->curl);
                         active--;
                         if (next < n && monotonic_s() < deadline) {
                                 slot_aim(s, &agents[next++], true);
-                                if (curl_multi_add_handle(c->multi, s->curl) == CURLM_OK)
+                                if (curl_multi_add_handle(c->driver.multi, s->curl) == CURLM_OK)
                                         active++;
                         }
                 }
-                if (active > 0)
-                        curl_multi_poll(c->multi, NULL, 0, POLL_MS, NULL);
         }
         if (r < 0) {
                 agent_crowd_free(c);

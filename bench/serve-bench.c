@@ -80,6 +80,7 @@
 #include "fleet-flush.h"
 #include "hold.h"
 #include "run-command.h"
+#include "serve-proc.h"
 #include "shared/cleanup.h"
 #include "store/store.h"
 
@@ -95,14 +96,12 @@
 #define FLOWS 50
 #define ROUNDS 4 /* a host's flushes cycle over these, a minute apart */
 #define MAX_SERVES 2
-#define BASE_PORT 8471
+#define BASE_PORT 8471 /* and up: each serve a port of its own */
 #define CROWD_EDGES 5
 #define CROWD_IN_FLIGHT 64
 #define CROWD_DEADLINE_S 90
 #define CROWD_IDLE_S 2
-#define CROWD_MAX_CONNECTIONS "20000"
-#define SERVE_START_S 20
-#define SERVE_STOP_S 15
+#define SERVE_MAX_CONNECTIONS "20000"
 #define SAMPLE_EVERY_MS 20
 #define LOOK_TIMEOUT_S 30
 #define OPEN_FILES 65536
@@ -126,14 +125,10 @@ typedef char token_text[TOKEN_CHARS + 1];
 struct bench {
         const struct options *o;
         char dir[64]; /* /tmp/serve-bench.XXXXXX */
-        char cert[PATH_MAX], key[PATH_MAX];
         char fleet_tokens[PATH_MAX], crowd_tokens[PATH_MAX], reader_token[PATH_MAX];
         token_text *fleet, *crowd; /* a token per agent */
         int64_t ts0; /* round 0's */
-        /* Each serve gets a port no serve had: serve binds without
-         * SO_REUSEADDR, and its predecessor's connections linger in
-         * TIME_WAIT. */
-        uint16_t next_port;
+        struct serve_setup serve;
         PGconn *sampler_conn;
 };
 
@@ -163,34 +158,6 @@ static const char *grouped(double v, char buf[static 32])
 }
 
 /* ---- files: certificate, tokens ---- */
-
-static int run_quiet(const char *const *argv, unsigned timeout_s)
-{
-        _cleanup_close_ int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
-        int status, r;
-        pid_t pid;
-
-        if (devnull < 0)
-                return -errno;
-        r = spawn(argv, devnull, devnull, &pid);
-        if (r < 0)
-                return bench_error(r, "Failed to start %s: %m", argv[0]);
-        r = reap(pid, monotonic_s() + timeout_s, &bench_interrupted, &status, NULL);
-        if (r < 0)
-                return r;
-        return exited_ok(status) ? 0 : bench_error(-EPROTO, "%s %s failed", argv[0], argv[1]);
-}
-
-static int make_certificate(struct bench *b)
-{
-        const char *argv[] = { "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                               "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-addext",
-                               "subjectAltName=IP:127.0.0.1", "-keyout", b->key, "-out", b->cert, NULL };
-
-        snprintf(b->cert, sizeof(b->cert), "%s/cert.pem", b->dir);
-        snprintf(b->key, sizeof(b->key), "%s/key.pem", b->dir);
-        return run_quiet(argv, 30);
-}
 
 static int make_tokens(token_text *tokens, size_t n)
 {
@@ -233,7 +200,7 @@ static int make_files(struct bench *b)
         token_text reader;
         int r;
 
-        r = make_certificate(b);
+        r = serve_make_certificate(&b->serve);
         if (r < 0)
                 return r;
         b->fleet = calloc(o->agents, sizeof(*b->fleet));
@@ -257,103 +224,6 @@ static int make_files(struct bench *b)
         if (!f || fprintf(f, "%s\n", reader) < 0 || fflush(f) != 0)
                 return bench_error(-errno, "Failed to write %s: %m", b->reader_token);
         return 0;
-}
-
-/* ---- netdep serve processes ---- */
-
-struct serve_proc {
-        pid_t pid;
-        uint16_t port;
-        char base[64]; /* https://127.0.0.1:PORT */
-        char flush_url[96];
-        char log[PATH_MAX];
-};
-
-static void print_log_tail(const char *path)
-{
-        char text[2048];
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-        off_t size = fd >= 0 ? lseek(fd, 0, SEEK_END) : -1;
-        ssize_t n;
-
-        if (size < 0)
-                return;
-        n = pread(fd, text, sizeof(text) - 1, size > (off_t)sizeof(text) - 1 ? size - (off_t)sizeof(text) + 1 : 0);
-        if (n > 0) {
-                text[n] = '\0';
-                fprintf(stderr, "--- %s:\n%s", path, text);
-        }
-}
-
-static int serve_stop(struct serve_proc *s)
-{
-        int status, r;
-
-        if (s->pid <= 0)
-                return 0;
-        kill(s->pid, SIGTERM);
-        r = reap(s->pid, monotonic_s() + SERVE_STOP_S, NULL, &status, NULL);
-        s->pid = 0;
-        if (r == -ETIMEDOUT)
-                return bench_error(r, "serve on port %u did not stop within %d s", s->port, SERVE_STOP_S);
-        return 0;
-}
-
-static int serve_start(struct bench *b, const char *tokens, const char *max_connections, struct serve_proc *ret)
-{
-        uint16_t port = b->next_port++;
-        char listen[32], pool[16];
-        const char *argv[] = { b->o->netdep, "serve", "--store", b->o->uri, "--listen", listen, "--tokens", tokens,
-                               "--tls-cert", b->cert, "--tls-key", b->key, "--pool", pool, "--max-connections",
-                               max_connections, NULL };
-        _cleanup_close_ int log_fd = -EBADF;
-        struct serve_proc s = { .port = port };
-        char ready_url[128];
-        double deadline = monotonic_s() + SERVE_START_S;
-        long status = 0;
-        int r;
-
-        snprintf(listen, sizeof(listen), "127.0.0.1:%u", port);
-        snprintf(pool, sizeof(pool), "%u", b->o->pool);
-        snprintf(s.base, sizeof(s.base), "https://127.0.0.1:%u", port);
-        snprintf(s.flush_url, sizeof(s.flush_url), "%s/api/v1/flush", s.base);
-        snprintf(s.log, sizeof(s.log), "%s/serve-%u.log", b->dir, port);
-        snprintf(ready_url, sizeof(ready_url), "%s/readyz", s.base);
-        log_fd = open(s.log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-        if (log_fd < 0)
-                return bench_error(-errno, "Failed to create %s: %m", s.log);
-        r = spawn(argv, -1, log_fd, &s.pid);
-        if (r < 0)
-                return bench_error(r, "Failed to start %s serve: %m", b->o->netdep);
-        for (;;) {
-                if (waitpid(s.pid, NULL, WNOHANG) == s.pid) {
-                        print_log_tail(s.log);
-                        return bench_error(-ECHILD, "serve on port %u exited at start", port);
-                }
-                if (http_get_status(ready_url, b->cert, 1000, &status) >= 0 && status == 200)
-                        break;
-                if (monotonic_s() > deadline || bench_interrupted) {
-                        serve_stop(&s);
-                        print_log_tail(s.log);
-                        return bench_error(-ETIMEDOUT, "serve on port %u not ready within %d s", port,
-                                           SERVE_START_S);
-                }
-                usleep(50 * 1000);
-        }
-        *ret = s;
-        return 0;
-}
-
-static uint64_t serves_cpu_ticks(const struct serve_proc *s, size_t n)
-{
-        uint64_t ticks = 0;
-
-        for (size_t i = 0; i < n; i++) {
-                struct proc_sample p;
-                if (sample_proc(s[i].pid, &p) >= 0)
-                        ticks += p.cpu_ticks;
-        }
-        return ticks;
 }
 
 /* ---- PostgreSQL client backends, sampled ---- */
@@ -604,7 +474,7 @@ static int run_serve(struct bench *b, unsigned n_serves, enum range range, struc
 
         r = agents ? fleet_bodies_make(b, range, o->agents, ROUNDS, FLOWS, "host", &bodies) : -ENOMEM;
         for (unsigned i = 0; i < n_serves && r >= 0; i++) {
-                r = serve_start(b, b->fleet_tokens, CROWD_MAX_CONNECTIONS, &serves[i]);
+                r = serve_start(&b->serve, b->fleet_tokens, SERVE_MAX_CONNECTIONS, &serves[i]);
                 if (r >= 0)
                         n_started++;
         }
@@ -623,7 +493,7 @@ static int run_serve(struct bench *b, unsigned n_serves, enum range range, struc
                 cpu0 = own_cpu_seconds();
                 machine_ticks(&busy0, &total0);
                 start = monotonic_s();
-                r = agents_post_until(agents, o->agents, b->cert, start + o->duration_s, &bench_interrupted,
+                r = agents_post_until(agents, o->agents, b->serve.cert, start + o->duration_s, &bench_interrupted,
                                       &run.counts, &end);
                 machine_ticks(&busy1, &total1);
                 run.agents_cpu_s = own_cpu_seconds() - cpu0;
@@ -710,7 +580,7 @@ static int run_crowd(struct bench *b, struct crowd_run *ret)
 
         r = agents ? fleet_bodies_make(b, RANGE_CROWD, o->connections, 1, CROWD_EDGES, "crowd", &bodies) : -ENOMEM;
         if (r >= 0)
-                r = serve_start(b, b->crowd_tokens, CROWD_MAX_CONNECTIONS, &serve);
+                r = serve_start(&b->serve, b->crowd_tokens, SERVE_MAX_CONNECTIONS, &serve);
         for (unsigned i = 0; i < o->connections && r >= 0; i++) {
                 r = posting_agent_init(&agents[i], serve.flush_url, b->crowd[i], &bodies.items[i], 1);
                 if (r >= 0)
@@ -720,7 +590,7 @@ static int run_crowd(struct bench *b, struct crowd_run *ret)
                 run.idle_rss_kib = p.rss_kib;
         if (r >= 0) {
                 start = monotonic_s();
-                r = agent_crowd_connect(agents, o->connections, b->cert, CROWD_IN_FLIGHT,
+                r = agent_crowd_connect(agents, o->connections, b->serve.cert, CROWD_IN_FLIGHT,
                                         start + CROWD_DEADLINE_S, &bench_interrupted, &crowd, &run.counts);
                 run.connect_s = monotonic_s() - start;
         }
@@ -741,7 +611,7 @@ static int run_crowd(struct bench *b, struct crowd_run *ret)
 
                 /* One more connection, while the crowd is held. */
                 snprintf(url, sizeof(url), "%s/readyz", serve.base);
-                if (http_get_status(url, b->cert, 10000, &run.ready_status) < 0)
+                if (http_get_status(url, b->serve.cert, 10000, &run.ready_status) < 0)
                         run.ready_status = 0;
                 run.ready_ms = (monotonic_s() - t0) * 1e3;
         }
@@ -823,11 +693,11 @@ static int run_look(struct bench *b, struct look_run *ret)
         if (server_out < 0 || store_out < 0 || !server_ms || !store_ms)
                 return -ENOMEM;
         fleet_host_addr(RANGE_ONE_SERVE, 0, host);
-        r = serve_start(b, b->fleet_tokens, CROWD_MAX_CONNECTIONS, &serve);
+        r = serve_start(&b->serve, b->fleet_tokens, SERVE_MAX_CONNECTIONS, &serve);
         if (r < 0)
                 return r;
         const char *remote[] = { o->netdep, "look", "--host", host, "--depth", "2", "--server", serve.base,
-                                 "--token-file", b->reader_token, "--ca-file", b->cert, NULL };
+                                 "--token-file", b->reader_token, "--ca-file", b->serve.cert, NULL };
         const char *local[] = { o->netdep, "look", "--host", host, "--depth", "2", "--store", o->uri, NULL };
 
         for (unsigned i = 0; i < o->look_runs && r >= 0; i++) {
@@ -1082,7 +952,7 @@ static int run(struct bench *b, struct results *res)
 int main(int argc, char **argv)
 {
         struct options o;
-        struct bench b = { .o = &o, .next_port = BASE_PORT };
+        struct bench b = { .o = &o };
         struct results res = {};
         double start = monotonic_s();
         int r;
@@ -1095,6 +965,8 @@ int main(int argc, char **argv)
         snprintf(b.dir, sizeof(b.dir), "/tmp/serve-bench.XXXXXX");
         if (!mkdtemp(b.dir))
                 return bench_error(-errno, "Failed to make a temporary directory: %m"), 1;
+        b.serve = (struct serve_setup){ .netdep = o.netdep, .store_uri = o.uri, .dir = b.dir, .pool = o.pool,
+                                        .next_port = BASE_PORT };
         r = run(&b, &res);
         if (b.sampler_conn)
                 PQfinish(b.sampler_conn);

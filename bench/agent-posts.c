@@ -102,6 +102,9 @@ static int slot_init(struct slot *s, const char *ca_file)
         curl_easy_setopt(s->curl, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
         curl_easy_setopt(s->curl, CURLOPT_TIMEOUT_MS, POST_TIMEOUT_MS);
         curl_easy_setopt(s->curl, CURLOPT_TCP_KEEPALIVE, 1L);
+        /* A held connection is closed by serve's idle timeout, if at
+         * all, not by libcurl's (118 s by default). */
+        curl_easy_setopt(s->curl, CURLOPT_MAXAGE_CONN, 3600L);
         curl_easy_setopt(s->curl, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
         curl_easy_setopt(s->curl, CURLOPT_USERAGENT, "netdep-agent/" NETDEP_VERSION);
         curl_easy_setopt(s->curl, CURLOPT_WRITEFUNCTION, keep_answer);

@@ -58,13 +58,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fleet-flush.h"
 #include "shared/cleanup.h"
 #include "store/store.h"
 
 #define TARGET_EDGES_PER_SECOND 50000.0
 #define DAY_START INT64_C(1800057600) /* a UTC midnight: every round falls on one day */
 #define ROUND_SECONDS 60 /* each round one observation bucket later */
-#define CLIENT_FLOWS 40 /* of each host's flows; the rest it serves */
 #define JOBS_MAX 64
 #define NAIVE_APPLICATION_NAME "ingest-bench-naive" /* netdep's own connections say "netdep" */
 
@@ -97,51 +97,6 @@ struct job {
         int result;
 };
 
-/* The fleet: host h of range r is 10.(100 + r).(h / 250).(h % 250 + 1). */
-static void host_addr(unsigned range, unsigned h, char buf[static ND_ADDR_TEXT_MAX])
-{
-        snprintf(buf, ND_ADDR_TEXT_MAX, "10.%u.%u.%u", 100 + range, h / 250, h % 250 + 1);
-}
-
-/* Host h's flush in round `round`: distinct edges, stable across rounds. */
-static void make_flush(const struct options *o, unsigned range, unsigned h, unsigned round,
-                       struct nd_edge_observation *rows)
-{
-        static const char *const processes[] = { "app", "worker", "cron", "backup", "metrics" };
-
-        for (unsigned i = 0; i < o->flows; i++) {
-                struct nd_edge_observation *row = &rows[i];
-
-                *row = (struct nd_edge_observation){
-                        .connections = 1 + (i + round) % 7,
-                        .rtt_us = 200 + 10 * i + round,
-                        .retrans = round,
-                        .bytes_sent = 1000ull * (i + 1) * (round + 1),
-                        .bytes_received = 3000ull * (i + 1) * (round + 1),
-                };
-                if (i < CLIENT_FLOWS) {
-                        /* 13 is prime to the fleet's size (parse_options),
-                         * so a host's 40 servers are distinct hosts. */
-                        row->side = ND_SIDE_CLIENT;
-                        host_addr(range, h, row->client.addr);
-                        snprintf(row->client.process, sizeof(row->client.process), "%s", processes[i % 5]);
-                        row->client.pgid = (int32_t)(1000 + i % 5);
-                        host_addr(range, (h + 1 + 13 * i) % o->hosts, row->server.addr);
-                        row->server.port = (uint16_t)(5432 + i % 4);
-                        row->server.pgid = -1;
-                } else {
-                        row->side = ND_SIDE_SERVER;
-                        snprintf(row->client.addr, sizeof(row->client.addr), "10.%u.%u.%u", 200 + range,
-                                 h / 250, (h % 250) ^ (i - CLIENT_FLOWS));
-                        row->client.pgid = -1;
-                        host_addr(range, h, row->server.addr);
-                        row->server.port = 80;
-                        snprintf(row->server.process, sizeof(row->server.process), "nginx");
-                        row->server.pgid = 77;
-                }
-        }
-}
-
 static double now_seconds(void)
 {
         struct timespec ts;
@@ -161,9 +116,9 @@ static int netdep_flush(struct job *j, unsigned h)
         const char *addrs[] = { addr };
         int r;
 
-        host_addr(j->run, h, addr);
+        fleet_host_addr(j->run, h, addr);
         snprintf(name, sizeof(name), "host-%u", h);
-        make_flush(j->o, j->run, h, j->round, j->rows);
+        fleet_make_flush(j->o->hosts, j->o->flows, j->run, h, j->round, j->rows);
         struct nd_ingest in = {
                 .hostname = name, .host_addrs = addrs, .n_host_addrs = 1,
                 .ts = round_ts(j->round), .first_ts = round_ts(j->round) - 30,
@@ -248,10 +203,10 @@ static int naive_flush(struct job *j, unsigned h)
         char addr[ND_ADDR_TEXT_MAX], name[32], ts_text[24];
         bool ok;
 
-        host_addr(j->run, h, addr);
+        fleet_host_addr(j->run, h, addr);
         snprintf(name, sizeof(name), "naive-%u", h);
         snprintf(ts_text, sizeof(ts_text), "%" PRId64, ts);
-        make_flush(j->o, j->run, h, j->round, j->rows);
+        fleet_make_flush(j->o->hosts, j->o->flows, j->run, h, j->round, j->rows);
         ok = naive_ok(j->conn, PQexec(j->conn, "BEGIN"), "begin") &&
              naive_ok(j->conn,
                       PQexecPrepared(j->conn, "host", 3, (const char *[]){ addr, name, ts_text }, NULL, NULL, 0),
@@ -325,8 +280,8 @@ static int parse_options(int argc, char **argv, struct options *o)
                 int r = 0;
 
                 switch (c) {
-                case 'H': r = parse_count(optarg, CLIENT_FLOWS + 1, 62500, &o->hosts); break;
-                case 'f': r = parse_count(optarg, CLIENT_FLOWS + 1, CLIENT_FLOWS + 250, &o->flows); break;
+                case 'H': r = parse_count(optarg, FLEET_CLIENT_FLOWS + 1, FLEET_MAX_HOSTS, &o->hosts); break;
+                case 'f': r = parse_count(optarg, FLEET_CLIENT_FLOWS + 1, FLEET_MAX_FLOWS, &o->flows); break;
                 case 'r': r = parse_count(optarg, 2, 100, &o->rounds); break;
                 case 'j': r = parse_count(optarg, 1, JOBS_MAX, &o->jobs); break;
                 case 'n': r = parse_count(optarg, 1, 62500, &o->naive_hosts); break;
@@ -349,7 +304,7 @@ static int parse_options(int argc, char **argv, struct options *o)
                 fprintf(stderr, "ingest-bench: give a postgresql:// URI (or set ND_TEST_STORE)\n");
                 return -1;
         }
-        if (o->hosts % 13 == 0) {
+        if (!fleet_size_ok(o->hosts)) {
                 fprintf(stderr, "ingest-bench: --hosts must not be a multiple of 13\n");
                 return -1;
         }
@@ -503,7 +458,7 @@ int main(int argc, char **argv)
                o.hosts, o.flows, o.rounds, PQserverVersion(jobs[0].conn), s->display_uri);
 
         /* The day's partition exists before anything is timed. */
-        make_flush(&o, _RUN_MAX, 0, 0, jobs[0].rows); /* addresses of no run */
+        fleet_make_flush(o.hosts, o.flows, _RUN_MAX, 0, 0, jobs[0].rows); /* addresses of no run */
         struct nd_ingest warm = { .ts = round_ts(0), .first_ts = round_ts(0), .rows = jobs[0].rows, .n_rows = 1 };
         if (nd_store_ingest(s, &warm) < 0) {
                 fprintf(stderr, "ingest-bench: %s\n", nd_store_last_error(s));

@@ -187,8 +187,12 @@ int nd_server_client_new(const char *url, const char *token_file, const char *ca
         curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, c);
         curl_easy_setopt(c->curl, CURLOPT_USERAGENT, "netdep-agent/" NETDEP_VERSION);
         curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "http,https");
-        if (c->ca_file)
+        if (c->ca_file) {
+                /* That file only: not also the system's directory, which
+                 * GnuTLS would read whole at every connection. */
                 curl_easy_setopt(c->curl, CURLOPT_CAINFO, c->ca_file);
+                curl_easy_setopt(c->curl, CURLOPT_CAPATH, NULL);
+        }
         *ret = c;
         return 0;
 }

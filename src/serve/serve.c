@@ -38,7 +38,7 @@
 #define RETRY_AFTER_BUSY_S 2
 #define RETRY_AFTER_STORE_DOWN_S 10
 #define AGENT_WINDOW_S 60
-#define CONNECTION_MEMORY (16 * 1024)
+#define CONNECTION_MEMORY (10 * 1024)
 
 struct server {
         const struct nd_serve_options *o;
@@ -766,7 +766,8 @@ int nd_serve_run(const struct nd_serve_options *o)
                              MHD_OPTION_CONNECTION_TIMEOUT, o->idle_timeout_s,
                              /* Headers and a read buffer, per connection;
                               * bodies go to a buffer of our own. 10,000
-                              * agents kept alive cost 16 KiB each, not 32. */
+                              * agents kept alive cost 10 KiB each, not 32:
+                              * a URL (a query's SQL) up to about 8 KiB. */
                              MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
                              MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096u,
                              MHD_OPTION_NOTIFY_COMPLETED, completed, &srv,

@@ -13,17 +13,7 @@
 #include <string.h>
 
 #include "live/report.h"
-#include "shared/gzip.h"
-
-#define MAX_INFLATED (1u << 20)
-
-#define check(expr)                                                                     \
-        do {                                                                            \
-                if (!(expr)) {                                                          \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #expr); \
-                        abort();                                                        \
-                }                                                                       \
-        } while (0)
+#include "fuzz-util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -92,22 +82,6 @@ static void read_and_round_trip(const char *text, size_t size)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-        char *inflated = NULL;
-        size_t inflated_size = 0;
-        int r;
-
-        if (size < 1)
-                return 0;
-        if (!(data[0] & 1)) {
-                read_and_round_trip((const char *)data + 1, size - 1);
-                return 0;
-        }
-        r = nd_gunzip(data + 1, size - 1, MAX_INFLATED, &inflated, &inflated_size);
-        if (r < 0) {
-                check(r == -EBADMSG || r == -EFBIG || r == -ENOMEM);
-                return 0;
-        }
-        read_and_round_trip(inflated, inflated_size);
-        free(inflated);
+        fuzz_posted_body(data, size, read_and_round_trip);
         return 0;
 }

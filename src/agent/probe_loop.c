@@ -29,7 +29,7 @@ struct nd_probe_loop {
         size_t n_targets;
         char (*addrs)[ND_ADDR_TEXT_MAX];
         size_t n_addrs;
-        bool warned_post, warned_peers;
+        bool warned_post, warned_peers, warned_icmp;
 };
 
 static uint64_t now_ms(void)
@@ -140,8 +140,22 @@ static void fetch_peers(struct nd_probe_loop *l)
         if (r == 0)
                 r = parse_peers(body, size, &t, &n, why, sizeof(why));
         free(body);
-        if (r == 0)
+        if (r == 0) {
                 r = nd_prober_set_targets(l->prober, t, n);
+                if (r == -EPERM || r == -EACCES) {
+                        /* No ping socket and no raw one: the TCP links still. */
+                        size_t k = 0;
+                        for (size_t i = 0; i < n; i++)
+                                if (t[i].kind != ND_PROBE_ICMP)
+                                        t[k++] = t[i];
+                        if (!l->warned_icmp)
+                                log_warning("agent: ICMP probes are not permitted here (neither a ping socket, see "
+                                            "net.ipv4.ping_group_range, nor a raw one): probing TCP links only");
+                        l->warned_icmp = true;
+                        n = k;
+                        r = nd_prober_set_targets(l->prober, t, n);
+                }
+        }
         if (r < 0) {
                 free(t);
                 l->etag[0] = '\0';

@@ -250,7 +250,7 @@ static uint64_t fnv1a(const char *s, size_t n)
 int nd_connectivity_peers(struct nd_connectivity *c, const char *host, const char *bound_host,
                           const char *if_none_match, struct nd_answer *ret)
 {
-        struct nd_edge_list edges = {};
+        struct nd_server_list servers = {};
         struct nd_store *s = NULL;
         char **addrs = NULL, why[512] = "", etag[40];
         size_t n_addrs = 0;
@@ -263,25 +263,22 @@ int nd_connectivity_peers(struct nd_connectivity *c, const char *host, const cha
                 return text(ret, 403, "this token fetches peers for host %s, not %.255s", bound_host, host);
         r = addrs_of(c, host, &addrs, &n_addrs, why, sizeof(why));
         if (r >= 0 && n_addrs > 0) {
-                struct nd_edge_query q = {
-                        .match = ND_MATCH_CLIENT_ADDR, .addrs = (const char *const *)addrs, .n_addrs = n_addrs,
-                        .range = { (int64_t)time(NULL) - (int64_t)c->o.peer_window_s, INT64_MAX },
-                };
                 r = nd_store_pool_take(c->pool, &s, why, sizeof(why));
                 if (r >= 0) {
-                        r = nd_store_edges(s, &q, &edges);
+                        r = nd_store_servers_used(s, (const char *const *)addrs, n_addrs,
+                                                  (int64_t)time(NULL) - (int64_t)c->o.peer_window_s, &servers);
                         if (r < 0)
                                 snprintf(why, sizeof(why), "%s", nd_store_last_error(s));
                         nd_store_pool_give(c->pool, s, r < 0);
                 }
         }
         if (r >= 0)
-                r = nd_peer_list_build(host, (const char *const *)addrs, n_addrs, &edges, &c->rules,
+                r = nd_peer_list_build(host, (const char *const *)addrs, n_addrs, &servers, &c->rules,
                                        c->o.discovered_kinds, &list);
         for (size_t i = 0; i < n_addrs; i++)
                 free(addrs[i]);
         free(addrs);
-        nd_edge_list_done(&edges);
+        nd_server_list_done(&servers);
         if (r == -EBUSY) {
                 r = text(ret, 503, "busy: %s", why);
                 ret->retry_after_s = 2;

@@ -185,19 +185,19 @@ static bool is_own(const struct nd_addr *a, const char *const *own, size_t n)
 }
 
 int nd_peer_list_build(const char *host, const char *const *own_addrs, size_t n_own,
-                       const struct nd_edge_list *edges, const struct nd_peer_rules *rules,
+                       const struct nd_server_list *servers, const struct nd_peer_rules *rules,
                        unsigned discovered_kinds, json_t **ret)
 {
         struct peers ps = {};
         json_t *list = NULL, *root;
         int r = 0;
 
-        for (size_t i = 0; r == 0 && i < edges->n; i++) {
+        for (size_t i = 0; r == 0 && i < servers->n; i++) {
                 struct nd_addr a;
-                if (nd_addr_parse(edges->items[i].server.addr, &a) < 0 || nd_addr_is_loopback(&a) ||
-                    is_own(&a, own_addrs, n_own))
+                if (nd_addr_parse(servers->items[i].addr, &a) < 0 || nd_addr_is_loopback(&a) ||
+                    is_own(&a, own_addrs, n_own) || servers->items[i].port == 0)
                         continue;
-                r = peers_add(&ps, &a, edges->items[i].server.port, discovered_kinds);
+                r = peers_add(&ps, &a, servers->items[i].port, discovered_kinds);
         }
         for (size_t i = 0; r == 0 && rules && i < rules->n; i++) {
                 const struct nd_peer_rule *rule = &rules->items[i];

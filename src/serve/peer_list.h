@@ -20,7 +20,7 @@
 #include <stdio.h>
 
 #include "model/addr.h"
-#include "model/edge.h"
+#include "store/store.h" /* struct nd_server_list */
 
 enum {
         ND_PEER_TCP = 1 << 0,
@@ -49,11 +49,12 @@ void nd_peer_rules_done(struct nd_peer_rules *rules);
 int nd_peer_kinds_parse(const char *s, unsigned *ret);
 const char *nd_peer_kinds_name(unsigned kinds);
 
-/* host's peer list from its edges (those its own addresses opened), the
- * rules, and the kinds a discovered link gets:
+/* host's peer list from the servers its own addresses reached (as its
+ * own agent saw them: nd_store_servers_used()), the rules, and the kinds
+ * a discovered link gets:
  *   {"host": H, "peers": [{"addr": A, "port": P, "kind": "tcp"}, ...]}
  * sorted, one entry per (addr, port); icmp-only entries have port 0.
  * Links to the host's own addresses and to loopback are left out. */
 int nd_peer_list_build(const char *host, const char *const *own_addrs, size_t n_own,
-                       const struct nd_edge_list *edges, const struct nd_peer_rules *rules,
+                       const struct nd_server_list *servers, const struct nd_peer_rules *rules,
                        unsigned discovered_kinds, json_t **ret);

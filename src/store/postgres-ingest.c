@@ -82,7 +82,9 @@ enum statement {
         "client_pgid = CASE WHEN " v ".client_pgid >= 0 THEN " v ".client_pgid "                        \
         "ELSE " e ".client_pgid END, "                                                                  \
         "client_processes = CASE WHEN " v ".sides & 1 <> 0 THEN " v ".client_processes "                \
-        "ELSE " e ".client_processes END "
+        "ELSE " e ".client_processes END, "                                                              \
+        "client_last_seen = CASE WHEN " v ".sides & 1 <> 0 THEN greatest(" e ".client_last_seen, "      \
+        v ".last_seen) ELSE " e ".client_last_seen END "
 /* z: an edge's id (NULL when it does not check out, which the NOT NULL
  * column refuses: the flush fails rather than misfile a count) and its
  * counts in the bucket ($bucket). */
@@ -170,10 +172,10 @@ static const char *const statement_sql[_STMT_MAX] = {
                 "v AS (SELECT nextval('edges_id_seq') AS id, r.* FROM r ORDER BY rank), "
                 "upserted AS (INSERT INTO edges AS e (id, client_id, server_id, first_seen, last_seen, "
                 "last_connections, sides, opened_by_client, opened_by_server, failed, client_pgid, "
-                "client_processes) "
+                "client_processes, client_last_seen) "
                 "SELECT id, CASE WHEN (SELECT ok FROM prunes) THEN client_id END, server_id, $14::bigint, "
                 "$15::bigint, last_connections, sides, opened_by_client, opened_by_server, failed, client_pgid, "
-                "client_processes FROM v "
+                "client_processes, CASE WHEN sides & 1 <> 0 THEN $15::bigint ELSE 0 END FROM v "
                 "ORDER BY client_id, server_id "
                 "ON CONFLICT (client_id, server_id) DO UPDATE SET " EDGE_MERGE("e", "excluded")
                 "RETURNING id, client_id, server_id), "

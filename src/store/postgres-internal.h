@@ -175,6 +175,8 @@ int pg_edges(struct nd_store *base, const struct nd_edge_query *q, struct nd_edg
 int pg_scan_edges(struct nd_store *base, const struct nd_time_range *range, nd_edge_fn fn, void *userdata);
 int pg_hosts(struct nd_store *base, struct nd_host_list *out);
 int pg_endpoint_addrs(struct nd_store *base, struct nd_host_list *out);
+int pg_servers_used(struct nd_store *base, const char *const *client_addrs, size_t n, int64_t since,
+                    struct nd_server_list *out);
 int pg_hosts_of(struct nd_store *base, const char *const *addrs, size_t n, struct nd_host_list *out);
 int pg_roles_replace(struct nd_store *base, const struct nd_role_rules *rules);
 int pg_roles_load(struct nd_store *base, struct nd_role_rules *out);

@@ -445,6 +445,34 @@ int pg_hosts_of(struct nd_store *base, const char *const *addrs, size_t n, struc
         return r;
 }
 
+int pg_servers_used(struct nd_store *base, const char *const *client_addrs, size_t n, int64_t since,
+                    struct nd_server_list *out)
+{
+        struct pg_store *s = to_pg(base);
+        _cleanup_result_ PGresult *res = NULL;
+        _cleanup_free_ char *array = NULL;
+        struct text_array a = {};
+        char since_text[32];
+        int r;
+
+        settle_scan(s);
+
+        for (size_t i = 0; i < n; i++)
+                text_array_add(&a, client_addrs[i]);
+        array = text_array_finish(&a);
+        if (!array)
+                return -ENOMEM;
+        snprintf(since_text, sizeof(since_text), "%lld", (long long)since);
+        r = pg_exec_params(s,
+                           "SELECT DISTINCT sv.addr COLLATE \"C\" AS addr, sv.port FROM endpoints c "
+                           "JOIN edges e ON e.client_id = c.id JOIN endpoints sv ON sv.id = e.server_id "
+                           "WHERE c.addr = ANY ($1::text[]) AND e.client_last_seen >= $2::bigint ORDER BY 1, 2",
+                           2, (const char *[]){ array, since_text }, "read the servers used", &res);
+        for (int i = 0; r >= 0 && i < PQntuples(res); i++)
+                r = nd_server_list_push(out, PQgetvalue(res, i, 0), (uint16_t)atoi(PQgetvalue(res, i, 1)));
+        return r;
+}
+
 int pg_endpoint_addrs(struct nd_store *base, struct nd_host_list *out)
 {
         struct pg_store *s = to_pg(base);

@@ -322,6 +322,7 @@ const struct nd_store_ops nd_store_postgres_ops = {
         .scan_edges = pg_scan_edges,
         .hosts = pg_hosts,
         .hosts_of = pg_hosts_of,
+        .servers_used = pg_servers_used,
         .endpoint_addrs = pg_endpoint_addrs,
         .roles_replace = pg_roles_replace,
         .roles_load = pg_roles_load,

@@ -36,9 +36,11 @@ static const char *const statement_sql[_STMT_MAX] = {
          * them: a server-side row (?6 = 2) knows neither. */
         [STMT_EDGE] =
                 "INSERT INTO edges (client_id, server_id, first_seen, last_seen, last_connections, sides, "
-                "opened_by_client, opened_by_server, failed, client_pgid, client_processes) "
-                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
+                "opened_by_client, opened_by_server, failed, client_pgid, client_processes, client_last_seen) "
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, CASE WHEN ?6 & 1 THEN ?4 ELSE 0 END) "
                 "ON CONFLICT (client_id, server_id) DO UPDATE SET "
+                "client_last_seen = CASE WHEN excluded.sides & 1 THEN max(client_last_seen, excluded.last_seen) "
+                "ELSE client_last_seen END, "
                 "first_seen = min(first_seen, excluded.first_seen), "
                 "last_connections = CASE WHEN excluded.last_seen >= last_seen "
                 "THEN excluded.last_connections ELSE last_connections END, "
@@ -693,6 +695,38 @@ static int sqlite_hosts_of(struct nd_store *base, const char *const *addrs, size
         return r;
 }
 
+static int sqlite_servers_used(struct nd_store *base, const char *const *client_addrs, size_t n, int64_t since,
+                               struct nd_server_list *out)
+{
+        struct sqlite_store *s = to_sqlite(base);
+        char *json = addrs_json(client_addrs, n);
+        sqlite3_stmt *st;
+        int rc, r = 0;
+
+        if (!json)
+                return -ENOMEM;
+        rc = sqlite3_prepare_v2(s->db,
+                                "SELECT DISTINCT sv.addr, sv.port FROM endpoints c "
+                                "JOIN edges e ON e.client_id = c.id JOIN endpoints sv ON sv.id = e.server_id "
+                                "WHERE c.addr IN (SELECT value FROM json_each(?1)) AND e.client_last_seen >= ?2 "
+                                "ORDER BY sv.addr, sv.port",
+                                -1, &st, NULL);
+        if (rc != SQLITE_OK) {
+                free(json);
+                return fail(s, rc, "read the servers used");
+        }
+        sqlite3_bind_text(st, 1, json, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, since);
+        while (r >= 0 && (rc = sqlite3_step(st)) == SQLITE_ROW)
+                r = nd_server_list_push(out, (const char *)sqlite3_column_text(st, 0),
+                                        (uint16_t)sqlite3_column_int(st, 1));
+        if (r >= 0 && rc != SQLITE_DONE)
+                r = fail(s, rc, "read the servers used");
+        sqlite3_finalize(st);
+        free(json);
+        return r;
+}
+
 static int sqlite_endpoint_addrs(struct nd_store *base, struct nd_host_list *out)
 {
         struct sqlite_store *s = to_sqlite(base);
@@ -791,6 +825,7 @@ const struct nd_store_ops nd_store_sqlite_ops = {
         .scan_edges = sqlite_scan_edges,
         .hosts = sqlite_hosts,
         .hosts_of = sqlite_hosts_of,
+        .servers_used = sqlite_servers_used,
         .endpoint_addrs = sqlite_endpoint_addrs,
         .roles_replace = sqlite_roles_replace,
         .roles_load = sqlite_roles_load,

@@ -176,3 +176,25 @@ void nd_host_list_done(struct nd_host_list *list)
         free(list->items);
         *list = (struct nd_host_list){};
 }
+
+int nd_server_list_push(struct nd_server_list *list, const char *addr, uint16_t port)
+{
+        if (list->n == list->allocated) {
+                size_t want = list->allocated ? list->allocated * 2 : 64;
+                struct nd_server_endpoint *items = reallocarray(list->items, want, sizeof(*items));
+                if (!items)
+                        return -ENOMEM;
+                list->items = items;
+                list->allocated = want;
+        }
+        struct nd_server_endpoint *e = &list->items[list->n++];
+        snprintf(e->addr, sizeof(e->addr), "%s", addr);
+        e->port = port;
+        return 0;
+}
+
+void nd_server_list_done(struct nd_server_list *list)
+{
+        free(list->items);
+        *list = (struct nd_server_list){};
+}

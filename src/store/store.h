@@ -16,7 +16,7 @@
 #include "model/edge.h"
 #include "model/role.h"
 
-#define ND_SCHEMA_VERSION 4
+#define ND_SCHEMA_VERSION 5
 #define ND_DEFAULT_STORE "sqlite:netdep.db"
 #define ND_BUCKET_SECONDS 60 /* width of an observation bucket */
 
@@ -72,6 +72,20 @@ struct nd_host_list {
 int nd_host_list_push(struct nd_host_list *list, const char *addr, const char *hostname);
 void nd_host_list_done(struct nd_host_list *list);
 
+/* Server endpoints (address and port), as the links of a host. */
+struct nd_server_endpoint {
+        char addr[ND_ADDR_TEXT_MAX];
+        uint16_t port;
+};
+
+struct nd_server_list {
+        struct nd_server_endpoint *items;
+        size_t n, allocated;
+};
+
+int nd_server_list_push(struct nd_server_list *list, const char *addr, uint16_t port);
+void nd_server_list_done(struct nd_server_list *list);
+
 struct nd_store;
 
 enum {
@@ -104,6 +118,11 @@ struct nd_store_ops {
         int (*hosts)(struct nd_store *s, struct nd_host_list *out);
         /* The same for these addresses only (those an agent reported). */
         int (*hosts_of)(struct nd_store *s, const char *const *addrs, size_t n, struct nd_host_list *out);
+        /* The servers (address, port) that edges out of these client
+         * addresses reached, as the clients' own agents saw them, at since
+         * or later: the links those hosts use. */
+        int (*servers_used)(struct nd_store *s, const char *const *client_addrs, size_t n, int64_t since,
+                            struct nd_server_list *out);
         /* Every distinct endpoint address (hostname ""), for role membership
          * of hosts that run no agent. */
         int (*endpoint_addrs)(struct nd_store *s, struct nd_host_list *out);
@@ -183,6 +202,12 @@ static inline int nd_store_hosts_of(struct nd_store *s, const char *const *addrs
 {
         return s->ops->hosts_of(s, addrs, n, out);
 }
+static inline int nd_store_servers_used(struct nd_store *s, const char *const *client_addrs, size_t n,
+                                        int64_t since, struct nd_server_list *out)
+{
+        return s->ops->servers_used(s, client_addrs, n, since, out);
+}
+
 static inline int nd_store_endpoint_addrs(struct nd_store *s, struct nd_host_list *out)
 {
         return s->ops->endpoint_addrs(s, out);

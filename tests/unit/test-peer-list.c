@@ -22,16 +22,12 @@ static int parse(const char *text, struct nd_peer_rules *ret, char *why, size_t 
         return r;
 }
 
-static void edge(struct nd_edge_list *l, const char *server, uint16_t port)
+static void edge(struct nd_server_list *l, const char *server, uint16_t port)
 {
-        struct nd_edge e = { .server.port = port };
-
-        snprintf(e.client.addr, sizeof(e.client.addr), "10.0.1.1");
-        snprintf(e.server.addr, sizeof(e.server.addr), "%s", server);
-        assert_int_equal(nd_edge_list_push(l, &e), 0);
+        assert_int_equal(nd_server_list_push(l, server, port), 0);
 }
 
-static char *build(const char *host, const struct nd_edge_list *edges, const struct nd_peer_rules *rules,
+static char *build(const char *host, const struct nd_server_list *edges, const struct nd_peer_rules *rules,
                    unsigned kinds)
 {
         const char *own[] = { "10.0.1.1", "fd00::1" };
@@ -46,12 +42,12 @@ static char *build(const char *host, const struct nd_edge_list *edges, const str
 
 static void test_from_edges_and_rules(void **state)
 {
-        struct nd_edge_list edges = {};
+        struct nd_server_list edges = {};
         struct nd_peer_rules rules = {};
         char why[256], *text;
 
         edge(&edges, "10.0.2.1", 5432);
-        edge(&edges, "10.0.2.1", 5432); /* two clients, one link */
+        edge(&edges, "10.0.2.1", 5432); /* two of its processes, one link */
         edge(&edges, "10.0.3.1", 6379);
         edge(&edges, "10.0.0.250", 9100);
         edge(&edges, "127.0.0.1", 8080); /* loopback: not a link */
@@ -78,7 +74,7 @@ static void test_from_edges_and_rules(void **state)
                                   "{\"addr\":\"10.0.9.2\",\"port\":0,\"kind\":\"icmp\"}]}");
         free(text);
         nd_peer_rules_done(&rules);
-        nd_edge_list_done(&edges);
+        nd_server_list_done(&edges);
 }
 
 static void refused(const char *text, const char *reason)

@@ -575,6 +575,41 @@ static void test_hosts_of(void **state)
         nd_store_close(s);
 }
 
+/* The links a host uses: the servers its own agent saw it reach. A
+ * server's agent seeing the same client (probes of its port, say) keeps
+ * last_seen fresh but not the client's own view. */
+static void test_servers_used(void **state)
+{
+        struct nd_store *s = open_store(0);
+        const char *client[] = { "10.7.0.1" };
+        const struct nd_edge_observation used[] = {
+                obs(ND_SIDE_CLIENT, "10.7.0.1", "app", "10.7.0.9", 5432, "", 1),
+                obs(ND_SIDE_CLIENT, "10.7.0.1", "app", "10.7.0.8", 6379, "", 1),
+        };
+        const struct nd_edge_observation seen_by_server[] = {
+                obs(ND_SIDE_SERVER, "10.7.0.1", "", "10.7.0.9", 5432, "postgres", 1),
+                obs(ND_SIDE_SERVER, "10.7.0.1", "", "10.7.0.7", 443, "nginx", 1),
+        };
+        struct nd_server_list servers = {};
+
+        ingest(s, 1800600000, "seven-one", "10.7.0.1", used, 2);
+        ingest(s, 1800600000 + 3600, "seven-nine", "10.7.0.9", seen_by_server, 2);
+
+        assert_int_equal(nd_store_servers_used(s, client, 1, 1800600000 - 60, &servers), 0);
+        assert_int_equal(servers.n, 2);
+        assert_string_equal(servers.items[0].addr, "10.7.0.8");
+        assert_int_equal(servers.items[0].port, 6379);
+        assert_string_equal(servers.items[1].addr, "10.7.0.9");
+        assert_int_equal(servers.items[1].port, 5432);
+        nd_server_list_done(&servers);
+
+        /* An hour on, only the server saw the client: no link is in use. */
+        assert_int_equal(nd_store_servers_used(s, client, 1, 1800600000 + 1800, &servers), 0);
+        assert_int_equal(servers.n, 0);
+        nd_server_list_done(&servers);
+        nd_store_close(s);
+}
+
 static void test_hosts_and_roles(void **state)
 {
         struct nd_store *s = open_store(0);
@@ -689,6 +724,7 @@ int main(void)
                 cmocka_unit_test(test_scan_edges),
                 cmocka_unit_test(test_buckets_in_range),
                 cmocka_unit_test(test_hosts_of),
+                cmocka_unit_test(test_servers_used),
                 cmocka_unit_test(test_hosts_and_roles),
                 cmocka_unit_test(test_prune_under_another_handle),
         };

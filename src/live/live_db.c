@@ -637,7 +637,7 @@ int nd_live_sweep(struct nd_live *live, int64_t now)
 {
         sqlite3_stmt *st = NULL, *mark = NULL;
         struct names stale = {}, recount = {};
-        char sql[256];
+        char sql[640];
         int k = 0;
 
         pthread_mutex_lock(&live->lock);
@@ -682,6 +682,19 @@ int nd_live_sweep(struct nd_live *live, int64_t now)
         if (k >= 0) {
                 snprintf(sql, sizeof(sql), "DELETE FROM alerts WHERE seq <= (SELECT max(seq) FROM alerts) - %d",
                          ND_LIVE_ALERTS_KEPT);
+                k = nd_live_exec(live, sql);
+        }
+        /* Hosts quiet for a day are gone (decommissioned, renamed): the
+         * tables keep what is, not what was. Not broken ones: something
+         * still fails to reach them. */
+        if (k >= 0) {
+                snprintf(sql, sizeof(sql),
+                         "CREATE TEMP TABLE IF NOT EXISTS gone (name TEXT PRIMARY KEY); DELETE FROM gone;"
+                         "INSERT INTO gone SELECT name FROM hosts WHERE stale = 1 AND broken = 0"
+                         " AND last_report < %" PRId64 ";"
+                         "DELETE FROM links WHERE src IN gone; DELETE FROM host_addrs WHERE host IN gone;"
+                         "DELETE FROM nginx_errors WHERE host IN gone; DELETE FROM hosts WHERE name IN gone;",
+                         now - ND_LIVE_FORGET_S);
                 k = nd_live_exec(live, sql);
         }
         nd_live_exec(live, k < 0 ? "ROLLBACK" : "COMMIT");

@@ -31,6 +31,7 @@
 #define ND_LIVE_BROKEN_LINKS 2 /* a host's own links down */
 #define ND_LIVE_BROKEN_PEERS 2 /* other hosts that cannot reach it */
 #define ND_LIVE_ALERTS_KEPT 10000
+#define ND_LIVE_FORGET_S 86400 /* a stale host quiet this long is dropped */
 
 struct nd_live;
 
@@ -45,8 +46,9 @@ int nd_live_set_roles(struct nd_live *live, const struct nd_role_rules *rules);
 
 /* Folds one report in, received at now (unix seconds). */
 int nd_live_apply(struct nd_live *live, const struct nd_report *r, int64_t now, char *why, size_t why_size);
-/* Marks hosts that stopped reporting stale (with their links), and keeps
- * the alert log bounded. Returns how many hosts turned stale. */
+/* Marks hosts that stopped reporting stale (with their links), drops
+ * those quiet for ND_LIVE_FORGET_S (unless broken), and keeps the alert
+ * log bounded. Returns how many hosts turned stale. */
 int nd_live_sweep(struct nd_live *live, int64_t now);
 
 int nd_live_query(struct nd_live *live, const char *sql, const struct nd_query_limits *limits, json_t **ret,

@@ -194,6 +194,11 @@ static void test_refused_and_stale(void **state)
         /* It reports again: no longer stale. */
         report(live, &web1, 0, 0, T0 + 60);
         assert_query(live, "SELECT name, state FROM hosts WHERE name = 'web1'", "[[\"web1\",\"ok\"]]");
+        /* Quiet for a day, db1 is forgotten; web1, which kept reporting, is not. */
+        report(live, &web1, 0, 0, T0 + 60 + ND_LIVE_FORGET_S);
+        assert_true(nd_live_sweep(live, T0 + 61 + ND_LIVE_FORGET_S) >= 0);
+        assert_query(live, "SELECT name FROM hosts", "[[\"web1\"]]");
+        assert_query(live, "SELECT count(*) FROM host_addrs WHERE host = 'db1'", "[[0]]");
         nd_live_free(live);
 }
 

@@ -103,6 +103,7 @@ static int check_links(struct check *c)
         char sql[4096], why[1200], summary[1400] = "", broken[900] = "", perf[512], one[300];
         size_t n_hosts, n_broken = 0, n_stale = 0, n_down, i;
         enum nagios status = NAGIOS_OK;
+        long long n_links;
         double sent, lost;
 
         snprintf(sql, sizeof(sql),
@@ -125,6 +126,7 @@ static int check_links(struct check *c)
                 return say(NAGIOS_UNKNOWN, why, NULL, NULL);
         }
         row = json_array_get(json_object_get(totals, "rows"), 0);
+        n_links = num(row, 0);
         sent = json_number_value(json_array_get(row, 1));
         lost = json_number_value(json_array_get(row, 2));
 
@@ -155,16 +157,16 @@ static int check_links(struct check *c)
         snprintf(perf, sizeof(perf),
                  "'hosts'=%zu;;;0 'broken'=%zu;;0;0 'stale'=%zu;0;;0 'links'=%lld;;;0 'links_down'=%zu;0;;0 "
                  "'loss'=%.2f%%;;;0;100",
-                 n_hosts, n_broken, n_stale, num(row = json_array_get(json_object_get(totals, "rows"), 0), 0), n_down,
+                 n_hosts, n_broken, n_stale, n_links, n_down,
                  sent > 0 ? 100.0 * lost / sent : 0.0);
 
-        if (n_hosts == 0)
-                status = NAGIOS_UNKNOWN, snprintf(summary, sizeof(summary), "%s: no host reports to %s", c->label,
-                                                  c->remote->server);
-        else if (n_stale == n_hosts)
-                status = NAGIOS_UNKNOWN,
+        if (n_hosts == 0) {
+                status = NAGIOS_UNKNOWN;
+                snprintf(summary, sizeof(summary), "%s: no host reports to %s", c->label, c->remote->server);
+        } else if (n_stale == n_hosts) {
+                status = NAGIOS_UNKNOWN;
                 snprintf(summary, sizeof(summary), "%s: data stale, %zu hosts stopped reporting", c->label, n_stale);
-        else if (n_broken > 0) {
+        } else if (n_broken > 0) {
                 status = NAGIOS_CRITICAL;
                 snprintf(summary, sizeof(summary), "%s: %zu broken: %s", c->label, n_broken, broken);
         } else if (n_down > 0) {
@@ -177,8 +179,7 @@ static int check_links(struct check *c)
                 snprintf(summary, sizeof(summary), "%s: %zu of %zu hosts stopped reporting", c->label, n_stale,
                          n_hosts);
         } else
-                snprintf(summary, sizeof(summary), "%s: %zu hosts, %lld links up", c->label, n_hosts,
-                         num(json_array_get(json_object_get(totals, "rows"), 0), 0));
+                snprintf(summary, sizeof(summary), "%s: %zu hosts, %lld links up", c->label, n_hosts, n_links);
         json_decref(hosts);
         json_decref(down);
         json_decref(totals);

@@ -103,21 +103,19 @@ static int get_addrs(struct nd_json_reader *rd, json_t *v, const char *what, siz
         return 0;
 }
 
-static int get_edge(struct nd_json_reader *rd, json_t *v, size_t index, struct nd_edge_observation *o)
+static int get_edge_fields(struct nd_json_reader *rd, json_t *v, size_t index, struct nd_edge_observation *o)
 {
         static const char *const names[_F_MAX] = {
                 "client address", "client process", "client pgid", "server address", "server port",
                 "server process", "server pgid", "side", "connections", "opened", "failed", "rtt_us",
                 "retrans", "bytes_sent", "bytes_received", "processes",
         };
-        char what[_F_MAX][64];
+        const char *const *what = names; /* "edges[N] " is put before, on failure only */
         long long x[_F_MAX] = {};
         int r = 0;
 
         if (!json_is_array(v) || json_array_size(v) != _F_MAX)
                 return nd_json_bad(rd, "edges[%zu]: want an array of %d fields", index, _F_MAX);
-        for (int i = 0; i < _F_MAX; i++)
-                snprintf(what[i], sizeof(what[i]), "edges[%zu] %s", index, names[i]);
 
         r = nd_json_get_addr(rd, json_array_get(v, F_CLIENT_ADDR), what[F_CLIENT_ADDR], o->client.addr);
         if (r >= 0)
@@ -183,6 +181,22 @@ static int get_edge(struct nd_json_reader *rd, json_t *v, size_t index, struct n
         o->bytes_received = (uint64_t)x[F_BYTES_RECEIVED];
         o->processes = (uint32_t)x[F_PROCESSES];
         return 0;
+}
+
+/* An edge's fields, each named in a failure's reason as "edges[N] name":
+ * the index is formatted only then, not 16 times an edge. */
+static int get_edge(struct nd_json_reader *rd, json_t *v, size_t index, struct nd_edge_observation *o)
+{
+        bool failed_before = rd->failed;
+        int r = get_edge_fields(rd, v, index, o);
+
+        if (r < 0 && !failed_before && rd->why_size > 0 && strncmp(rd->why, "edges[", 6) != 0) {
+                char reason[512];
+
+                snprintf(reason, sizeof(reason), "%s", rd->why);
+                snprintf(rd->why, rd->why_size, "edges[%zu] %s", index, reason);
+        }
+        return r;
 }
 
 /* Times a flush may carry: from 2000 to 2100, unix seconds. */

@@ -96,7 +96,10 @@ int nd_json_get_addr(struct nd_json_reader *rd, json_t *v, const char *what, cha
                 return -EBADMSG;
         if (nd_addr_parse(out, &a) < 0)
                 return nd_json_bad(rd, "%s: '%s' is not an IP address", what, out);
-        if (strcmp(nd_addr_format(&a, canonical), out) != 0)
+        /* Dotted quads that parse are canonical already (no leading zeros,
+         * four parts); only IPv6 text, which has many spellings, is
+         * written back to compare. */
+        if (strchr(out, ':') && strcmp(nd_addr_format(&a, canonical), out) != 0)
                 return nd_json_bad(rd, "%s: '%s' is not in canonical form ('%s')", what, out, canonical);
         return 0;
 }

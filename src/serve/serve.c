@@ -301,6 +301,21 @@ static enum MHD_Result finish_login(struct server *srv, struct MHD_Connection *c
         return ret;
 }
 
+/* GET /login: whether the page must ask for a token first. */
+static enum MHD_Result answer_login_state(struct server *srv, struct MHD_Connection *c)
+{
+        struct request req = {};
+        unsigned status = 0;
+        char why[256], *body;
+        const char *state = !srv->auth ? "none"
+                            : authorize(srv, c, true, ND_SCOPE_READER, &req, &status, why, sizeof(why)) == 0 ? "done"
+                                                                                                           : "required";
+
+        if (asprintf(&body, "{\"login\":\"%s\"}\n", state) < 0)
+                return MHD_NO;
+        return nd_http_answer(c, MHD_HTTP_OK, "application/json", body, strlen(body), 0);
+}
+
 /* ---- the read API ---- */
 
 struct params {
@@ -450,6 +465,8 @@ static enum MHD_Result begin(struct server *srv, struct MHD_Connection *c, const
         if (strcmp(url, "/metrics") == 0 && is_get)
                 return answer_metrics(srv, c);
 
+        if (strcmp(url, ND_WEB_LOGIN_PATH) == 0 && is_get)
+                return answer_login_state(srv, c);
         if (nd_web_owns(url)) {
                 if (strcmp(method, "POST") == 0 && strcmp(url, "/logout") == 0)
                         return nd_web_logout_answer(c, srv->o->tls_cert != NULL);

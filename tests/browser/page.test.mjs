@@ -1,0 +1,197 @@
+// The page served by netdep serve, in Debian's chromium (tests/e2e/web.sh
+// builds the fleet and sets the ND_* variables). Each step prints "ok: ..."
+// or throws; a PNG of each view goes to $ND_SCREENS.
+import { spawn, execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import puppeteer from 'puppeteer-core';
+
+const env = (name) => {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set`);
+  return v;
+};
+const URL_BASE = env('ND_URL');
+const SCREENS = env('ND_SCREENS');
+const PROBE_ROUND_MS = 2000;
+const started = Date.now();
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const say = (text) => console.log(`ok: ${text} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+
+const errors = [];
+const browser = await puppeteer.launch({
+  executablePath: env('ND_CHROMIUM'),
+  headless: true,
+  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run', '--no-default-browser-check'],
+});
+let helper = null;
+try {
+  const page = await browser.newPage();
+  await page.setViewport({ width: 1400, height: 900 });
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(`console: ${m.text()} ${JSON.stringify(m.location())}`);
+  });
+  page.on('pageerror', (e) => errors.push(`page: ${e.message}`));
+  page.on('requestfailed', (r) => errors.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
+  page.on('response', (r) => {
+    if (r.status() >= 400) errors.push(`${r.status()} for ${r.url()}`);
+  });
+  const shot = (name) => page.screenshot({ path: path.join(SCREENS, name), fullPage: false });
+
+  // Polls fn in the page until it returns something truthy.
+  async function until(what, ms, fn, ...args) {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const v = await page.evaluate(fn, ...args);
+      if (v) return v;
+      if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms: ${what}`);
+      await sleep(250);
+    }
+  }
+  const textEdges = () => page.$$eval('#graph-text li[data-kind="edge"]', (lis) => lis.map((li) => ({ ...li.dataset })));
+
+  // ---- login ----
+  await page.goto(URL_BASE + '/', { waitUntil: 'networkidle0' });
+  await page.waitForSelector('#login:not([hidden])');
+  await shot('login.png');
+  await page.type('#token', env('ND_READER_TOKEN'));
+  await Promise.all([page.waitForNavigation({ waitUntil: 'networkidle0' }), page.click('#login-submit')]);
+  const cookies = await page.cookies();
+  const c = cookies.find((k) => k.name === 'netdep_token');
+  if (!c || !c.httpOnly || c.sameSite !== 'Strict' || c.path !== '/') throw new Error(`cookie: ${JSON.stringify(c)}`);
+  await page.waitForSelector('#graph-view:not([hidden])');
+  say('signed in with the reader token: an HttpOnly, SameSite=Strict cookie');
+
+  // ---- the graph and its text form ----
+  const expected = [['web1', 'db1'], ['web2', 'db1'], ['web1', 'cache1'], ['web2', 'cache1']];
+  await until('the four edges, probed ok, in the text form', 60000, (want) => {
+    const edges = [...document.querySelectorAll('#graph-text li[data-kind="edge"]')].map((li) => li.dataset);
+    return want.every(([s, d]) => edges.some((e) => e.src === s && e.dst === d && e.health === 'ok'));
+  }, expected);
+  const nodes = await page.$$eval('#graph-text li[data-kind="node"]', (lis) => lis.map((li) => ({ ...li.dataset })));
+  for (const [name, role] of [['web1', 'shop:web'], ['web2', 'shop:web'], ['db1', 'shop:db'], ['cache1', 'shop:cache']]) {
+    if (!nodes.some((n) => n.node === name && n.role === role)) throw new Error(`no node ${name} in ${role}: ${JSON.stringify(nodes)}`);
+  }
+  const roles = await page.$$eval('#graph-text li[data-kind="role"]', (lis) => lis.map((li) => li.dataset.role));
+  for (const r of ['shop:web', 'shop:db', 'shop:cache']) if (!roles.includes(r)) throw new Error(`no role ${r}: ${roles}`);
+  await until('the worker laid the graph out', 10000, () => document.getElementById('cy').dataset.laidOut);
+  const drawn = await page.evaluate(() => {
+    const cy = window.netdepGraph;
+    return { nodes: cy.nodes().length, edges: cy.edges().length, placed: cy.nodes().filter((n) => n.position('x') !== 0).length, parents: cy.nodes(':parent').map((n) => n.id()) };
+  });
+  if (drawn.placed < 4 || drawn.parents.length < 3) throw new Error(`drawn: ${JSON.stringify(drawn)}`);
+  await sleep(300);
+  await shot('graph.png');
+  say(`the text form holds web1, web2, db1, cache1 in their roles and the 4 edges, ok; drawn ${JSON.stringify(drawn)}`);
+
+  // ---- a click on db1: exactly its dependents ----
+  async function clickNode(id) {
+    const at = await page.evaluate((nodeId) => {
+      const cy = window.netdepGraph;
+      const p = cy.getElementById(nodeId).renderedPosition();
+      const box = document.getElementById('cy').getBoundingClientRect();
+      return { x: box.left + p.x, y: box.top + p.y };
+    }, id);
+    await page.mouse.click(at.x, at.y);
+  }
+  await clickNode('h:db1');
+  await until('db1 selected', 10000, () => document.querySelector('#graph-text li[data-node="db1"][data-highlight="target"]'));
+  const highlighted = await page.$$eval('#graph-text li[data-kind="node"][data-highlight="dependent"]', (lis) => lis.map((li) => li.dataset.node).sort());
+  const panel = await page.$$eval('#panel-list li', (lis) => lis.map((li) => li.dataset.name).sort());
+  if (JSON.stringify(highlighted) !== '["web1","web2"]') throw new Error(`db1's dependents highlighted: ${highlighted}`);
+  if (JSON.stringify(panel) !== '["web1","web2"]') throw new Error(`db1's dependents listed: ${panel}`);
+  const inCy = await page.evaluate(() => window.netdepGraph.nodes('.dependent').map((n) => n.id()).sort());
+  if (JSON.stringify(inCy) !== '["h:web1","h:web2"]') throw new Error(`dependents drawn: ${inCy}`);
+  await shot('impact.png');
+  say('a click on db1 highlights exactly web1 and web2, and the panel lists them');
+
+  // ---- db1's link cut, then restored ----
+  const toDb = async () => (await textEdges()).filter((e) => e.dst === 'db1');
+  execFileSync('ip', ['netns', 'exec', env('ND_DB_NS'), 'ip', 'link', 'set', env('ND_DB_DEV'), 'down']);
+  const cut = Date.now();
+  await until('db1\'s edges not ok', 2 * PROBE_ROUND_MS + 5000 + 3000, () =>
+    [...document.querySelectorAll('#graph-text li[data-kind="edge"][data-dst="db1"]')].every((li) => li.dataset.health !== 'ok'));
+  const firstSign = Date.now() - cut;
+  await until('db1\'s edges red', 30000, () => {
+    const lis = [...document.querySelectorAll('#graph-text li[data-kind="edge"][data-dst="db1"]')];
+    return lis.length >= 2 && lis.every((li) => li.dataset.health === 'down' || li.dataset.health === 'refused');
+  });
+  const red = Date.now() - cut;
+  const colour = await page.evaluate(() => window.netdepGraph.getElementById('e:h:web1>h:db1').style('line-color'));
+  if (colour !== 'rgb(211,58,44)') throw new Error(`the cut edge is drawn ${colour}`);
+  await page.click('#panel-title'); // nothing: keep the highlight off the screenshot's point
+  await shot('cut.png');
+  say(`db1's link cut: its edges left ok after ${firstSign} ms, red after ${red} ms: ${JSON.stringify(await toDb())}`);
+  execFileSync('ip', ['netns', 'exec', env('ND_DB_NS'), 'ip', 'link', 'set', env('ND_DB_DEV'), 'up']);
+  const restored = Date.now();
+  await until('db1\'s edges ok again', 60000, () => {
+    const lis = [...document.querySelectorAll('#graph-text li[data-kind="edge"][data-dst="db1"]')];
+    return lis.length >= 2 && lis.every((li) => li.dataset.health === 'ok');
+  });
+  say(`restored: db1's edges ok again after ${Date.now() - restored} ms`);
+
+  // ---- a new edge, in the diff and the time range ----
+  const mid = new Date(Date.now() - 1000).toISOString().replace(/\.\d+Z$/, 'Z');
+  await sleep(1500);
+  const ready = path.join(env('ND_READY_DIR'), 'worker-ready');
+  helper = spawn('ip', ['netns', 'exec', env('ND_CACHE_NS'), env('ND_TCP_HOLD'), '--name', 'worker', '--connect', '10.89.0.21:5432:1', '--ready', ready], { stdio: 'ignore' });
+  await page.$eval('#diff-target', (el) => { el.value = 'db1'; });
+  await page.$eval('#diff-before', (el, v) => { el.value = v; }, `1h..${mid}`);
+  await page.$eval('#diff-after', (el, v) => { el.value = v; }, `${mid}..0s`);
+  await page.click('#diff-mode');
+  const deadline = Date.now() + 40000;
+  for (;;) {
+    await page.click('#apply');
+    await sleep(2500);
+    const e = (await textEdges()).find((x) => x.src === 'cache1' && x.dst === 'db1');
+    if (e && e.diff === 'appeared') break;
+    if (Date.now() > deadline) throw new Error(`no appeared edge cache1 -> db1: ${JSON.stringify(await textEdges())}`);
+  }
+  const appearedStyle = await page.evaluate(() => window.netdepGraph.getElementById('e:h:cache1>h:db1').hasClass('diff-appeared'));
+  if (!appearedStyle) throw new Error('the appeared edge is not drawn as such');
+  await shot('diff.png');
+  say(`the diff of db1 (before 1h..${mid}, after ${mid}..0s) shows cache1 -> db1 appeared`);
+  await page.click('#diff-mode');
+  await page.$eval('#since', (el, v) => { el.value = v; }, mid);
+  await page.click('#apply');
+  await until('the range since the new edge', 10000, () => {
+    const lis = [...document.querySelectorAll('#graph-text li[data-kind="edge"]')];
+    return lis.some((li) => li.dataset.src === 'cache1' && li.dataset.dst === 'db1' && !li.dataset.diff);
+  });
+  say(`the time range since ${mid} holds cache1 -> db1`);
+
+  // ---- the live tables: the three saved views, and own SQL ----
+  const doc = readFileSync(env('ND_CONNECTIVITY_DOC'), 'utf8');
+  const docSql = [...doc.matchAll(/^```sql\n([\s\S]*?)\n```$/gm)].map((m) => m[1].trim());
+  if (docSql.length !== 3) throw new Error(`docs/connectivity.md has ${docSql.length} sql blocks`);
+  await page.click('#tab-table');
+  await page.waitForSelector('#table-view:not([hidden])');
+  for (let i = 0; i < 3; i++) {
+    await page.click(`.saved-view[data-view="${i}"]`);
+    const shown = await page.$eval('#sql', (el) => el.value);
+    if (shown !== docSql[i]) throw new Error(`saved view ${i} is not docs/connectivity.md's: ${shown}`);
+    const rows = await until(`saved view ${i} rows`, 10000, () => {
+      const s = document.getElementById('table-status').textContent;
+      const n = document.querySelectorAll('#live-table tbody tr').length;
+      return /^\d+ rows/.test(s) && n > 0 ? n : 0;
+    });
+    if (i === 0) await shot('table.png');
+    say(`saved view ${i + 1} gives ${rows} rows`);
+  }
+  await page.$eval('#sql', (el) => { el.value = "SELECT src, dst, port, kind, state FROM links WHERE dst_host = 'db1'"; });
+  await page.click('#run-sql');
+  await until('own SQL rows', 10000, () => document.querySelectorAll('#live-table tbody tr').length >= 2 &&
+    document.querySelector('#live-table th').textContent === 'src');
+  await page.click('#live-table th:nth-child(1)');
+  await page.type('#table-filter', 'web1');
+  const filtered = await page.$$eval('#live-table tbody tr', (trs) => trs.map((tr) => tr.firstChild.textContent));
+  if (!filtered.length || filtered.some((s) => s !== 'web1')) throw new Error(`filter: ${filtered}`);
+  await shot('table-sql.png');
+  say(`own SQL, sorted and filtered: ${filtered.length} rows of web1`);
+
+  if (errors.length) throw new Error(`errors in the page:\n  ${errors.join('\n  ')}`);
+  say('no console error, no failed request');
+} finally {
+  if (helper) helper.kill();
+  await browser.close();
+}

@@ -404,6 +404,11 @@
           return;
         }
         cy.layout({ name: 'preset', positions: (n) => positions[n.id()] || { x: 0, y: 0 }, fit: true, padding: 24, animate: false }).run();
+        /* A few hosts fill the view at no more than this: labels stay text-sized. */
+        if (cy.zoom() > 1.1) {
+          cy.zoom(1.1);
+          cy.center();
+        }
         $('cy').dataset.laidOut = String(s);
       };
     }

@@ -13,7 +13,8 @@ const env = (name) => {
 };
 const URL_BASE = env('ND_URL');
 const SCREENS = env('ND_SCREENS');
-const PROBE_ROUND_MS = 2000;
+const PROBE_ROUND_MS = 2000; // agents' --probe-interval
+const REFRESH_MS = 5000; // the page's health refresh
 const started = Date.now();
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const say = (text) => console.log(`ok: ${text} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
@@ -109,17 +110,18 @@ try {
   const toDb = async () => (await textEdges()).filter((e) => e.dst === 'db1');
   execFileSync('ip', ['netns', 'exec', env('ND_DB_NS'), 'ip', 'link', 'set', env('ND_DB_DEV'), 'down']);
   const cut = Date.now();
-  await until('db1\'s edges not ok', 2 * PROBE_ROUND_MS + 5000 + 3000, () =>
+  // Down after 2 failed rounds (serve --down-after 2/5), reported, then
+  // seen at the page's next refresh (every 5 s).
+  await until('db1\'s edges not ok', 2 * PROBE_ROUND_MS + REFRESH_MS + 2000, () =>
     [...document.querySelectorAll('#graph-text li[data-kind="edge"][data-dst="db1"]')].every((li) => li.dataset.health !== 'ok'));
   const firstSign = Date.now() - cut;
-  await until('db1\'s edges red', 30000, () => {
+  await until('db1\'s edges red', 2 * PROBE_ROUND_MS + REFRESH_MS + 2000, () => {
     const lis = [...document.querySelectorAll('#graph-text li[data-kind="edge"][data-dst="db1"]')];
     return lis.length >= 2 && lis.every((li) => li.dataset.health === 'down' || li.dataset.health === 'refused');
   });
   const red = Date.now() - cut;
   const colour = await page.evaluate(() => window.netdepGraph.getElementById('e:h:web1>h:db1').style('line-color'));
   if (colour !== 'rgb(211,58,44)') throw new Error(`the cut edge is drawn ${colour}`);
-  await page.click('#panel-title'); // nothing: keep the highlight off the screenshot's point
   await shot('cut.png');
   say(`db1's link cut: its edges left ok after ${firstSign} ms, red after ${red} ms: ${JSON.stringify(await toDb())}`);
   execFileSync('ip', ['netns', 'exec', env('ND_DB_NS'), 'ip', 'link', 'set', env('ND_DB_DEV'), 'up']);
@@ -131,6 +133,11 @@ try {
   say(`restored: db1's edges ok again after ${Date.now() - restored} ms`);
 
   // ---- a new edge, in the diff and the time range ----
+  await page.evaluate(() => {
+    const box = document.getElementById('cy').getBoundingClientRect();
+    return [box.left, box.top];
+  }).then(([x, y]) => page.mouse.click(x + 4, y + 4)); // the background: the selection cleared
+  await until('no host selected', 5000, () => !document.querySelector('#graph-text li[data-highlight]'));
   const mid = new Date(Date.now() - 1000).toISOString().replace(/\.\d+Z$/, 'Z');
   await sleep(1500);
   const ready = path.join(env('ND_READY_DIR'), 'worker-ready');

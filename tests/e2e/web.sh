@@ -73,8 +73,9 @@ ROLES
 "$NETDEP" roles import "$E2E_TMP/roles" --store "$STORE" >/dev/null
 
 SERVER=http://10.89.0.2:8470
+# --down-after 2/5: a link is down (red) after 2 failed probe rounds.
 ip netns exec "${NS[srv]}" "$NETDEP" serve --store "$STORE" --listen 10.89.0.2:8470 --tokens "$E2E_TMP/tokens" \
-        2>"$E2E_TMP/serve.log" &
+        --down-after 2/5 2>"$E2E_TMP/serve.log" &
 PIDS+=($!)
 wait_for 20 in_ns srv curl -sf "$SERVER/readyz" -o /dev/null || { cat "$E2E_TMP/serve.log" >&2; fail "serve did not start"; }
 

@@ -299,7 +299,7 @@
 
   function cyStyle() {
     const s = [
-      { selector: 'node', style: { label: 'data(label)', 'font-size': 11, 'text-valign': 'center', 'text-halign': 'center', 'text-wrap': 'wrap', shape: 'round-rectangle', width: 'data(w)', height: 34, 'background-color': '#e8eef7', 'border-width': 1, 'border-color': '#7a8aa3', color: '#1d2430' } },
+      { selector: 'node', style: { label: 'data(label)', 'font-size': 12, 'text-valign': 'center', 'text-halign': 'center', 'text-wrap': 'wrap', shape: 'round-rectangle', width: 'data(w)', height: 34, 'background-color': '#e8eef7', 'border-width': 1, 'border-color': '#7a8aa3', color: '#1d2430' } },
       { selector: ':parent', style: { 'text-valign': 'top', 'text-halign': 'center', 'font-weight': 'bold', 'background-color': '#f3f5f9', 'background-opacity': 0.7, 'border-style': 'dashed', padding: 14 } },
       { selector: 'node.role-closed', style: { 'background-color': '#dfe6f2', 'border-width': 2, 'font-weight': 'bold' } },
       { selector: 'edge', style: { 'curve-style': 'bezier', 'target-arrow-shape': 'triangle', width: 2, 'line-color': COLOURS.none, 'target-arrow-color': COLOURS.none, label: 'data(label)', 'font-size': 9, 'text-rotation': 'autorotate', 'text-background-color': '#ffffff', 'text-background-opacity': 0.85, 'text-background-padding': 2, 'arrow-scale': 0.9 } },
@@ -308,7 +308,7 @@
       { selector: 'node.target', style: { 'background-color': '#ffd966', 'border-color': '#1d2430', 'border-width': 3 } },
       { selector: 'node.dependent', style: { 'background-color': '#f4b183', 'border-color': '#c55a11', 'border-width': 2 } },
       { selector: '.faded', style: { opacity: 0.25 } },
-      { selector: 'edge.diff-appeared', style: { width: 4, 'line-style': 'dashed', 'line-color': '#2e9d4f', 'target-arrow-color': '#2e9d4f' } },
+      { selector: 'edge.diff-appeared', style: { width: 4, 'line-style': 'dashed', 'line-color': '#0b63ce', 'target-arrow-color': '#0b63ce' } },
       { selector: 'edge.diff-vanished', style: { width: 4, 'line-style': 'dotted', 'line-color': '#d33a2c', 'target-arrow-color': '#d33a2c' } },
     ];
     for (const [state, colour] of Object.entries(COLOURS)) {
@@ -405,8 +405,8 @@
         }
         cy.layout({ name: 'preset', positions: (n) => positions[n.id()] || { x: 0, y: 0 }, fit: true, padding: 24, animate: false }).run();
         /* A few hosts fill the view at no more than this: labels stay text-sized. */
-        if (cy.zoom() > 1.1) {
-          cy.zoom(1.1);
+        if (cy.zoom() > 1.6) {
+          cy.zoom(1.6);
           cy.center();
         }
         $('cy').dataset.laidOut = String(s);

@@ -277,28 +277,25 @@ static enum MHD_Result answer_live(struct server *srv, struct MHD_Connection *c,
         return nd_http_send(c, &a);
 }
 
-/* ---- POST /login: the page's form, a reader token into a cookie ---- */
+/* ---- the page's login (src/serve/web.c) ---- */
 
-static enum MHD_Result finish_login(struct server *srv, struct MHD_Connection *c, struct request *req)
+static bool token_reads(void *userdata, const char *bearer)
 {
-        char token[ND_WEB_BEARER_MAX - 8], bearer[ND_WEB_BEARER_MAX];
-        const struct nd_token *t = NULL;
-        bool secure = srv->o->tls_cert != NULL, reads = false;
-        enum MHD_Result ret;
+        struct server *srv = userdata;
+        const struct nd_token *t;
+        bool reads;
 
-        if (!srv->auth)
-                return nd_web_login_answer(c, NULL, false, secure);
-        if (req->too_large || nd_web_login_token(req->body ? req->body : "", req->size, token, sizeof(token)) < 0)
-                return nd_web_login_answer(c, NULL, true, secure);
-        snprintf(bearer, sizeof(bearer), "Bearer %s", token);
         pthread_rwlock_rdlock(&srv->tokens_lock);
         t = nd_tokens_check(&srv->tokens, bearer);
         reads = t && nd_token_allows(t, ND_SCOPE_READER);
         pthread_rwlock_unlock(&srv->tokens_lock);
-        ret = nd_web_login_answer(c, reads ? token : NULL, !reads, secure);
-        explicit_bzero(token, sizeof(token));
-        explicit_bzero(bearer, sizeof(bearer));
-        return ret;
+        return reads;
+}
+
+static enum MHD_Result finish_login(struct server *srv, struct MHD_Connection *c, struct request *req)
+{
+        return nd_web_login(c, srv->auth ? token_reads : NULL, srv, req->too_large ? NULL : req->body, req->size,
+                            srv->o->tls_cert != NULL);
 }
 
 /* GET /login: whether the page must ask for a token first. */
@@ -306,14 +303,12 @@ static enum MHD_Result answer_login_state(struct server *srv, struct MHD_Connect
 {
         struct request req = {};
         unsigned status = 0;
-        char why[256], *body;
-        const char *state = !srv->auth ? "none"
-                            : authorize(srv, c, true, ND_SCOPE_READER, &req, &status, why, sizeof(why)) == 0 ? "done"
-                                                                                                           : "required";
+        char why[256];
 
-        if (asprintf(&body, "{\"login\":\"%s\"}\n", state) < 0)
-                return MHD_NO;
-        return nd_http_answer(c, MHD_HTTP_OK, "application/json", body, strlen(body), 0);
+        return nd_web_login_state(c, !srv->auth ? "none"
+                                     : authorize(srv, c, true, ND_SCOPE_READER, &req, &status, why, sizeof(why)) == 0
+                                             ? "done"
+                                             : "required");
 }
 
 /* ---- the read API ---- */

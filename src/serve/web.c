@@ -201,7 +201,7 @@ int nd_web_login_token(const char *body, size_t size, char *ret, size_t ret_size
         return -EINVAL;
 }
 
-enum MHD_Result nd_web_login_answer(struct MHD_Connection *c, const char *token, bool refused, bool secure)
+static enum MHD_Result login_answer(struct MHD_Connection *c, const char *token, bool refused, bool secure)
 {
         char *cookie = NULL;
         enum MHD_Result ret;
@@ -216,6 +216,43 @@ enum MHD_Result nd_web_login_answer(struct MHD_Connection *c, const char *token,
         ret = redirect(c, "/", cookie);
         explicit_bzero(cookie, strlen(cookie));
         free(cookie);
+        return ret;
+}
+
+enum MHD_Result nd_web_login(struct MHD_Connection *c, nd_web_reads_fn reads, void *userdata, const char *body,
+                             size_t size, bool secure)
+{
+        char token[ND_WEB_BEARER_MAX - 8], bearer[ND_WEB_BEARER_MAX];
+        enum MHD_Result ret;
+        bool ok;
+
+        if (!reads)
+                return login_answer(c, NULL, false, secure);
+        if (!body || nd_web_login_token(body, size, token, sizeof(token)) < 0)
+                return login_answer(c, NULL, true, secure);
+        snprintf(bearer, sizeof(bearer), "Bearer %s", token);
+        ok = reads(userdata, bearer);
+        ret = login_answer(c, ok ? token : NULL, !ok, secure);
+        explicit_bzero(token, sizeof(token));
+        explicit_bzero(bearer, sizeof(bearer));
+        return ret;
+}
+
+enum MHD_Result nd_web_login_state(struct MHD_Connection *c, const char *state)
+{
+        char body[64];
+        struct MHD_Response *res;
+        enum MHD_Result ret;
+        int n = snprintf(body, sizeof(body), "{\"login\":\"%s\"}\n", state);
+
+        res = MHD_create_response_from_buffer((size_t)n, body, MHD_RESPMEM_MUST_COPY);
+        if (!res)
+                return MHD_NO;
+        add_page_headers(res);
+        MHD_add_response_header(res, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+        MHD_add_response_header(res, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+        ret = MHD_queue_response(c, MHD_HTTP_OK, res);
+        MHD_destroy_response(res);
         return ret;
 }
 

@@ -39,10 +39,19 @@ enum MHD_Result nd_web_answer(struct MHD_Connection *c, const char *url, const c
  * a character a cookie cannot carry; -ENOBUFS when longer than ret. */
 int nd_web_login_token(const char *body, size_t size, char *ret, size_t ret_size);
 
-/* The answer to POST /login: 303 to "/" setting the cookie to token (NULL:
- * no tokens configured, no cookie), or, refused, 303 to "/?login=refused".
- * secure: served over TLS (the cookie says Secure). */
-enum MHD_Result nd_web_login_answer(struct MHD_Connection *c, const char *token, bool refused, bool secure);
+/* Whether "Bearer TOKEN" is a token that may read: serve's check. */
+typedef bool (*nd_web_reads_fn)(void *userdata, const char *bearer);
+
+/* POST /login with the form's body (NULL: too large): 303 to "/" setting
+ * the cookie when reads() takes the token, else 303 to "/?login=refused".
+ * reads NULL: no tokens configured, no cookie, 303 to "/". secure: served
+ * over TLS (the cookie says Secure). */
+enum MHD_Result nd_web_login(struct MHD_Connection *c, nd_web_reads_fn reads, void *userdata, const char *body,
+                             size_t size, bool secure);
+
+/* GET /login: {"login": state}, state "none" (no tokens), "done" (the
+ * request carries a reader token) or "required". */
+enum MHD_Result nd_web_login_state(struct MHD_Connection *c, const char *state);
 
 /* POST /logout: the cookie cleared, 303 to "/". */
 enum MHD_Result nd_web_logout_answer(struct MHD_Connection *c, bool secure);

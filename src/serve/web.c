@@ -144,7 +144,7 @@ enum MHD_Result nd_web_answer(struct MHD_Connection *c, const char *url, const c
 static bool cookie_safe(char ch)
 {
         return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-               strchr("-._~+/=", ch) != NULL;
+               (ch != '\0' && strchr("-._~+/=", ch) != NULL);
 }
 
 static int hex_value(char ch)

@@ -102,7 +102,7 @@ enum MHD_Result nd_web_answer(struct MHD_Connection *c, const char *url, const c
                 return answer_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "the page takes GET\n");
         if (nd_web_n_assets == 0)
                 return answer_text(c, MHD_HTTP_NOT_FOUND,
-                                   "this build has no web page (npm was missing at build time); the API is under /api/v1\n");
+                                   "this build has no web page (built without npm, or -Dweb=disabled); the API is under /api/v1\n");
         index = strcmp(url, "/") == 0 || strcmp(url, "/index.html") == 0;
         a = index ? find_asset("index.html")
                   : strncmp(url, ASSETS_PREFIX, strlen(ASSETS_PREFIX)) == 0 ? find_asset(url + strlen(ASSETS_PREFIX))

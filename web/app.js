@@ -27,6 +27,7 @@
     edges: new Map(),      /* "a>b" -> {src, dst, ports:Set, connections, opened, failed, current} */
     links: [],             /* rows of HEALTH_SQL */
     roleOfHost: new Map(), /* hostname -> "service:role" */
+    rules: [],             /* the stored role rules, for hosts the live state lacks */
     hostOfAddr: new Map(), /* address -> hostname */
     diff: null,            /* Map "a>b" -> "appeared" | "vanished" */
     opened: new Map(),     /* role -> true/false, as the user set it */
@@ -55,6 +56,17 @@
     }
     if (!res.ok) throw new Error(path.split('?')[0] + ': ' + res.status + ' ' + text.trim());
     return JSON.parse(text);
+  }
+
+  async function getText(path) {
+    const res = await fetch(path, { credentials: 'same-origin' });
+    const text = await res.text();
+    if (res.status === 401) {
+      showLogin(false);
+      throw new NeedLogin('sign in');
+    }
+    if (!res.ok) throw new Error(path.split('?')[0] + ': ' + res.status + ' ' + text.trim());
+    return text;
   }
 
   function query(sql) {
@@ -95,16 +107,79 @@
   }
 
   function roleOf(host) {
-    return model.roleOfHost.get(host.name) || null;
+    if (model.roleOfHost.has(host.name)) return model.roleOfHost.get(host.name);
+    const rule = model.rules.find((r) => r.matches(host));
+    return rule ? rule.role : null;
+  }
+
+  /* ---- the stored role rules, for hosts the live state does not name
+   * (agents writing to a store, not through serve): `roles list`'s lines,
+   * MATCH SERVICE:ROLE [dc=..] [name=..], first match wins ---- */
+
+  function ipv4(text) {
+    const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+    if (!m) return null;
+    const parts = m.slice(1).map(Number);
+    if (parts.some((p) => p > 255)) return null;
+    return parts.reduce((v, p) => v * 256n + BigInt(p), 0n);
+  }
+
+  function ipv6(text) {
+    if (!text.includes(':')) return null;
+    const halves = text.split('::');
+    if (halves.length > 2) return null;
+    const words = (h) => (h === '' ? [] : h.split(':'));
+    const head = words(halves[0]), tail = halves.length === 2 ? words(halves[1]) : [];
+    const fill = 8 - head.length - tail.length;
+    if (fill < 0 || (halves.length === 1 && fill !== 0)) return null;
+    const all = [...head, ...Array(fill).fill('0'), ...tail];
+    if (all.some((w) => !/^[0-9a-fA-F]{1,4}$/.test(w))) return null;
+    return all.reduce((v, w) => v * 65536n + BigInt(parseInt(w, 16)), 0n);
+  }
+
+  function addrValue(text) {
+    const v4 = ipv4(text);
+    if (v4 !== null) return { bits: 32, value: v4 };
+    const v6 = ipv6(text);
+    return v6 !== null ? { bits: 128, value: v6 } : null;
+  }
+
+  function makeRule(match, role) {
+    const slash = match.indexOf('/');
+    const net = addrValue(slash < 0 ? match : match.slice(0, slash));
+    if (net) {
+      const prefix = slash < 0 ? net.bits : Number(match.slice(slash + 1));
+      const shift = BigInt(net.bits - prefix);
+      const inBlock = (addr) => {
+        const a = addrValue(addr);
+        return !!a && a.bits === net.bits && (a.value >> shift) === (net.value >> shift);
+      };
+      return { role, matches: (host) => host.addrs.some(inBlock) };
+    }
+    const glob = new RegExp('^' + match.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$', 'i');
+    return { role, matches: (host) => glob.test(host.name) };
+  }
+
+  function parseRules(text) {
+    const rules = [];
+    for (const line of text.split('\n')) {
+      const [match, role] = line.trim().split(/\s+/);
+      if (match && role && role.includes(':')) rules.push(makeRule(match, role));
+    }
+    return rules;
   }
 
   async function loadGraph() {
     const graphParams = { format: 'json', 'group-by': 'host', since: $('since').value.trim(), until: $('until').value.trim() };
-    const [graph, liveHosts, storeHosts] = await Promise.all([
+    const [graph, liveHosts, storeHosts, rules] = await Promise.all([
       getJSON('/api/v1/graph?' + params(graphParams)),
       query(HOSTS_SQL),
       getJSON('/api/v1/hosts?format=json'),
+      getText('/api/v1/roles'),
     ]);
+    /* The live state names each reporting host's role; for the others
+     * (not reporting, or agents writing to a store), the stored rules do. */
+    model.rules = parseRules(rules);
     model.roleOfHost.clear();
     model.hostOfAddr.clear();
     for (const h of storeHosts) if (h.hostname) model.hostOfAddr.set(h.addr, h.hostname);

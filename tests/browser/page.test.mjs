@@ -27,16 +27,20 @@ const browser = await puppeteer.launch({
 });
 let helper = null;
 try {
-  const page = await browser.newPage();
-  await page.setViewport({ width: 1400, height: 900 });
-  page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(`console: ${m.text()} ${JSON.stringify(m.location())}`);
-  });
-  page.on('pageerror', (e) => errors.push(`page: ${e.message}`));
-  page.on('requestfailed', (r) => errors.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
-  page.on('response', (r) => {
-    if (r.status() >= 400) errors.push(`${r.status()} for ${r.url()}`);
-  });
+  async function newPage() {
+    const p = await browser.newPage();
+    await p.setViewport({ width: 1400, height: 900 });
+    p.on('console', (m) => {
+      if (m.type() === 'error') errors.push(`console: ${m.text()} ${JSON.stringify(m.location())}`);
+    });
+    p.on('pageerror', (e) => errors.push(`page: ${e.message}`));
+    p.on('requestfailed', (r) => errors.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
+    p.on('response', (r) => {
+      if (r.status() >= 400) errors.push(`${r.status()} for ${r.url()}`);
+    });
+    return p;
+  }
+  let page = await newPage();
   const shot = (name) => page.screenshot({ path: path.join(SCREENS, name), fullPage: false });
 
   // Polls fn in the page until it returns something truthy.
@@ -195,6 +199,53 @@ try {
   if (!filtered.length || filtered.some((s) => s !== 'web1')) throw new Error(`filter: ${filtered}`);
   await shot('table-sql.png');
   say(`own SQL, sorted and filtered: ${filtered.length} rows of web1`);
+
+  // ---- past 200 hosts: roles closed, "+N", a click opens one ----
+  // The server's answers replaced by a made-up fleet of 243 hosts.
+  page = await newPage();
+  const app = Array.from({ length: 240 }, (_, i) => [`app${i}`, `10.90.${i >> 8}.${i & 255}`]);
+  const fleet = [['lb0', '10.91.0.1', 'lb'], ...app.map(([n, a]) => [n, a, 'app']), ['db0', '10.92.0.1', 'db'], ['db1', '10.92.0.2', 'db']];
+  const graph = {
+    as_of: Math.floor(Date.now() / 1000), grouping: 'host',
+    nodes: fleet.map(([name, addr], id) => ({ id, kind: 'host', label: addr, name })),
+    edges: [
+      ...app.map((_, i) => ({ client: 0, server: i + 1, ports: [8080], connections: 1, opened: 0, failed: 0, current: true })),
+      ...app.map((_, i) => ({ client: i + 1, server: 241 + (i & 1), ports: [5432], connections: 2, opened: 0, failed: 0, current: true })),
+    ],
+  };
+  const hostRows = fleet.map(([name, addr, role]) => [name, 'shop', role, addr, 'ok']);
+  await page.setRequestInterception(true);
+  page.on('request', (req) => {
+    const u = new URL(req.url());
+    const json = (body) => req.respond({ status: 200, contentType: 'application/json', body: JSON.stringify(body) });
+    if (u.pathname === '/api/v1/graph') return json(graph);
+    if (u.pathname === '/api/v1/hosts') return json([]);
+    if (u.pathname === '/api/v1/roles') return req.respond({ status: 200, contentType: 'text/plain', body: '' });
+    if (u.pathname === '/api/v1/query' && u.searchParams.get('sql').startsWith('SELECT name, service, role')) {
+      return json({ columns: ['name', 'service', 'role', 'addrs', 'state'], rows: hostRows, truncated: false });
+    }
+    if (u.pathname === '/api/v1/query' && u.searchParams.get('sql').startsWith('SELECT src, dst')) {
+      return json({ columns: ['src', 'dst', 'port', 'kind', 'dst_host', 'state'], rows: [], truncated: false });
+    }
+    return req.continue();
+  });
+  await page.goto(URL_BASE + '/', { waitUntil: 'networkidle0' });
+  const closed = await until('three closed roles', 15000, () => {
+    const lis = [...document.querySelectorAll('#graph-text li[data-kind="role"]')];
+    return lis.length === 3 && lis.every((li) => li.dataset.open === 'false') && lis.map((li) => li.textContent);
+  });
+  if (!closed.some((t) => t.includes('+240'))) throw new Error(`no "+240": ${closed}`);
+  await until('laid out', 10000, () => document.getElementById('cy').dataset.laidOut);
+  const before = await page.evaluate(() => window.netdepGraph.nodes().length);
+  if (before !== 3) throw new Error(`${before} nodes drawn for 243 hosts in 3 closed roles`);
+  await clickNode('r:shop:db');
+  await until('shop:db open', 10000, () => document.querySelector('#graph-text li[data-role="shop:db"][data-open="true"]') &&
+    document.querySelectorAll('#graph-text li[data-kind="node"][data-role="shop:db"]').length === 2);
+  const after = await page.evaluate(() => window.netdepGraph.nodes().map((n) => n.id()).sort());
+  await until('laid out again', 10000, () => Number(document.getElementById('cy').dataset.laidOut) >= 2);
+  await sleep(300);
+  await shot('many.png');
+  say(`243 hosts: 3 closed roles ("${closed.join('", "')}"); a click on shop:db opens it: ${after.join(' ')}`);
 
   if (errors.length) throw new Error(`errors in the page:\n  ${errors.join('\n  ')}`);
   say('no console error, no failed request');

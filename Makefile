@@ -10,7 +10,7 @@ DEBIAN_PACKAGES := gcc make meson ninja-build pkg-config python3 libmnl-dev libj
                    libsqlite3-dev sqlite3 libpq-dev libcmocka-dev iproute2 jq util-linux procps \
                    postgresql clang libbpf-dev bpftool libmicrohttpd-dev libgnutls28-dev libcurl4-gnutls-dev zlib1g-dev libsystemd-dev wrk tcpdump nftables libbpf-tools \
                    qemu-system-x86 busybox-static cpio debian-archive-keyring graphviz netcat-openbsd curl openssl nginx fping \
-                   nodejs npm chromium
+                   nodejs chromium
 STORE ?= sqlite:netdep.db
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -27,6 +27,8 @@ deps:
 		$(SUDO) apt-get update -qq && \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
+	@# npm for the web page's libraries: Debian's package, unless nodejs came with its own
+	@command -v npm >/dev/null || $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm
 
 build: deps
 	@[ -f build/build.ninja ] || meson setup build --buildtype=release

@@ -89,6 +89,16 @@ try {
   await shot('graph.png');
   say(`the text form holds web1, web2, db1, cache1 in their roles and the 4 edges, ok; drawn ${JSON.stringify(drawn)}`);
 
+  // ---- search: by role, by address ----
+  for (const [q, want] of [['shop:db', 'db1'], ['10.89.0.22', 'cache1'], ['WEB2', 'web2']]) {
+    await page.$eval('#search', (el) => { el.value = ''; });
+    await page.type('#search', q);
+    const found = await page.$$eval('#graph-text li[data-match="true"]', (lis) => lis.map((li) => li.dataset.node));
+    if (JSON.stringify(found) !== JSON.stringify([want])) throw new Error(`search ${q}: ${found}`);
+  }
+  await page.$eval('#search', (el) => { el.value = ''; el.dispatchEvent(new Event('input')); });
+  say('search finds a host by role, address and name');
+
   // ---- a click on db1: exactly its dependents ----
   async function clickNode(id) {
     const at = await page.evaluate((nodeId) => {
@@ -128,6 +138,11 @@ try {
   if (colour !== 'rgb(211,58,44)') throw new Error(`the cut edge is drawn ${colour}`);
   await shot('cut.png');
   say(`db1's link cut: its edges left ok after ${firstSign} ms, red after ${red} ms: ${JSON.stringify(await toDb())}`);
+  await page.click('#only-problems');
+  const problems = await textEdges();
+  if (problems.length !== 2 || problems.some((e) => e.dst !== 'db1')) throw new Error(`only problems: ${JSON.stringify(problems)}`);
+  await page.click('#only-problems');
+  say('"only problems" keeps the two edges to db1');
   execFileSync('ip', ['netns', 'exec', env('ND_DB_NS'), 'ip', 'link', 'set', env('ND_DB_DEV'), 'up']);
   const restored = Date.now();
   await until('db1\'s edges ok again', 60000, () => {

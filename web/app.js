@@ -516,9 +516,9 @@
       if (d.kind === 'role') {
         const members = scene.byRole.get(d.role).length;
         if (scene.open(d.role)) {
-          li({ kind: 'role', role: d.role, open: 'true' }, 'role ' + d.role + ', ' + members + ' hosts', () => toggleRole(d.role));
+          li({ kind: 'role', role: d.role, open: 'true' }, 'role ' + d.role + ', ' + hostCount(members) + ' (open: close it)', () => toggleRole(d.role));
         } else {
-          li({ kind: 'role', role: d.role, open: 'false' }, 'role ' + d.role + ', +' + members + ' hosts (closed: open it)', () => toggleRole(d.role));
+          li({ kind: 'role', role: d.role, open: 'false' }, 'role ' + d.role + ', +' + hostCount(members) + ' (closed: open it)', () => toggleRole(d.role));
         }
         continue;
       }
@@ -537,22 +537,21 @@
     ul.replaceChildren(...items);
   }
 
+  function hostCount(n) {
+    return n + (n === 1 ? ' host' : ' hosts');
+  }
+
   function toggleRole(role) {
     const scene = visibleScene();
     model.opened.set(role, !scene.open(role));
     render();
   }
 
-  /* A click: a closed role opens; a host shows what depends on it. */
+  /* A click: a role opens or closes; a host shows what depends on it. */
   async function select(id) {
     if (id.startsWith('r:')) {
-      const role = id.slice(2);
-      const scene = visibleScene();
-      if (!scene.open(role)) {
-        toggleRole(role);
-        return;
-      }
-      return; /* an open role's box: nothing to do */
+      toggleRole(id.slice(2)); /* a closed role opens, an open one's box closes */
+      return;
     }
     const host = model.hosts.get(id);
     const imp = await getJSON('/api/v1/impact?' + params({ target: host.name, format: 'json', 'group-by': 'host' }));
@@ -567,14 +566,14 @@
     const list = $('panel-list');
     if (!model.impact) {
       $('panel-title').textContent = 'Click a host';
-      $('panel-summary').textContent = 'to see what depends on it. Click a role to open it.';
+      $('panel-summary').textContent = 'to see what depends on it. Click a role to open or close it.';
       list.replaceChildren();
       return;
     }
     const host = model.hosts.get(model.impact.target);
     const imp = model.impact.answer;
     $('panel-title').textContent = 'What depends on ' + host.name;
-    $('panel-summary').textContent = (imp.total || 0) + ' hosts' + (imp.cut ? ' (more past the depth)' : '') + '. Click the background to clear.';
+    $('panel-summary').textContent = hostCount(imp.total || 0) + (imp.cut ? ' (more past the depth)' : '') + '. Click the background to clear.';
     list.replaceChildren(...(imp.items || []).map((item) => {
       const li = document.createElement('li');
       li.dataset.name = item.name || item.label;

@@ -260,6 +260,8 @@ try {
   await until('laid out again', 10000, () => Number(document.getElementById('cy').dataset.laidOut) >= 2);
   await sleep(300);
   await shot('many.png');
+  await page.click('#graph-text li[data-role="shop:db"][data-kind="role"] button'); // the text form's own control
+  await until('shop:db closed again', 5000, () => document.querySelector('#graph-text li[data-role="shop:db"][data-open="false"]'));
   await page.click('#hide-hubs'); // over 20 peers: lb0 (240), db0 and db1 (120 each)
   await until('hubs hidden', 5000, () => !document.querySelector('#graph-text li[data-role="shop:lb"]') &&
     !document.querySelector('#graph-text li[data-kind="node"][data-role="shop:db"]'));

@@ -88,7 +88,7 @@ def npm_ci(workdir, npm, webdir):
                        cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     if r.returncode != 0:
         tail = r.stdout.decode(errors='replace').strip().splitlines()[-3:]
-        return 'npm ci failed: ' + ' / '.join(tail)
+        return 'npm ci failed, exit %d%s' % (r.returncode, ': ' + ' / '.join(tail) if tail else '')
     with open(stamp, 'wb') as f:
         f.write(wanted)
     return None

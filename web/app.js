@@ -93,6 +93,7 @@
 
   function showLogin(refused) {
     $('login').hidden = false;
+    $('tabs').hidden = true;
     $('graph-view').hidden = true;
     $('table-view').hidden = true;
     $('login-error').hidden = !refused;
@@ -734,6 +735,7 @@
       return;
     }
     $('logout').hidden = who.login !== 'done';
+    $('tabs').hidden = false;
     $('login').hidden = true;
     makeCy();
     showView(location.hash === '#table' ? 'table' : 'graph');

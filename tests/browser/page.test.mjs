@@ -59,6 +59,11 @@ try {
   await page.goto(URL_BASE + '/', { waitUntil: 'networkidle0' });
   await page.waitForSelector('#login:not([hidden])');
   await shot('login.png');
+  await page.type('#token', 'not-a-token-of-this-server');
+  await Promise.all([page.waitForNavigation({ waitUntil: 'networkidle0' }), page.click('#login-submit')]);
+  await page.waitForSelector('#login-error:not([hidden])');
+  if (!page.url().endsWith('/?login=refused')) throw new Error(`refused login at ${page.url()}`);
+  say('an unknown token is refused, and the form says so');
   await page.type('#token', env('ND_READER_TOKEN'));
   await Promise.all([page.waitForNavigation({ waitUntil: 'networkidle0' }), page.click('#login-submit')]);
   const cookies = await page.cookies();

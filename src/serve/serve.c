@@ -28,6 +28,7 @@
 #include "serve/store_pool.h"
 #include "serve/tokens.h"
 #include "serve/verb_child.h"
+#include "serve/web.h"
 #include "shared/gzip.h"
 #include "shared/log.h"
 #include "shared/ticker.h"
@@ -57,6 +58,7 @@ enum request_kind {
         REQ_FLUSH,
         REQ_READ,
         REQ_REPORT,
+        REQ_LOGIN,
 };
 
 struct request {
@@ -72,15 +74,20 @@ struct request {
 
 /* ---- who asks ---- */
 
-/* 0 and the token (when auth is on), or the answer to give. */
-static int authorize(struct server *srv, struct MHD_Connection *c, enum nd_scope scope, struct request *req,
-                     unsigned *ret_status, char *why, size_t why_size)
+/* 0 and the token (when auth is on), or the answer to give. The page's
+ * cookie stands for the header on GETs only: a browser sends it with a
+ * form another site posts here too. */
+static int authorize(struct server *srv, struct MHD_Connection *c, bool is_get, enum nd_scope scope,
+                     struct request *req, unsigned *ret_status, char *why, size_t why_size)
 {
         const char *header = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+        char from_cookie[ND_WEB_BEARER_MAX];
         const struct nd_token *t;
 
         if (!srv->auth)
                 return 0; /* loopback only, and said so at start */
+        if (!header && is_get && nd_web_cookie_bearer(c, from_cookie, sizeof(from_cookie)) == 0)
+                header = from_cookie;
         pthread_rwlock_rdlock(&srv->tokens_lock);
         t = nd_tokens_check(&srv->tokens, header);
         if (t) {
@@ -88,6 +95,8 @@ static int authorize(struct server *srv, struct MHD_Connection *c, enum nd_scope
                 req->has_token = true;
         }
         pthread_rwlock_unlock(&srv->tokens_lock);
+        if (header == from_cookie)
+                explicit_bzero(from_cookie, sizeof(from_cookie));
         if (!t) {
                 *ret_status = MHD_HTTP_UNAUTHORIZED;
                 snprintf(why, why_size, header ? "unknown token" : "missing token (Authorization: Bearer TOKEN)");
@@ -248,7 +257,7 @@ static enum MHD_Result answer_live(struct server *srv, struct MHD_Connection *c,
 
         if (!is_get)
                 return nd_http_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, 0, "%s takes GET", url);
-        r = authorize(srv, c, scope, &req, &status, why, sizeof(why));
+        r = authorize(srv, c, true, scope, &req, &status, why, sizeof(why));
         if (r < 0)
                 return nd_http_text(c, status, 0, "%s", why);
         if (strcmp(url, "/api/v1/peers") == 0)
@@ -266,6 +275,40 @@ static enum MHD_Result answer_live(struct server *srv, struct MHD_Connection *c,
         if (r < 0)
                 return nd_http_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, RETRY_AFTER_BUSY_S, "out of memory");
         return nd_http_send(c, &a);
+}
+
+/* ---- the page's login (src/serve/web.c) ---- */
+
+static bool token_reads(void *userdata, const char *bearer)
+{
+        struct server *srv = userdata;
+        const struct nd_token *t;
+        bool reads;
+
+        pthread_rwlock_rdlock(&srv->tokens_lock);
+        t = nd_tokens_check(&srv->tokens, bearer);
+        reads = t && nd_token_allows(t, ND_SCOPE_READER);
+        pthread_rwlock_unlock(&srv->tokens_lock);
+        return reads;
+}
+
+static enum MHD_Result finish_login(struct server *srv, struct MHD_Connection *c, struct request *req)
+{
+        return nd_web_login(c, srv->auth ? token_reads : NULL, srv, req->too_large ? NULL : req->body, req->size,
+                            srv->o->tls_cert != NULL);
+}
+
+/* GET /login: whether the page must ask for a token first. */
+static enum MHD_Result answer_login_state(struct server *srv, struct MHD_Connection *c)
+{
+        struct request req = {};
+        unsigned status = 0;
+        char why[256];
+
+        return nd_web_login_state(c, !srv->auth ? "none"
+                                     : authorize(srv, c, true, ND_SCOPE_READER, &req, &status, why, sizeof(why)) == 0
+                                             ? "done"
+                                             : "required");
 }
 
 /* ---- the read API ---- */
@@ -417,6 +460,14 @@ static enum MHD_Result begin(struct server *srv, struct MHD_Connection *c, const
         if (strcmp(url, "/metrics") == 0 && is_get)
                 return answer_metrics(srv, c);
 
+        if (strcmp(url, ND_WEB_LOGIN_PATH) == 0 && is_get)
+                return answer_login_state(srv, c);
+        if (nd_web_owns(url)) {
+                if (strcmp(method, "POST") == 0 && strcmp(url, "/logout") == 0)
+                        return nd_web_logout_answer(c, srv->o->tls_cert != NULL);
+                if (strcmp(method, "POST") != 0 || strcmp(url, ND_WEB_LOGIN_PATH) != 0)
+                        return nd_web_answer(c, url, method);
+        }
         if (strcmp(url, "/api/v1/peers") == 0 || strcmp(url, "/api/v1/query") == 0 ||
             strcmp(url, "/api/v1/alerts") == 0)
                 return answer_live(srv, c, url, is_get);
@@ -424,7 +475,9 @@ static enum MHD_Result begin(struct server *srv, struct MHD_Connection *c, const
         req = calloc(1, sizeof(*req));
         if (!req)
                 return MHD_NO;
-        if (strcmp(url, "/api/v1/flush") == 0 || strcmp(url, "/api/v1/report") == 0 ||
+        if (strcmp(url, ND_WEB_LOGIN_PATH) == 0) {
+                req->kind = REQ_LOGIN; /* the form's body, then finish_login() */
+        } else if (strcmp(url, "/api/v1/flush") == 0 || strcmp(url, "/api/v1/report") == 0 ||
             strcmp(url, ND_LIVE_FORWARD_PATH) == 0) {
                 if (strcmp(method, "POST") != 0) {
                         free(req);
@@ -433,7 +486,7 @@ static enum MHD_Result begin(struct server *srv, struct MHD_Connection *c, const
                 req->kind = strcmp(url, "/api/v1/flush") == 0 ? REQ_FLUSH : REQ_REPORT;
                 req->forwarded = strcmp(url, ND_LIVE_FORWARD_PATH) == 0;
                 /* Only another server (an admin token) passes reports on. */
-                r = authorize(srv, c, req->forwarded ? ND_SCOPE_ADMIN : ND_SCOPE_AGENT, req, &status, why,
+                r = authorize(srv, c, false, req->forwarded ? ND_SCOPE_ADMIN : ND_SCOPE_AGENT, req, &status, why,
                               sizeof(why));
                 if (r < 0) {
                         free(req);
@@ -460,7 +513,7 @@ static enum MHD_Result begin(struct server *srv, struct MHD_Connection *c, const
                                            0, "%s", r == -ENOMEM ? "out of memory" : why);
                 }
                 req->kind = REQ_READ;
-                r = authorize(srv, c, req->read.scope, req, &status, why, sizeof(why));
+                r = authorize(srv, c, is_get, req->read.scope, req, &status, why, sizeof(why));
                 if (r < 0) {
                         nd_read_request_done(&req->read);
                         free(req);
@@ -530,6 +583,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
                 return finish_flush(srv, c, req);
         case REQ_REPORT:
                 return finish_report(srv, c, req);
+        case REQ_LOGIN:
+                return finish_login(srv, c, req);
         default:
                 return finish_read(srv, c, req);
         }

@@ -1,0 +1,244 @@
+// web-bench: a fleet of 2,000 hosts in 20 roles, stored through netdep
+// serve's own API, opened in headless Chromium; the time from navigation
+// start to the graph drawn as closed roles, cold (a fresh browser context
+// each time, nothing cached) and warm (the same context again), against
+// what the server spends answering the page's API requests.
+// bench/web-bench.sh sets ND_NETDEP, ND_CHROMIUM, ND_TMP, ND_COMMIT.
+import { spawn, execFileSync } from 'node:child_process';
+import { writeFileSync, readFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import puppeteer from 'puppeteer-core';
+
+const TARGET_MS = 2000;
+const MAX_NODES = 200; /* web/app.js: past this many hosts, roles start closed */
+
+const env = (name) => {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set (run bench/web-bench.sh)`);
+  return v;
+};
+const opts = { hosts: 2000, cold: 5, warm: 3 };
+for (let i = 2; i < process.argv.length; i += 2) {
+  const k = process.argv[i].replace(/^--/, ''), v = Number(process.argv[i + 1]);
+  if (!(k in opts) || !Number.isInteger(v) || v < 1) {
+    console.error(`web-bench: unknown option or bad value: ${process.argv[i]} ${process.argv[i + 1] ?? ''}`);
+    process.exit(2);
+  }
+  opts[k] = v;
+}
+const NETDEP = env('ND_NETDEP'), TMP = env('ND_TMP');
+const STORE = 'sqlite:' + path.join(TMP, 'x.db');
+const started = Date.now();
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b), m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const ms = (x) => x.toFixed(0).padStart(5) + ' ms';
+
+// ---- the fleet: 5 services x 4 tiers = 20 roles; lb -> web -> app -> db,
+// 3 servers of the next tier each, and every app also asks search:app ----
+const SERVICES = ['shop', 'blog', 'mail', 'search', 'auth'];
+const TIERS = [['lb', 443], ['web', 8080], ['app', 9000], ['db', 5432]];
+function fleet(total) {
+  const perRole = Math.ceil(total / (SERVICES.length * TIERS.length));
+  if (perRole > 250) throw new Error('at most 250 hosts a role (one /24 each)');
+  const hosts = [];
+  const byRole = new Map();
+  SERVICES.forEach((svc, s) => TIERS.forEach(([tier], t) => {
+    const members = [];
+    for (let i = 0; i < perRole && hosts.length < total; i++) {
+      const h = { name: `${svc}-${tier}-${i + 1}`, addr: `10.${s + 1}.${t + 1}.${i + 1}`, svc, tier: t, i, links: [] };
+      hosts.push(h);
+      members.push(h);
+    }
+    byRole.set(`${svc}:${tier}`, members);
+  }));
+  for (const h of hosts) {
+    if (h.tier + 1 < TIERS.length) {
+      const [next, port] = TIERS[h.tier + 1];
+      const servers = byRole.get(`${h.svc}:${next}`);
+      for (let k = 0; k < 3 && k < servers.length; k++) h.links.push([servers[(h.i * 3 + k) % servers.length], port]);
+    }
+    if (TIERS[h.tier][0] === 'app' && h.svc !== 'search') {
+      const search = byRole.get('search:app');
+      h.links.push([search[h.i % search.length], TIERS[2][1]]);
+    }
+  }
+  const rules = SERVICES.flatMap((svc, s) => TIERS.map(([tier], t) => `10.${s + 1}.${t + 1}.0/24 ${svc}:${tier}`));
+  return { hosts, rules };
+}
+
+async function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+async function post(base, what, body) {
+  const res = await fetch(base + '/api/v1/' + what, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`POST ${what}: ${res.status} ${text.trim()}`);
+}
+
+// Runs fn over items, `width` at a time.
+async function pool(items, width, fn) {
+  let next = 0;
+  await Promise.all(Array.from({ length: width }, async () => {
+    while (next < items.length) await fn(items[next++]);
+  }));
+}
+
+async function fill(base, hosts) {
+  const now = Math.floor(Date.now() / 1000);
+  await pool(hosts, 8, (h) => post(base, 'flush', {
+    netdep_flush: 1, hostname: h.name, ts: now, first_ts: now - 10, addrs: [h.addr], namespaces: [],
+    edges: h.links.map(([srv, port], k) => [h.addr, 'svc', -1, srv.addr, port, 'svc', -1, 'client', 4 + k, 1, 0, 300, 0, 4096, 8192, 1]),
+  }));
+  // Probe reports: each host probes the servers it uses; one in 50 sees loss.
+  await pool(hosts, 8, (h) => post(base, 'report', {
+    netdep_report: 1, hostname: h.name, ts: now, interval_s: 30, addrs: [h.addr],
+    indicators: { load: [0.5, 0.4, 0.3], cpu: 0.1 },
+    links: h.links.map(([srv, port], k) => [srv.addr, port, 'tcp', 5, (h.i + k) % 50 === 0 ? 1 : 0, 0, 250, 900]),
+  }));
+}
+
+// ---- one page load: navigation start to the graph drawn ----
+// The page marks #cy with data-laid-out when it has applied the worker's
+// positions (web/app.js, layout()); the mark is taken at the next frame,
+// when cytoscape has painted them.
+const MARK_DRAWN = () => {
+  new MutationObserver((records, obs) => {
+    const cy = document.getElementById('cy');
+    if (!cy || !cy.dataset.laidOut) return;
+    obs.disconnect();
+    window.__ndLaidOut = performance.now();
+    requestAnimationFrame(() => { window.__ndDrawn = performance.now(); });
+  }).observe(document, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-laid-out'] });
+};
+
+async function openPage(page, url) {
+  const client = await page.createCDPSession();
+  await client.send('Network.enable');
+  let bytes = 0, requests = 0, fromCache = 0;
+  client.on('Network.loadingFinished', (e) => { bytes += e.encodedDataLength; requests++; });
+  client.on('Network.requestServedFromCache', () => { fromCache++; });
+  const api = [];
+  const onResponse = (r) => {
+    const u = new URL(r.url());
+    if (!u.pathname.startsWith('/api/') && u.pathname !== '/login') return;
+    const t = r.timing();
+    if (t) api.push({ path: u.pathname, status: r.status(), start: t.requestTime * 1000 + t.sendStart, wait: t.receiveHeadersEnd - t.sendStart });
+  };
+  page.on('response', onResponse);
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(url, { waitUntil: 'domcontentloaded' });
+  await page.waitForFunction(() => window.__ndDrawn, { timeout: 30000, polling: 50 });
+  const r = await page.evaluate(() => {
+    const cy = window.netdepGraph;
+    const closed = cy.nodes('.role-closed');
+    return {
+      laidOut: window.__ndLaidOut, drawn: window.__ndDrawn,
+      nodes: cy.nodes().length, edges: cy.edges().length, closed: closed.length,
+      plusLabels: closed.filter((n) => /\+\d+$/.test(n.data('label'))).length,
+      members: closed.map((n) => n.data('members')).reduce((a, b) => a + b, 0),
+      placed: cy.nodes().filter((n) => n.position('x') !== 0 || n.position('y') !== 0).length,
+      status: document.getElementById('status').textContent,
+      textItems: document.querySelectorAll('#graph-text li').length,
+    };
+  });
+  // Give in-flight answers a moment to report their sizes.
+  await sleep(100);
+  page.off('response', onResponse);
+  await client.detach();
+  if (errors.length) throw new Error('page errors: ' + errors.join('; '));
+  const bad = api.filter((a) => a.status >= 400);
+  if (bad.length) throw new Error('API errors: ' + JSON.stringify(bad));
+  const first = Math.min(...api.map((a) => a.start)), last = Math.max(...api.map((a) => a.start + a.wait));
+  return { ...r, bytes, requests, fromCache, apiCount: api.length, apiSum: api.reduce((s, a) => s + a.wait, 0),
+    apiSpan: last - first, apiMax: Math.max(...api.map((a) => a.wait)), slowest: api.reduce((m, a) => (a.wait > m.wait ? a : m)).path };
+}
+
+// ---- the run ----
+const { hosts, rules } = fleet(opts.hosts);
+const rulesFile = path.join(TMP, 'roles.txt');
+writeFileSync(rulesFile, '# web-bench: one /24 a role\n' + rules.join('\n') + '\n');
+execFileSync(NETDEP, ['db', 'migrate', '--store', STORE], { stdio: ['ignore', 'ignore', 'inherit'] });
+execFileSync(NETDEP, ['roles', 'import', rulesFile, '--store', STORE], { stdio: ['ignore', 'ignore', 'inherit'] });
+
+const port = await freePort();
+const base = `http://127.0.0.1:${port}`;
+const serveLog = path.join(TMP, 'serve.log');
+const serve = spawn(NETDEP, ['serve', '--store', STORE, '--listen', `127.0.0.1:${port}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+let serveErr = '';
+serve.stderr.on('data', (d) => { serveErr += d; });
+let browser = null;
+let status = 1;
+try {
+  for (let i = 0; ; i++) {
+    try {
+      const res = await fetch(base + '/login');
+      if (res.ok) break;
+    } catch { /* not listening yet */ }
+    if (serve.exitCode !== null || i > 100) throw new Error('netdep serve did not start: ' + serveErr.trim());
+    await sleep(50);
+  }
+  const t0 = Date.now();
+  await fill(base, hosts);
+  const edges = hosts.reduce((s, h) => s + h.links.length, 0);
+  console.log(`fleet: ${hosts.length} hosts in ${rules.length} roles, ${edges} edges, ${hosts.length} flushes and ${hosts.length} probe reports through serve in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+
+  browser = await puppeteer.launch({
+    executablePath: env('ND_CHROMIUM'), headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run', '--no-default-browser-check'],
+  });
+  const runs = { cold: [], warm: [] };
+  let context = null, page = null;
+  for (let i = 0; i < opts.cold; i++) {
+    if (context) await context.close();
+    context = await browser.createBrowserContext();
+    page = await context.newPage();
+    await page.setViewport({ width: 1400, height: 900 });
+    await page.evaluateOnNewDocument(MARK_DRAWN);
+    runs.cold.push(await openPage(page, base + '/'));
+  }
+  for (let i = 0; i < opts.warm; i++) runs.warm.push(await openPage(page, base + '/'));
+  await context.close();
+
+  console.log(`\nrun   drawn  laid out  API sum  API span  slowest API           nodes  closed roles (+N)  bytes     requests`);
+  for (const [kind, list] of Object.entries(runs)) {
+    list.forEach((r, i) => console.log(`${kind} ${i + 1} ${ms(r.drawn)} ${ms(r.laidOut)} ${ms(r.apiSum)} ${ms(r.apiSpan)}  ${r.slowest.padEnd(14)} ${ms(r.apiMax)} ${String(r.nodes).padStart(5)}  ${String(r.closed).padStart(4)} (${r.plusLabels} labelled)   ${String(r.bytes).padStart(8)}  ${r.requests}${r.fromCache ? ` (${r.fromCache} from cache)` : ''}`));
+  }
+  const last = runs.cold[runs.cold.length - 1];
+  console.log(`\ndrawn: ${last.nodes} nodes, ${last.edges} edges; ${last.closed} closed roles holding ${last.members} hosts; placed ${last.placed}; status "${last.status}"`);
+
+  const all = [...runs.cold, ...runs.warm];
+  const shapeOk = all.every((r) => r.nodes <= MAX_NODES && r.closed === rules.length && r.plusLabels === r.closed && r.members === hosts.length && r.placed === r.nodes);
+  const row = (name, list) => {
+    const d = list.map((r) => r.drawn), a = list.map((r) => r.apiSpan);
+    const verdict = Math.max(...d) <= TARGET_MS ? 'PASS' : 'FAIL';
+    console.log(`${name.padEnd(5)} median ${ms(median(d))}, max ${ms(Math.max(...d))} | server (API span) median ${ms(median(a))}, sum of API answers ${ms(median(list.map((r) => r.apiSum)))} | browser / server ${(median(d) / median(a)).toFixed(2)} | ${(median(list.map((r) => r.bytes)) / 1024).toFixed(0)} KiB | target <= ${TARGET_MS} ms: ${verdict}`);
+    return verdict === 'PASS';
+  };
+  console.log(`\nat ${process.env.ND_COMMIT || 'unknown'}, ${hosts.length} hosts; navigation start to the roles drawn:`);
+  const coldOk = row('cold', runs.cold), warmOk = row('warm', runs.warm);
+  console.log(`shape (<= ${MAX_NODES} nodes, every role closed with +N, every host in one): ${shapeOk ? 'PASS' : 'FAIL'}`);
+  const pass = coldOk && warmOk && shapeOk;
+  console.log(`verdict: ${pass ? 'PASS' : 'FAIL'} (${((Date.now() - started) / 1000).toFixed(1)} s in all)`);
+  status = pass ? 0 : 3;
+} catch (err) {
+  console.error('web-bench: ' + (err.stack || err));
+  if (serveErr) console.error(serveErr.trim().split('\n').slice(-10).join('\n'));
+  status = 1;
+} finally {
+  if (browser) await browser.close();
+  serve.kill('SIGTERM');
+}
+process.exit(status);

@@ -5,7 +5,7 @@
 // what the server spends answering the page's API requests.
 // bench/web-bench.sh sets ND_NETDEP, ND_CHROMIUM, ND_TMP, ND_COMMIT.
 import { spawn, execFileSync } from 'node:child_process';
-import { writeFileSync, readFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import puppeteer from 'puppeteer-core';
@@ -157,7 +157,8 @@ async function openPage(page, url) {
   const onResponse = (r) => { if (r.status() >= 400) statuses.push(`${r.status()} ${r.url()}`); };
   page.on('response', onResponse);
   const errors = [];
-  page.on('pageerror', (e) => errors.push(e.message));
+  const onError = (e) => errors.push(e.message);
+  page.on('pageerror', onError);
   await page.goto(url, { waitUntil: 'domcontentloaded' });
   await page.waitForFunction(() => window.__ndDrawn, { timeout: 30000, polling: 50 });
   const r = await page.evaluate(() => {
@@ -167,7 +168,7 @@ async function openPage(page, url) {
      * every API request before the graph was laid out. */
     const api = performance.getEntriesByType('resource')
       .filter((e) => /^\/(api\/|login$)/.test(new URL(e.name).pathname) && e.responseEnd <= window.__ndLaidOut)
-      .map((e) => ({ path: new URL(e.name).pathname, wait: e.responseStart - e.requestStart, start: e.requestStart, end: e.responseEnd }));
+      .map((e) => ({ path: new URL(e.name).pathname, wait: e.responseStart - e.requestStart, end: e.responseEnd }));
     return {
       api, laidOut: window.__ndLaidOut, drawn: window.__ndDrawn, asked: window.__ndLayoutAsked, back: window.__ndLayoutBack,
       nodes: cy.nodes().length, edges: cy.edges().length, closed: closed.length,
@@ -175,13 +176,13 @@ async function openPage(page, url) {
       members: closed.map((n) => n.data('members')).reduce((a, b) => a + b, 0),
       placed: cy.nodes().filter((n) => n.position('x') !== 0 || n.position('y') !== 0).length,
       status: document.getElementById('status').textContent,
-      textItems: document.querySelectorAll('#graph-text li').length,
     };
   });
   // Give in-flight answers a moment to report their sizes.
   await sleep(100);
   page.off('response', onResponse);
   page.off('workercreated', onWorker);
+  page.off('pageerror', onError);
   await client.detach();
   const bytes = [...bytesOf.values()].reduce((a, b) => a + b, 0);
   if (errors.length) throw new Error('page errors: ' + errors.join('; '));
@@ -201,7 +202,6 @@ execFileSync(NETDEP, ['roles', 'import', rulesFile, '--store', STORE], { stdio: 
 
 const port = await freePort();
 const base = `http://127.0.0.1:${port}`;
-const serveLog = path.join(TMP, 'serve.log');
 const serve = spawn(NETDEP, ['serve', '--store', STORE, '--listen', `127.0.0.1:${port}`], { stdio: ['ignore', 'ignore', 'pipe'] });
 let serveErr = '';
 serve.stderr.on('data', (d) => { serveErr += d; });

@@ -41,7 +41,7 @@ trap 'rm -rf "$TMP"' EXIT
 export ND_NETDEP="$NETDEP" ND_CHROMIUM="$CHROMIUM" ND_TMP="$TMP"
 ND_COMMIT=$(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo unknown)
 export ND_COMMIT
-exec_status=0
-timeout 170 node "$WORK/web-bench.mjs" "$@" || exec_status=$?
-[ "$exec_status" -ne 124 ] || { echo "web-bench: timed out" >&2; exit 1; }
-exit "$exec_status"
+status=0
+timeout 150 node "$WORK/web-bench.mjs" "$@" || status=$?
+[ "$status" -ne 124 ] || { echo "web-bench: timed out" >&2; exit 1; }
+exit "$status"

@@ -5,7 +5,7 @@
 // what the server spends answering the page's API requests.
 // bench/web-bench.sh sets ND_NETDEP, ND_CHROMIUM, ND_TMP, ND_COMMIT.
 import { spawn, execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import puppeteer from 'puppeteer-core';
@@ -135,6 +135,14 @@ const MARK_DRAWN = () => {
   }).observe(document, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-laid-out'] });
 };
 
+// serve's CPU time so far (every thread), ms: /proc/PID/stat utime + stime.
+let servePid = 0;
+function serveCpuMs() {
+  const stat = readFileSync(`/proc/${servePid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) * 10; /* fields 14, 15 in clock ticks of 10 ms */
+}
+
 async function openPage(page, url) {
   // Bytes on the wire, by path: the page's requests and its layout worker's.
   const client = await page.createCDPSession();
@@ -159,8 +167,10 @@ async function openPage(page, url) {
   const errors = [];
   const onError = (e) => errors.push(e.message);
   page.on('pageerror', onError);
+  const cpu0 = serveCpuMs();
   await page.goto(url, { waitUntil: 'domcontentloaded' });
   await page.waitForFunction(() => window.__ndDrawn, { timeout: 30000, polling: 50 });
+  const serveCpu = serveCpuMs() - cpu0;
   const r = await page.evaluate(() => {
     const cy = window.netdepGraph;
     const closed = cy.nodes('.role-closed');
@@ -168,7 +178,7 @@ async function openPage(page, url) {
      * every API request before the graph was laid out. */
     const api = performance.getEntriesByType('resource')
       .filter((e) => /^\/(api\/|login$)/.test(new URL(e.name).pathname) && e.responseEnd <= window.__ndLaidOut)
-      .map((e) => ({ path: new URL(e.name).pathname, wait: e.responseStart - e.requestStart, asked: e.startTime, end: e.responseEnd }));
+      .map((e) => ({ url: e.name, path: new URL(e.name).pathname, wait: e.responseStart - e.requestStart, asked: e.startTime, end: e.responseEnd }));
     return {
       api, laidOut: window.__ndLaidOut, drawn: window.__ndDrawn, asked: window.__ndLayoutAsked, back: window.__ndLayoutBack,
       nodes: cy.nodes().length, edges: cy.edges().length, closed: closed.length,
@@ -189,7 +199,7 @@ async function openPage(page, url) {
   if (statuses.length) throw new Error('failed requests: ' + statuses.join('; '));
   const api = r.api;
   const slowest = api.reduce((m, a) => (a.wait > m.wait ? a : m));
-  return { ...r, bytes, bytesOf, requests, fromCache, apiCount: api.length, apiSum: api.reduce((t, a) => t + a.wait, 0),
+  return { ...r, serveCpu, bytes, bytesOf, requests, fromCache, apiCount: api.length, apiSum: api.reduce((t, a) => t + a.wait, 0),
     apiFirst: Math.min(...api.map((a) => a.asked)), apiDone: Math.max(...api.map((a) => a.end)), apiMax: slowest.wait, slowest: slowest.path };
 }
 
@@ -203,6 +213,7 @@ execFileSync(NETDEP, ['roles', 'import', rulesFile, '--store', STORE], { stdio: 
 const port = await freePort();
 const base = `http://127.0.0.1:${port}`;
 const serve = spawn(NETDEP, ['serve', '--store', STORE, '--listen', `127.0.0.1:${port}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+servePid = serve.pid;
 let serveErr = '';
 serve.stderr.on('data', (d) => { serveErr += d; });
 let browser = null;
@@ -239,17 +250,44 @@ try {
   await context.close();
 
   console.log('\nms from navigation start: the first API request, all answered, layout asked of the worker, its answer, laid out, drawn;');
-  console.log('server: the API answers\' request-to-first-byte, summed (the slowest); bytes on the wire');
-  console.log('run    1st    API  asked   back  laid  DRAWN | server (slowest)              | nodes closed +N |   bytes req');
+  console.log('server: the API answers\' request-to-first-byte, summed (the slowest); CPU: serve\'s, ms, during the load; bytes on the wire');
+  console.log('run    1st    API  asked   back  laid  DRAWN | server (slowest)                     |   CPU | nodes closed +N |   bytes req');
   const n = (x) => x.toFixed(0).padStart(5);
   for (const [kind, list] of Object.entries(runs)) {
     list.forEach((r, i) => console.log(`${kind} ${i + 1} ${n(r.apiFirst)}  ${n(r.apiDone)}  ${n(r.asked)}  ${n(r.back)} ${n(r.laidOut)}  ${n(r.drawn)} | ${n(r.apiSum)} (${r.slowest} ${r.apiMax.toFixed(0)})`.padEnd(78) +
-      `| ${String(r.nodes).padStart(5)} ${String(r.closed).padStart(6)} ${String(r.plusLabels).padStart(3)} | ${String(r.bytes).padStart(7)} ${String(r.requests).padStart(3)}${r.fromCache ? ` (${r.fromCache} cached)` : ''}`));
+      `| ${n(r.serveCpu)} | ${String(r.nodes).padStart(5)} ${String(r.closed).padStart(6)} ${String(r.plusLabels).padStart(3)} | ${String(r.bytes).padStart(7)} ${String(r.requests).padStart(3)}${r.fromCache ? ` (${r.fromCache} cached)` : ''}`));
   }
   const last = runs.cold[runs.cold.length - 1];
   const warmLast = runs.warm[runs.warm.length - 1];
   console.log(`\nbytes, cold (warm): ` + [...last.bytesOf].sort((a, b) => b[1] - a[1]).map(([p, b]) => `${p} ${b} (${warmLast.bytesOf.get(p) ?? 0})`).join(', '));
   console.log(`drawn: ${last.nodes} nodes, ${last.edges} edges; ${last.closed} closed roles holding ${last.members} hosts; placed ${last.placed}; status "${last.status}"`);
+
+  // The peer, alone: the same API requests one after another from here, no
+  // browser beside the server; 3 rounds, the median round.
+  const urls = last.api.map((a) => a.url);
+  const rounds = [];
+  for (let k = 0; k < 3; k++) {
+    let first = 0, whole = 0;
+    for (const u of urls) {
+      const t = performance.now();
+      const res = await fetch(u);
+      first += performance.now() - t;
+      await res.arrayBuffer();
+      whole += performance.now() - t;
+    }
+    const t = performance.now();
+    const waits = await Promise.all(urls.map(async (u) => {
+      const t0 = performance.now();
+      const res = await fetch(u);
+      const w = performance.now() - t0;
+      await res.arrayBuffer();
+      return w;
+    }));
+    rounds.push({ first, whole, atOnce: performance.now() - t, atOnceSum: waits.reduce((a, b) => a + b, 0) });
+  }
+  const alone = median(rounds.map((x) => x.first)), aloneWhole = median(rounds.map((x) => x.whole));
+  console.log(`server alone, the same ${urls.length} API requests from node: in turn ${ms(alone)} to the first bytes, ${ms(aloneWhole)} with the bodies; ` +
+    `all at once ${ms(median(rounds.map((x) => x.atOnce)))} with the bodies, first bytes summed ${ms(median(rounds.map((x) => x.atOnceSum)))} (medians of 3 rounds)`);
 
   const all = [...runs.cold, ...runs.warm];
   const shapeOk = all.every((r) => r.nodes <= MAX_NODES && r.closed === rules.length && r.plusLabels === r.closed && r.members === hosts.length && r.placed === r.nodes);
@@ -257,7 +295,7 @@ try {
     const m = (f) => median(list.map(f));
     const d = list.map((r) => r.drawn), server = m((r) => r.apiSum);
     const verdict = median(d) <= TARGET_MS ? 'PASS' : 'FAIL';
-    console.log(`${name}: median ${ms(median(d))}, max ${ms(Math.max(...d))} | server ${ms(server)} | drawn / server ${(median(d) / server).toFixed(2)} | ` +
+    console.log(`${name}: median ${ms(median(d))}, max ${ms(Math.max(...d))} | server ${ms(server)} (alone ${ms(alone)}, CPU ${ms(m((r) => r.serveCpu))}) | drawn / server ${(median(d) / server).toFixed(2)} (/ alone ${(median(d) / alone).toFixed(2)}) | ` +
       `split: assets and scripts ${ms(m((r) => r.apiFirst))}, API ${ms(m((r) => r.apiDone - r.apiFirst))}, page ${ms(m((r) => r.asked - r.apiDone))}, worker ${ms(m((r) => r.back - r.asked))}, apply and paint ${ms(m((r) => r.drawn - r.back))} | ` +
       `${(m((r) => r.bytes) / 1024).toFixed(0)} KiB | median <= ${TARGET_MS} ms: ${verdict}${Math.max(...d) > TARGET_MS ? ' (max above)' : ''}`);
     return verdict === 'PASS';

@@ -247,6 +247,19 @@ try {
     runs.cold.push(await openPage(page, base + '/'));
   }
   for (let i = 0; i < opts.warm; i++) runs.warm.push(await openPage(page, base + '/'));
+  // The same requests from the page once it is idle, in turn: Chromium's
+  // own network stack without the page's work beside it.
+  const idleUrls = runs.cold[runs.cold.length - 1].api.map((a) => a.url);
+  const idle = await page.evaluate(async (urls) => {
+    let sum = 0;
+    for (const u of urls) {
+      const t = performance.now();
+      const res = await fetch(u, { cache: 'no-store' });
+      sum += performance.now() - t;
+      await res.arrayBuffer();
+    }
+    return sum;
+  }, idleUrls);
   await context.close();
 
   console.log('\nms from navigation start: the first API request, all answered, layout asked of the worker, its answer, laid out, drawn;');
@@ -286,6 +299,7 @@ try {
     rounds.push({ first, whole, atOnce: performance.now() - t, atOnceSum: waits.reduce((a, b) => a + b, 0) });
   }
   const alone = median(rounds.map((x) => x.first)), aloneWhole = median(rounds.map((x) => x.whole));
+  console.log(`the same ${idleUrls.length} API requests from the idle page, in turn: ${ms(idle)} to the first bytes`);
   console.log(`server alone, the same ${urls.length} API requests from node: in turn ${ms(alone)} to the first bytes, ${ms(aloneWhole)} with the bodies; ` +
     `all at once ${ms(median(rounds.map((x) => x.atOnce)))} with the bodies, first bytes summed ${ms(median(rounds.map((x) => x.atOnceSum)))} (medians of 3 rounds)`);
 

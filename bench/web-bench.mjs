@@ -144,23 +144,6 @@ function serveCpuMs() {
 }
 
 async function openPage(page, url) {
-  // Bytes on the wire, by path: the page's requests and its layout worker's.
-  const client = await page.createCDPSession();
-  await client.send('Network.enable');
-  const bytesOf = new Map(), pathOf = new Map();
-  let requests = 0, fromCache = 0;
-  const count = (session) => {
-    session.on('Network.requestWillBeSent', (e) => pathOf.set(e.requestId, new URL(e.request.url).pathname.replace(/\.[0-9a-f]{8,}\./, '.')));
-    session.on('Network.requestServedFromCache', () => { fromCache++; });
-    session.on('Network.loadingFinished', (e) => {
-      const p = pathOf.get(e.requestId) || '?';
-      bytesOf.set(p, (bytesOf.get(p) || 0) + e.encodedDataLength);
-      requests++;
-    });
-  };
-  count(client);
-  const onWorker = (w) => count(w.client);
-  page.on('workercreated', onWorker);
   const statuses = [];
   const onResponse = (r) => { if (r.status() >= 400) statuses.push(`${r.status()} ${r.url()}`); };
   page.on('response', onResponse);
@@ -188,12 +171,23 @@ async function openPage(page, url) {
       status: document.getElementById('status').textContent,
     };
   });
-  // Give in-flight answers a moment to report their sizes.
+  // Bytes on the wire (transferSize: 0 when from the cache), by path: the
+  // page's requests and its layout worker's, from each one's Performance API.
   await sleep(100);
   page.off('response', onResponse);
-  page.off('workercreated', onWorker);
   page.off('pageerror', onError);
-  await client.detach();
+  const sizes = () => performance.getEntriesByType('navigation').concat(performance.getEntriesByType('resource'))
+    .map((e) => [new URL(e.name).pathname, e.transferSize, e.decodedBodySize]);
+  const entries = await page.evaluate(sizes);
+  for (const w of page.workers()) entries.push(...await w.evaluate(sizes));
+  const bytesOf = new Map();
+  let fromCache = 0;
+  for (const [p, transferred, body] of entries) {
+    const name = p.replace(/\.[0-9a-f]{8,}\./, '.');
+    bytesOf.set(name, (bytesOf.get(name) || 0) + transferred);
+    if (!transferred && body) fromCache++;
+  }
+  const requests = entries.length;
   const bytes = [...bytesOf.values()].reduce((a, b) => a + b, 0);
   if (errors.length) throw new Error('page errors: ' + errors.join('; '));
   if (statuses.length) throw new Error('failed requests: ' + statuses.join('; '));

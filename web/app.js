@@ -466,28 +466,33 @@
     setStatus(scene.hosts.length + ' hosts, ' + edgeEls.length + ' edges drawn' + (bad ? ', ' + bad + ' with problems' : '') + ' · health at ' + new Date().toLocaleTimeString());
   }
 
+  /* The layout worker, started at once: dagre loads and compiles in it
+   * while the graph's data is on its way, not after. */
+  function startWorker() {
+    if (worker) return;
+    worker = new Worker('@ASSET(layout-worker.js)@');
+    worker.onmessage = (msg) => {
+      const { seq: s, positions, error } = msg.data;
+      if (s !== layoutSeq) return; /* a newer layout is on its way */
+      if (error) {
+        setStatus('layout: ' + error, true);
+        return;
+      }
+      cy.layout({ name: 'preset', positions: (n) => positions[n.id()] || { x: 0, y: 0 }, fit: true, padding: 24, animate: false }).run();
+      /* A few hosts fill the view at no more than this: labels stay text-sized. */
+      if (cy.zoom() > 1.6) {
+        cy.zoom(1.6);
+        cy.center();
+      }
+      $('cy').dataset.laidOut = String(s);
+    };
+  }
+
   function layout() {
     const seq = ++layoutSeq;
     const nodes = cy.nodes().map((n) => ({ id: n.id(), parent: n.data('parent') || null, width: n.data('w') || 60, height: 34 }));
     const edges = cy.edges().map((e) => ({ source: e.data('source'), target: e.data('target') }));
-    if (!worker) {
-      worker = new Worker('@ASSET(layout-worker.js)@');
-      worker.onmessage = (msg) => {
-        const { seq: s, positions, error } = msg.data;
-        if (s !== layoutSeq) return; /* a newer layout is on its way */
-        if (error) {
-          setStatus('layout: ' + error, true);
-          return;
-        }
-        cy.layout({ name: 'preset', positions: (n) => positions[n.id()] || { x: 0, y: 0 }, fit: true, padding: 24, animate: false }).run();
-        /* A few hosts fill the view at no more than this: labels stay text-sized. */
-        if (cy.zoom() > 1.6) {
-          cy.zoom(1.6);
-          cy.center();
-        }
-        $('cy').dataset.laidOut = String(s);
-      };
-    }
+    startWorker();
     worker.postMessage({ seq, nodes, edges });
   }
 
@@ -738,6 +743,7 @@
     $('tabs').hidden = false;
     $('login').hidden = true;
     makeCy();
+    startWorker();
     showView(location.hash === '#table' ? 'table' : 'graph');
     chooseTable({ kind: 'saved', key: 0 });
     await reloadGraph();

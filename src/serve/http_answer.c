@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "shared/gzip.h"
+
 enum MHD_Result nd_http_answer(struct MHD_Connection *c, unsigned status, const char *content_type, char *body,
                               size_t size, unsigned retry_after_s)
 {
@@ -50,14 +52,41 @@ enum MHD_Result nd_http_text(struct MHD_Connection *c, unsigned status, unsigned
         return nd_http_answer(c, status, "text/plain; charset=utf-8", text, (size_t)n + 1, retry_after_s);
 }
 
+#define GZIP_WORTH 1024
+
+bool nd_http_accepts_gzip(struct MHD_Connection *c)
+{
+        const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING);
+
+        return v && strcasestr(v, "gzip") && !strcasestr(v, "gzip;q=0");
+}
+
+int nd_http_gzip_for(struct MHD_Connection *c, const void *body, size_t size, uint8_t **ret, size_t *ret_size)
+{
+        if (size < GZIP_WORTH || !nd_http_accepts_gzip(c))
+                return 0;
+        return nd_gzip(body, size, ret, ret_size) < 0 ? 0 : 1;
+}
+
 enum MHD_Result nd_http_send(struct MHD_Connection *c, struct nd_answer *a)
 {
-        struct MHD_Response *res = MHD_create_response_from_buffer(a->size, a->body, MHD_RESPMEM_MUST_FREE);
+        struct MHD_Response *res;
         enum MHD_Result ret;
+        uint8_t *gz = NULL;
+        size_t gz_size = 0;
+        bool gzipped = a->body && nd_http_gzip_for(c, a->body, a->size, &gz, &gz_size) > 0;
 
+        if (gzipped) {
+                free(a->body);
+                res = MHD_create_response_from_buffer(gz_size, gz, MHD_RESPMEM_MUST_FREE);
+        } else
+                res = MHD_create_response_from_buffer(a->size, a->body, MHD_RESPMEM_MUST_FREE);
         a->body = NULL;
         if (!res)
                 return MHD_NO;
+        if (gzipped)
+                MHD_add_response_header(res, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
+        MHD_add_response_header(res, MHD_HTTP_HEADER_VARY, MHD_HTTP_HEADER_ACCEPT_ENCODING);
         if (a->content_type)
                 MHD_add_response_header(res, MHD_HTTP_HEADER_CONTENT_TYPE, a->content_type);
         MHD_add_response_header(res, "X-Content-Type-Options", "nosniff");

@@ -328,6 +328,41 @@ static enum MHD_Result collect_param(void *cls, enum MHD_ValueKind kind, const c
         return MHD_YES;
 }
 
+#define GZIP_READ_MAX (64u << 20)
+
+/* A read's answer gzip'd, for a client that takes it (the page: a
+ * whole-store graph is a megabyte of JSON): read from the child's file,
+ * which is closed then. NULL: send the file as it is. */
+static struct MHD_Response *gzip_answer(struct MHD_Connection *c, struct nd_verb_result *res)
+{
+        struct MHD_Response *response = NULL;
+        uint8_t *gz = NULL;
+        size_t gz_size = 0, got = 0;
+        char *text;
+
+        if (!nd_http_accepts_gzip(c) || res->out_size < 1024 || res->out_size > GZIP_READ_MAX)
+                return NULL;
+        text = malloc(res->out_size);
+        if (!text)
+                return NULL;
+        while (got < res->out_size) {
+                ssize_t n = pread(res->out_fd, text + got, res->out_size - got, (off_t)got);
+                if (n <= 0)
+                        break;
+                got += (size_t)n;
+        }
+        if (got == res->out_size && nd_http_gzip_for(c, text, got, &gz, &gz_size) > 0) {
+                response = MHD_create_response_from_buffer(gz_size, gz, MHD_RESPMEM_MUST_FREE);
+                if (response) {
+                        MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
+                        close(res->out_fd);
+                } else
+                        free(gz);
+        }
+        free(text);
+        return response;
+}
+
 static enum MHD_Result finish_read(struct server *srv, struct MHD_Connection *c, struct request *req)
 {
         struct nd_verb_result res;
@@ -370,12 +405,15 @@ static enum MHD_Result finish_read(struct server *srv, struct MHD_Connection *c,
                                    "%s", res.error[0] ? res.error : "failed");
         }
         nd_metrics_read(srv->metrics, ND_READ_OK);
-        response = MHD_create_response_from_fd(res.out_size, res.out_fd);
+        response = gzip_answer(c, &res);
+        if (!response)
+                response = MHD_create_response_from_fd(res.out_size, res.out_fd);
         if (!response) {
                 close(res.out_fd);
                 return MHD_NO;
         }
         MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, req->read.content_type);
+        MHD_add_response_header(response, MHD_HTTP_HEADER_VARY, MHD_HTTP_HEADER_ACCEPT_ENCODING);
         MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
         MHD_add_response_header(response, "X-Content-Type-Options", "nosniff");
         ret = MHD_queue_response(c, MHD_HTTP_OK, response);

@@ -25,14 +25,7 @@ CHROMIUM=${ND_CHROMIUM:-$(command -v chromium || true)}
 
 # puppeteer-core as tests/browser/package-lock.json pins it, once per lock.
 WORK="$BUILD/bench/web-bench-npm"
-mkdir -p "$WORK"
-if ! cmp -s "$TOP/tests/browser/package-lock.json" "$WORK/installed-lock.json" ||
-   [ ! -d "$WORK/node_modules/puppeteer-core" ]; then
-        cp "$TOP/tests/browser/package.json" "$TOP/tests/browser/package-lock.json" "$WORK/"
-        (cd "$WORK" && npm ci --ignore-scripts --no-audit --no-fund --prefer-offline >npm.log 2>&1) ||
-                { tail -5 "$WORK/npm.log" >&2; echo "web-bench: npm ci for puppeteer-core failed" >&2; exit 1; }
-        cp "$TOP/tests/browser/package-lock.json" "$WORK/installed-lock.json"
-fi
+"$TOP/tests/browser/install.sh" "$WORK" || { echo "web-bench: npm ci for puppeteer-core failed" >&2; exit 1; }
 # Bare imports resolve from the script's own folder: run it from there.
 cp "$TOP/bench/web-bench.mjs" "$WORK/"
 

@@ -29,36 +29,11 @@ done
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 [ -x "$NGINX" ] || { echo "SKIP: no nginx (make deps installs it)" >&2; exit 77; }
 
-make_switch sw sw
 declare -A ADDR=([web1]=10.88.0.11 [web2]=10.88.0.12 [web3]=10.88.0.13 [db1]=10.88.0.21 [cache1]=10.88.0.22
                  [srv]=10.88.0.2)
 HOSTS=(web1 web2 web3 db1 cache1)
-declare -A NS
-for h in "${HOSTS[@]}" srv; do
-        make_host "$h" "NS[$h]"
-        attach_host "$sw" "${NS[$h]}" "${ADDR[$h]}"
-done
-in_ns() { local h=$1; shift; ip netns exec "${NS[$h]}" "$@"; }
-
-PIDS=()
-stop_all() { [ ${#PIDS[@]} -eq 0 ] || kill "${PIDS[@]}" 2>/dev/null || true; }
-trap 'stop_all; [ -z "${ND_KEEP:-}" ] || cp -r "$E2E_TMP" "$ND_KEEP"; e2e_cleanup' EXIT
-
-token() { head -c 24 /dev/urandom | base64 | tr '+/' '-_'; }
-{
-        for h in "${HOSTS[@]}"; do
-                t=$(token)
-                printf '%s\n' "$t" >"$E2E_TMP/token-$h"
-                echo "agent $t $h"
-        done
-        t=$(token)
-        printf '%s\n' "$t" >"$E2E_TMP/token-reader"
-        echo "reader $t"
-        t=$(token)
-        printf '%s\n' "$t" >"$E2E_TMP/token-admin"
-        echo "admin $t"
-} >"$E2E_TMP/tokens"
-chmod 600 "$E2E_TMP/tokens"
+make_fleet
+write_tokens reader admin
 
 STORE="sqlite:$E2E_TMP/netdep.db"
 cat >"$E2E_TMP/roles" <<'ROLES'

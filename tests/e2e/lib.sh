@@ -91,3 +91,41 @@ attach_host() {
         ip -n "$host" addr add "$addr/24" dev "$hv"
         ip -n "$host" link set "$hv" up
 }
+
+# make_fleet: the hosts in HOSTS plus srv, on one switch, at their ADDR
+# (both arrays set by the caller); NS[host] their namespaces, in_ns HOST
+# COMMAND to run there. Processes started into PIDS are stopped at exit
+# (and ND_KEEP=DIR keeps the run's files).
+make_fleet() {
+        local h
+        make_switch sw E2E_SWITCH
+        declare -gA NS
+        for h in "${HOSTS[@]}" srv; do
+                make_host "$h" "NS[$h]"
+                attach_host "$E2E_SWITCH" "${NS[$h]}" "${ADDR[$h]}"
+        done
+        PIDS=()
+        trap 'stop_all; [ -z "${ND_KEEP:-}" ] || cp -r "$E2E_TMP" "$ND_KEEP"; e2e_cleanup' EXIT
+}
+in_ns() { local h=$1; shift; ip netns exec "${NS[$h]}" "$@"; }
+stop_all() { [ ${#PIDS[@]} -eq 0 ] || kill "${PIDS[@]}" 2>/dev/null || true; }
+
+# write_tokens [SCOPE]...: $E2E_TMP/tokens with an agent token for each of
+# HOSTS and one token of each SCOPE given (reader, admin), each also in
+# $E2E_TMP/token-NAME.
+write_tokens() {
+        local h t scope
+        {
+                for h in "${HOSTS[@]}"; do
+                        t=$(head -c 24 /dev/urandom | base64 | tr '+/' '-_')
+                        printf '%s\n' "$t" >"$E2E_TMP/token-$h"
+                        echo "agent $t $h"
+                done
+                for scope in "$@"; do
+                        t=$(head -c 24 /dev/urandom | base64 | tr '+/' '-_')
+                        printf '%s\n' "$t" >"$E2E_TMP/token-$scope"
+                        echo "$scope $t"
+                done
+        } >"$E2E_TMP/tokens"
+        chmod 600 "$E2E_TMP/tokens"
+}

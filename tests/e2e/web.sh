@@ -23,44 +23,15 @@ CHROMIUM=$(command -v chromium || true)
 [ -s "$WEB_MANIFEST" ] || { echo "SKIP: this build has no web page (npm was missing at build time)" >&2; exit 77; }
 
 # puppeteer-core, as tests/browser/package-lock.json pins it, once per lock.
-mkdir -p "$BROWSER_WORK"
-if ! cmp -s "$BROWSER_TESTS/package-lock.json" "$BROWSER_WORK/installed-lock.json" ||
-   [ ! -d "$BROWSER_WORK/node_modules/puppeteer-core" ]; then
-        cp "$BROWSER_TESTS/package.json" "$BROWSER_TESTS/package-lock.json" "$BROWSER_WORK/"
-        (cd "$BROWSER_WORK" && npm ci --ignore-scripts --no-audit --no-fund --prefer-offline >npm.log 2>&1) ||
-                { tail -5 "$BROWSER_WORK/npm.log" >&2; echo "SKIP: npm ci for puppeteer-core failed" >&2; exit 77; }
-        cp "$BROWSER_TESTS/package-lock.json" "$BROWSER_WORK/installed-lock.json"
-fi
+"$BROWSER_TESTS/install.sh" "$BROWSER_WORK" || { echo "SKIP: npm ci for puppeteer-core failed" >&2; exit 77; }
 # Bare imports resolve from the script's own folder: run it from there.
 cp "$BROWSER_TESTS/page.test.mjs" "$BROWSER_WORK/"
 mkdir -p "$WEB_SCREENS"
 
-make_switch sw sw
 declare -A ADDR=([web1]=10.89.0.11 [web2]=10.89.0.12 [db1]=10.89.0.21 [cache1]=10.89.0.22 [srv]=10.89.0.2)
 HOSTS=(web1 web2 db1 cache1)
-declare -A NS
-for h in "${HOSTS[@]}" srv; do
-        make_host "$h" "NS[$h]"
-        attach_host "$sw" "${NS[$h]}" "${ADDR[$h]}"
-done
-in_ns() { local h=$1; shift; ip netns exec "${NS[$h]}" "$@"; }
-
-PIDS=()
-stop_all() { [ ${#PIDS[@]} -eq 0 ] || kill "${PIDS[@]}" 2>/dev/null || true; }
-trap 'stop_all; [ -z "${ND_KEEP:-}" ] || cp -r "$E2E_TMP" "$ND_KEEP"; e2e_cleanup' EXIT
-
-token() { head -c 24 /dev/urandom | base64 | tr '+/' '-_'; }
-{
-        for h in "${HOSTS[@]}"; do
-                t=$(token)
-                printf '%s\n' "$t" >"$E2E_TMP/token-$h"
-                echo "agent $t $h"
-        done
-        t=$(token)
-        printf '%s\n' "$t" >"$E2E_TMP/token-reader"
-        echo "reader $t"
-} >"$E2E_TMP/tokens"
-chmod 600 "$E2E_TMP/tokens"
+make_fleet
+write_tokens reader
 READER=$(cat "$E2E_TMP/token-reader")
 
 STORE="sqlite:$E2E_TMP/netdep.db"
